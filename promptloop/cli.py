@@ -1,0 +1,193 @@
+"""The command line: each command parses, calls one core function, renders, returns an exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from .errors import PromptloopError
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+                  help="promptloop: prompt engineering as an engineering loop that lives in git.")
+_state: dict[str, Path] = {"dir": Path(".")}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    _console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def command(fn: F) -> F:
+    """Turn promptloop errors into one line and an exit code; never a traceback for a user error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PromptloopError as e:
+            raise fail(_escape(str(e)), e.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted; every finished model call is cached, so rerunning continues "
+                       "where this stopped", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _config() -> Any:
+    from .config import load_config
+
+    return load_config(_state["dir"])
+
+
+@app.callback()
+def main(directory: Annotated[Path | None, typer.Option(
+        "-C", help="Run as if promptloop was started in DIR (like git -C).", metavar="DIR")] = None) -> None:
+    if directory is not None:
+        if not directory.is_dir():
+            raise fail(f"-C {directory}: no such directory")
+        _state["dir"] = directory
+
+
+@app.command()
+@command
+def init(directory: Annotated[Path, typer.Argument(help="Where to create the prompt repo.")] = Path(".")) -> None:
+    """Create a prompt repo: promptloop.yaml, an example prompt and golden set, .gitignore."""
+    from .scaffold import scaffold
+
+    base = directory if directory.is_absolute() else _state["dir"] / directory
+    created, kept = scaffold(base)
+    con = _console()
+    for p in created:
+        con.print(f"created {p}")
+    for p in kept:
+        con.print(f"kept    {p} (already there)")
+    con.print(f"next: cd {base} && promptloop eval sentiment")
+
+
+@app.command()
+@command
+def validate() -> None:
+    """Check promptloop.yaml, every prompt and every golden set, offline (exit 0 or 2)."""
+    from .prompts import validate_repo
+
+    checked, errors = validate_repo(_config())
+    if errors:
+        err = _console(stderr=True)
+        for e in errors:
+            err.print(f"[bold red]error:[/] {_escape(str(e))}")
+        raise typer.Exit(2)
+    _console().print(f"ok: {checked} files valid")
+
+
+@app.command()
+@command
+def schema(name: Annotated[str, typer.Argument(help="prompt, golden, config or trace")]) -> None:
+    """Print a file format's JSON Schema (for editors and other tools)."""
+    from .documents import SCHEMA_NAMES
+    from .documents import schema as get
+
+    if name not in SCHEMA_NAMES:
+        raise fail(f"no schema '{name}'; use one of: {', '.join(SCHEMA_NAMES)}")
+    sys.stdout.write(json.dumps(get(name), indent=2) + "\n")
+
+
+@app.command("eval")
+@command
+def eval_(
+    prompt: Annotated[str, typer.Argument(help="Prompt name (prompts/NAME.yaml) or path.")],
+    golden: Annotated[str | None, typer.Option("--golden", "-g", help="Golden set name or path.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Override the task model.")] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Sample each case N times.")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first K cases.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    output: Annotated[list[Path] | None, typer.Option(
+        "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
+) -> None:
+    """Score a prompt on its golden set. Exit 1 if a threshold is missed."""
+    from .report import WRITERS, to_json
+    from .runner import path_kind, run_eval
+
+    config = _config()
+    if as_json:
+        report = run_eval(config, prompt, golden=golden, model=model, repeat=repeat, limit=limit,
+                          no_cache=no_cache)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=_console(stderr=True), transient=True) as bar:
+            task = bar.add_task(prompt, total=None)
+            report = run_eval(config, prompt, golden=golden, model=model, repeat=repeat, limit=limit,
+                              no_cache=no_cache,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for path in output or []:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(WRITERS[path_kind(path)](report), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(to_json(report) + "\n")
+    else:
+        from .render import render_eval
+
+        render_eval(_console(), report)
+        for path in output or []:
+            _console().print(f"wrote {path}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+@command
+def models() -> None:
+    """Show each configured model and whether it can be used now, with the fix when not."""
+    from rich.table import Table
+
+    from .lm import model_status
+    from .prompts import list_prompt_paths, load_prompt
+
+    config = _config()
+    rows: dict[tuple[str, str | None], list[str]] = {}
+    for role in ("task", "proposer", "judge"):
+        ref = config.model(role)
+        rows.setdefault((ref.name, ref.api_base), []).append(role)
+    for path in list_prompt_paths(config):
+        try:
+            settings = load_prompt(config, str(path)).model_settings
+        except PromptloopError:
+            continue
+        if settings.get("name"):
+            rows.setdefault((settings["name"], settings.get("api_base")), []).append(f"prompt {path.stem}")
+    table = Table("model", "used by", "ready", "detail")
+    all_ok = True
+    for (name, base), users in rows.items():
+        ok, detail = model_status(name, base)
+        all_ok &= ok
+        table.add_row(name, ", ".join(users), "[green]yes[/]" if ok else "[red]no[/]", _escape(detail))
+    _console().print(table)
+    raise typer.Exit(0 if all_ok else 2)
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

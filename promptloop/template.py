@@ -1,0 +1,74 @@
+"""``{{variable}}`` templates that execute nothing.
+
+Only bare identifiers are substituted, in one pass, so a value that itself
+contains ``{{...}}`` (say, from a production trace) is inserted literally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+IDENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+
+
+class TemplateSyntaxError(ValueError):
+    pass
+
+
+def variables(template: str) -> list[str]:
+    """The variables a template uses, in order of first use; rejects anything but ``{{name}}``."""
+    seen: list[str] = []
+    for m in PLACEHOLDER.finditer(template):
+        ident = IDENT.match(m.group(1))
+        if not ident:
+            raise TemplateSyntaxError(
+                f"'{{{{{m.group(1)}}}}}' is not a plain variable; only {{{{name}}}} is allowed "
+                "(promptloop templates run no code)"
+            )
+        if ident.group(1) not in seen:
+            seen.append(ident.group(1))
+    return seen
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def render(template: str, values: dict[str, Any]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        ident = IDENT.match(m.group(1))
+        if not ident:
+            raise TemplateSyntaxError(f"'{m.group(0)}' is not a plain variable")
+        return as_text(values[ident.group(1)])
+
+    return PLACEHOLDER.sub(sub, template)
+
+
+def recover(template: str, rendered: str) -> dict[str, str] | None:
+    """Invert ``render``: the variable values that make ``template`` render to ``rendered``.
+
+    Returns None when the text was not produced by this template.
+    """
+    pattern = ""
+    pos = 0
+    names: list[str] = []
+    for m in PLACEHOLDER.finditer(template):
+        pattern += re.escape(template[pos:m.start()])
+        ident = IDENT.match(m.group(1))
+        if not ident:
+            return None
+        name = ident.group(1)
+        if name in names:
+            pattern += f"(?P={name})"
+        else:
+            pattern += f"(?P<{name}>.*?)"
+            names.append(name)
+        pos = m.end()
+    pattern += re.escape(template[pos:])
+    found = re.fullmatch(pattern, rendered, re.S)
+    return None if found is None else found.groupdict()
