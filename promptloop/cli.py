@@ -61,10 +61,9 @@ def _config() -> Any:
 @app.callback()
 def main(directory: Annotated[Path | None, typer.Option(
         "-C", help="Run as if promptloop was started in DIR (like git -C).", metavar="DIR")] = None) -> None:
-    if directory is not None:
-        if not directory.is_dir():
-            raise fail(f"-C {directory}: no such directory")
-        _state["dir"] = directory
+    if directory is not None and not directory.is_dir():
+        raise fail(f"-C {directory}: no such directory")
+    _state["dir"] = directory or Path(".")
 
 
 @app.command()

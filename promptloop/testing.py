@@ -96,7 +96,8 @@ class FakeServer:
         if self.latency:
             await asyncio.sleep(self.latency)
         if "FAULT:hang" in text:
-            await asyncio.sleep(3600)
+            await self._closing.wait()
+            raise web.HTTPServiceUnavailable()
         if "FAULT:429" in text and n <= self.fault_times:
             return web.json_response({"error": {"message": "slow down"}}, status=429,
                                      headers={"Retry-After": str(self.retry_after)})
@@ -116,10 +117,11 @@ class FakeServer:
     async def _start(self) -> None:
         from aiohttp import web
 
+        self._closing = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._handle)
         app.router.add_post("/chat/completions", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024)
         await site.start()
@@ -143,12 +145,18 @@ class FakeServer:
         loop = self._loop
 
         async def shutdown() -> None:
+            self._closing.set()
             await self._runner.cleanup()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in others:
+                t.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread:
             self._thread.join(10)
+        loop.close()
         self._loop = None
 
     def __enter__(self) -> FakeServer:

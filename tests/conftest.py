@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from promptloop.config import Config, load_config
+from promptloop.testing import FakeServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A copy of this repo's worked examples (prompts, golden sets, config)."""
+    dest = tmp_path / "repo"
+    dest.mkdir()
+    shutil.copy(ROOT / "promptloop.yaml", dest / "promptloop.yaml")
+    shutil.copytree(ROOT / "prompts", dest / "prompts")
+    shutil.copytree(ROOT / "golden", dest / "golden")
+    return dest
+
+
+@pytest.fixture
+def config(repo: Path) -> Config:
+    return load_config(repo)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    with FakeServer() as s:
+        yield s
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+def point_at(repo: Path, api_base: str, model: str = "openai/fake-model") -> None:
+    """Make every model in the repo's config an OpenAI-compatible server at api_base."""
+    text = (repo / "promptloop.yaml").read_text()
+    for role in ("task", "proposer", "judge"):
+        text = text.replace(f"  {role}: local/smollm2", f"  {role}: {{name: {model}, api_base: '{api_base}'}}")
+    (repo / "promptloop.yaml").write_text(text)

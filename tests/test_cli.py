@@ -1,0 +1,101 @@
+"""The command line as a user meets it: exit codes, one-line errors, reports."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from promptloop.cli import app
+from promptloop.testing import FakeServer
+
+from .conftest import point_at
+
+
+def run(cli, *args):
+    return cli.invoke(app, [str(a) for a in args])
+
+
+def test_help_lists_commands(cli):
+    r = run(cli, "--help")
+    assert r.exit_code == 0
+    for cmd in ("init", "validate", "schema", "eval", "models"):
+        assert cmd in r.output
+
+
+def test_init_then_validate(cli, tmp_path):
+    r = run(cli, "init", tmp_path / "new")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "new" / "prompts" / "sentiment.yaml").exists()
+    assert ".promptloop/" in (tmp_path / "new" / ".gitignore").read_text()
+    r = run(cli, "-C", tmp_path / "new", "validate")
+    assert r.exit_code == 0 and "ok: 3 files valid" in r.output
+    # a second init keeps the user's files
+    (tmp_path / "new" / "prompts" / "sentiment.yaml").write_text("mine")
+    run(cli, "init", tmp_path / "new")
+    assert (tmp_path / "new" / "prompts" / "sentiment.yaml").read_text() == "mine"
+
+
+def test_validate_reports_each_error_on_one_line(cli, repo):
+    (repo / "prompts" / "bad.yaml").write_text("messages:\n  - role: user\n    content: '{{x}}'\n")
+    r = run(cli, "-C", repo, "validate")
+    assert r.exit_code == 2
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "bad.yaml:3:5" in lines[0] and "{{x}}" in lines[0]
+    assert "Traceback" not in r.output
+
+
+def test_schema_prints_json(cli):
+    r = run(cli, "schema", "golden")
+    assert r.exit_code == 0 and json.loads(r.output)["title"].startswith("promptloop golden")
+    assert run(cli, "schema", "nope").exit_code == 2
+
+
+def test_no_repo_is_exit_2(cli, tmp_path):
+    r = run(cli, "-C", tmp_path, "eval", "x")
+    assert r.exit_code == 2 and "promptloop init" in r.output
+
+
+def test_unknown_prompt_lists_known(cli, repo):
+    r = run(cli, "-C", repo, "eval", "nope")
+    assert r.exit_code == 2 and "known prompts: gsm8k, hotel_slots, trec" in r.output
+
+
+def test_eval_against_local_server_writes_reports(cli, repo, tmp_path):
+    with FakeServer(answer=lambda body: "NUM") as server:
+        point_at(repo, server.api_base)
+        out = tmp_path / "out"
+        r = run(cli, "-C", repo, "eval", "trec", "--limit", "6", "-o", out / "r.json", "-o", out / "r.md",
+                "-o", out / "r.junit.xml")
+        assert r.exit_code == 0, r.output
+        assert "failing cases" in r.output and "accuracy" in r.output
+        data = json.loads((out / "r.json").read_text())
+        assert data["cases"] == 6 and data["calls"] == 6
+        nums = sum(1 for x in data["results"] if x["expected"] == "NUM")
+        assert data["passed"] == nums
+        assert "| metric" in (out / "r.md").read_text()
+        suite = ET.parse(out / "r.junit.xml").getroot().find("testsuite")
+        assert suite is not None and int(suite.get("tests")) == 6
+        assert int(suite.get("failures")) == 6 - nums
+        # --json on stdout; a threshold missed is exit 1
+        (repo / "promptloop.yaml").write_text((repo / "promptloop.yaml").read_text()
+                                              + "thresholds:\n  accuracy: 0.99\n")
+        r = run(cli, "-C", repo, "eval", "trec", "--limit", "6", "--json")
+        assert r.exit_code == 1
+        assert json.loads(r.output)["missed_thresholds"][0].startswith("accuracy")
+        assert len(server.requests) == 6  # second run entirely from the cache
+
+
+def test_missing_api_key_is_one_line_exit_2(cli, repo, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    r = run(cli, "-C", repo, "eval", "trec", "--model", "openai/gpt-4o-mini", "--limit", "2")
+    assert r.exit_code == 2
+    assert "OPENAI_API_KEY" in r.output and "Traceback" not in r.output
+
+
+def test_models_says_what_to_set(cli, repo, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (repo / "promptloop.yaml").write_text((repo / "promptloop.yaml").read_text().replace(
+        "  judge: local/smollm2", "  judge: openai/gpt-4o-mini"))
+    r = run(cli, "-C", repo, "models")
+    assert r.exit_code == 2
+    assert "openai/gpt-4o-mini" in r.output and "OPENAI_API_KEY" in r.output
