@@ -157,9 +157,9 @@ def json_schema(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     errors = sorted(jsonschema.validators.validator_for(schema)(schema).iter_errors(value),
                     key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        e = errors[0]
-        where = "/".join(map(str, e.absolute_path)) or "(root)"
-        return Result("json_schema", False, 0.0, f"schema violation at {where}: {e.message}")
+        first = errors[0]
+        where = "/".join(map(str, first.absolute_path)) or "(root)"
+        return Result("json_schema", False, 0.0, f"schema violation at {where}: {first.message}")
     return Result("json_schema", True, 1.0, "matches the schema")
 
 

@@ -60,14 +60,14 @@ def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]],
             if key in out:
                 raise ConfigError(f"duplicate key '{key}'", file=file,
                                   line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1)
-            child = path + (key,)
+            child = (*path, key)
             positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _walk(value_node, child, positions, file)
         return out
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, item in enumerate(node.value):
-            child = path + (i,)
+            child = (*path, i)
             positions[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
             items.append(_walk(item, child, positions, file))
         return items
@@ -156,7 +156,7 @@ def _error_path(e: Any) -> Path_:
         allowed = set(e.schema.get("properties", {}))
         extra = [k for k in e.instance if k not in allowed]
         if extra:
-            return path + (extra[0],)
+            return (*path, extra[0])
     return path
 
 
@@ -166,10 +166,10 @@ def _describe(doc: Document, e: Any) -> ConfigError:
         allowed = sorted(e.schema.get("properties", {}))
         extra = [k for k in e.instance if k not in allowed]
         key = extra[0] if extra else "?"
-        return doc.error(path + (key,), f"unknown key '{key}' in {dotted(path)}; allowed: {', '.join(allowed)}")
+        return doc.error((*path, key), f"unknown key '{key}' in {dotted(path)}; allowed: {', '.join(allowed)}")
     if e.validator == "enum":
-        allowed = ", ".join(str(v) for v in e.validator_value)
-        return doc.error(path, f"{dotted(path)}: {e.instance!r} is not allowed; use one of: {allowed}")
+        choices = ", ".join(str(v) for v in e.validator_value)
+        return doc.error(path, f"{dotted(path)}: {e.instance!r} is not allowed; use one of: {choices}")
     if e.validator == "required":
         return doc.error(path, f"{dotted(path)}: {e.message}")
     if e.validator == "oneOf" and e.context:

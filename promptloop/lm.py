@@ -203,7 +203,7 @@ class LM:
                 completion = await asyncio.wait_for(route.call(self, request), self.timeout)
                 completion.latency_s = time.perf_counter() - start
                 return completion
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 error: ModelError = ModelTimeout(
                     f"{request.model}: no answer within {self.timeout:g} s; raise `timeout` in "
                     "promptloop.yaml if the model is slow", model=request.model)

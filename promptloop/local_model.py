@@ -33,7 +33,7 @@ def weights_path(name: str = "smollm2") -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailable(f"local/{name}: weights not found; {INSTALL_HINT}", model=f"local/{name}")
-    return Path(list(spec.submodule_search_locations)[0]) / filename
+    return Path(next(iter(spec.submodule_search_locations))) / filename
 
 
 def check_available(model: str) -> None:
@@ -52,7 +52,7 @@ class LocalEngine:
         from llama_cpp import Llama
 
         self._lock = threading.Lock()
-        self._llm = Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=os.cpu_count() or 2,
+        self._llm: Any = Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=os.cpu_count() or 2,
                           seed=0, verbose=False)
         atexit.register(self.close)  # else llama.cpp's destructor prints a TypeError at exit
 

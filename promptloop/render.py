@@ -24,8 +24,8 @@ def render_eval(con: Any, report: EvalReport) -> None:
     con.print(table)
     if s.labels:
         lt = Table("label", "support", "tp", "fp", "fn", title="labels", title_justify="left")
-        for k, v in s.labels.items():
-            lt.add_row(escape(k), str(v["support"]), str(v["tp"]), str(v["fp"]), str(v["fn"]))
+        for name, c in s.labels.items():
+            lt.add_row(escape(name), str(c["support"]), str(c["tp"]), str(c["fp"]), str(c["fn"]))
         con.print(lt)
     if report.repeat > 1:
         flaky = {k: v for k, v in s.per_case.items() if 0 < v < 1}

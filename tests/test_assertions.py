@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from promptloop import assertions as A
-from promptloop.metrics import check_thresholds, summarise
 from promptloop.evaluate import CaseResult
+from promptloop.metrics import check_thresholds, summarise
 from promptloop.prompts import Assertion, Case
 
 CTX = A.Context()

@@ -10,16 +10,16 @@ from promptloop.testing import FakeModel
 
 def answers_from_golden(config, name, wrong: set[str] = frozenset(), fmt=str):
     """A fake model that answers each golden case with its expected value (wrong for ids in ``wrong``)."""
-    prompt, golden = load_task(config, name)
+    _prompt, golden = load_task(config, name)
     fake = FakeModel()
     for case in golden.cases:
-        needle = str(list(case.inputs.values())[0])
+        needle = str(next(iter(case.inputs.values())))
         fake.on(needle, "WRONG" if case.id in wrong else fmt(case.expected))
     return fake, golden
 
 
 def test_trec_with_fake_model(config):
-    prompt, golden = load_task(config, "trec")
+    _prompt, golden = load_task(config, "trec")
     wrong = {golden.cases[0].id, golden.cases[5].id}
     fake, golden = answers_from_golden(config, "trec", wrong)
     report = run_eval(config, "trec", client=fake)
@@ -37,7 +37,7 @@ def test_trec_with_fake_model(config):
 
 
 def test_hotel_slots_fields_and_schema(config):
-    fake, golden = answers_from_golden(config, "hotel_slots", fmt=json.dumps)
+    fake, _golden = answers_from_golden(config, "hotel_slots", fmt=json.dumps)
     report = run_eval(config, "hotel_slots", client=fake, limit=10)
     assert report.summary.passed == 10
     assert report.summary.metrics["field_f1"] == 1.0
@@ -45,7 +45,7 @@ def test_hotel_slots_fields_and_schema(config):
 
 
 def test_hotel_slots_invalid_json_scores_zero_even_if_fields_partly_right(config):
-    prompt, golden = load_task(config, "hotel_slots")
+    _prompt, golden = load_task(config, "hotel_slots")
     case = golden.cases[0]
     key, value = next(iter(case.expected.items()))
     fake = FakeModel(default=json.dumps({key: value, "bogus_field": "x"}))
@@ -56,7 +56,7 @@ def test_hotel_slots_invalid_json_scores_zero_even_if_fields_partly_right(config
 
 
 def test_gsm8k_numeric(config):
-    fake, golden = answers_from_golden(config, "gsm8k", fmt=lambda e: f"Step one... Answer: {e}")
+    fake, _golden = answers_from_golden(config, "gsm8k", fmt=lambda e: f"Step one... Answer: {e}")
     report = run_eval(config, "gsm8k", client=fake)
     assert report.summary.metrics["numeric_accuracy"] == 1.0
     assert report.summary.metrics["mae"] == 0.0
@@ -81,7 +81,7 @@ def test_thresholds_fail_the_run(config, repo):
 def test_llm_judge_is_soft_and_runs_only_after_hard_checks(config, repo):
     (repo / "prompts" / "trec.yaml").write_text((repo / "prompts" / "trec.yaml").read_text().replace(
         "golden: trec", "  - type: llm_judge\n    value: The label fits the question.\ngolden: trec"))
-    prompt, golden = load_task(config, "trec")
+    _prompt, golden = load_task(config, "trec")
     first = golden.cases[0]
     fake = FakeModel().on("Rubric", '{"reasoning": "fine", "score": 1, "pass": true}')
     fake.on(first.inputs["question"], str(first.expected))

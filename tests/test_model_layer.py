@@ -136,7 +136,7 @@ def test_unknown_model_is_a_config_error(tmp_path):
 
 def test_budget_caps_paid_calls_exactly(repo):
     with FakeServer(answer=lambda body: "NUM") as server:
-        config = configure(repo, server)
+        configure(repo, server)
         budget = Budget(calls=4)
 
         async def go() -> None:
