@@ -46,7 +46,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], runs: int = 3) -> floa
 def in_process(root: Path, *, fast: bool) -> tuple[float, int, int]:
     from promptloop import lm
     from promptloop.config import load_config
-    from promptloop.runner import load_task, evaluate_prompt
+    from promptloop.runner import evaluate_prompt, load_task
 
     if fast:
         os.environ.pop("PROMPTLOOP_NO_FAST_PATH", None)

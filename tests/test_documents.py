@@ -90,8 +90,8 @@ def test_golden_case_missing_input(config, repo):
 
 
 def test_invalid_json_schema_in_prompt(config, repo):
-    text = (repo / "prompts" / "hotel_slots.yaml").read_text().replace("date: {type: string}",
-                                                                       "date: {type: strng}")
+    text = (repo / "prompts" / "hotel_slots.yaml").read_text().replace("date: {type: string,",
+                                                                       "date: {type: strng,")
     write(repo / "prompts" / "hotel_slots.yaml", text)
     with pytest.raises(ConfigError) as e:
         load_prompt(config, "hotel_slots")
