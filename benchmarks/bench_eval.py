@@ -98,7 +98,8 @@ def main() -> None:
                   f"[target <= 1.25x]")
             if not args.skip_litellm:
                 wall2, _, calls2 = in_process(root, fast=False)
-                print(f"  same through litellm.acompletion: {wall2:.2f} s = {wall2 / ideal:.2f}x ideal ({calls2} calls)")
+                print(f"  same through litellm.acompletion: {wall2:.2f} s = {wall2 / ideal:.2f}x ideal "
+                      f"({calls2} calls)")
             print(f"  import litellm (paid once, only on a cache miss): {import_s:.2f} s")
 
             # The CLI's first run fills the CLI cache; the second is the fully cached rerun.
