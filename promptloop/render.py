@@ -47,3 +47,109 @@ def render_eval(con: Any, report: EvalReport) -> None:
     else:
         con.print("[bold green]ok[/]" + (" (thresholds: " + ", ".join(
             f"{k} ≥ {v:g}" for k, v in report.thresholds.items()) + ")" if report.thresholds else ""))
+
+
+class OptimizeView:
+    """Live progress for optimize: round, candidate, running score, budget left."""
+
+    def __init__(self, con: Any, options: Any, quiet: bool = False) -> None:
+        self.con, self.options, self.quiet = con, options, quiet
+        self.status: Any = None
+        self.round = ""
+
+    def __enter__(self) -> OptimizeView:
+        if not self.quiet:
+            self.status = self.con.status("optimize: starting")
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(*exc)
+
+    def _budget(self, usage: dict[str, Any]) -> str:
+        limit = self.options.calls
+        left = f"{limit - usage.get('calls', 0)} of {limit} calls left" if limit is not None else ""
+        return f"{usage.get('calls', 0)} calls, ${usage.get('cost_usd', 0):.4f}" + (f" ({left})" if left else "")
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        if kind == "baseline":
+            p = data["plan"]
+            self.con.print(f"baseline pass rate {data['rate']:.2f}; {data['failures']} failing case(s): "
+                           f"{len(p['shown'])} shown to the proposer, {len(p['heldout'])} held out; "
+                           f"estimate ≤ {p['estimate_calls']} calls")
+        elif kind == "round":
+            self.round = f"round {data['round']}/{data['of']}"
+        elif kind == "candidate":
+            score = data["full_rate"] if data["full_rate"] is not None else data["slice_rate"]
+            colour = {"accepted": "green", "rejected": "red", "stopped-early": "yellow"}.get(data["status"], "white")
+            self.con.print(f"  {self.round} {data['id']} [{colour}]{data['status']}[/] "
+                           f"({escape(data['origin'])}, score {score if score is None else f'{score:.2f}'}): "
+                           f"{escape(data['reason'])}")
+            if self.status is not None:
+                self.status.update(f"optimize {self.round}: {self._budget(data.get('budget', {}))}")
+        elif kind == "note":
+            self.con.print(f"  [yellow]note:[/] {escape(data['text'])}")
+        elif kind == "stage" and self.status is not None:
+            self.status.update(f"optimize: {data['text']}")
+
+    def final(self, con: Any, report: Any) -> None:
+        o = report.outcome
+        p = o.plan
+        if o.status == "dry-run":
+            con.print(f"plan for {escape(o.prompt)}: {p.cases} cases × {self.options.repeat} repeat(s), "
+                      f"{self.options.rounds} round(s) of up to {self.options.candidates} candidates")
+            con.print(f"estimate: at most {p.estimate_calls} model calls (~{p.estimate_tokens} tokens); "
+                      f"budget caps: calls {self.options.calls}, USD {self.options.usd}; no call was made")
+            return
+        con.print(f"stopped: {escape(o.stop_reason)}; spent {self._budget(o.usage)}")
+        if o.winner is None:
+            con.print(f"[bold red]no improvement[/] over the baseline (pass rate {o.baseline_rate:.2f}); "
+                      f"nothing committed. Run log: promptloop runs show {report.run_id}")
+            return
+        w = o.winner
+        con.print(f"[bold green]improved[/] {escape(o.prompt)}: pass rate {o.baseline_rate:.2f} → "
+                  f"{w.full_rate:.2f} ({escape(w.reason)})")
+        if report.shipped is not None:
+            s = report.shipped
+            con.print(f"committed {s.commit[:10]} on branch [bold]{escape(s.branch)}[/] (your checkout is unchanged)")
+            con.print(escape(s.diff_stat))
+            con.print(f"review it: git diff HEAD {escape(s.branch)}   push it: {escape(s.push)}")
+
+
+def optimize_json(report: Any) -> dict[str, Any]:
+    o = report.outcome
+    return {"prompt": o.prompt, "status": o.status, "run": report.run_id, "stop_reason": o.stop_reason,
+            "baseline_rate": o.baseline_rate, "baseline_metrics": o.baseline_metrics,
+            "winner": o.winner.log() if o.winner else None, "winner_metrics": o.winner_metrics,
+            "plan": o.plan.log(), "usage": o.usage, "candidates": [c.log() for c in o.candidates],
+            "branch": report.shipped.branch if report.shipped else None,
+            "commit": report.shipped.commit if report.shipped else None}
+
+
+def render_runs(con: Any, runs: list[dict[str, Any]]) -> None:
+    if not runs:
+        con.print("no optimisation runs yet")
+        return
+    t = Table("id", "status", "baseline", "winner", "calls", "branch")
+    for r in runs:
+        t.add_row(escape(r["id"]), escape(str(r.get("status", "running"))), f"{r.get('baseline_rate') or 0:.2f}",
+                  escape(str(r.get("winner") or "–")), str((r.get("usage") or {}).get("calls", "–")),
+                  escape(str(r.get("branch") or "–")))
+    con.print(t)
+
+
+def render_run(con: Any, run: dict[str, Any]) -> None:
+    con.print(f"[bold]{escape(run['id'])}[/]: {escape(str(run.get('status', 'running')))}, "
+              f"stop: {escape(str(run.get('stop_reason', '')))}, usage: {escape(str(run.get('usage', {})))}")
+    t = Table("candidate", "origin", "status", "slice", "full", "reason / rationale")
+    for c in run.get("candidates", []):
+        t.add_row(c["id"], c["origin"], c["status"], fmt_rate(c.get("slice_rate")), fmt_rate(c.get("full_rate")),
+                  escape(c["reason"] + (f" — {c['rationale']}" if c.get("rationale") else "")))
+    con.print(t)
+
+
+def fmt_rate(v: Any) -> str:
+    return "–" if v is None else f"{v:.2f}"

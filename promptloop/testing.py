@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .lm import Completion, Request, Usage
+from .lm import Budget, Completion, Request, Usage
 
 
 @dataclass
@@ -30,6 +30,7 @@ class FakeModel:
     history: list[Request] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     responder: Callable[[Request], str] | None = None
+    budget: Budget | None = None
 
     def on(self, substring: str, answer: str) -> FakeModel:
         self.rules.append((substring, answer))
@@ -47,6 +48,8 @@ class FakeModel:
         return self.default
 
     async def complete(self, request: Request) -> Completion:
+        if self.budget is not None:
+            self.budget.reserve(self.usage)
         self.history.append(request)
         text = self.answer(request)
         c = Completion(text=text, model=request.model,

@@ -1,0 +1,64 @@
+"""Paired comparisons of two prompt versions on the same cases.
+
+Each case is passed or failed by each version (with repeats: its pass rate ≥ 0.5).
+Only the discordant cases carry information; an exact one-sided sign test (McNemar's
+exact test) on them says how likely the observed regressions are under "no difference".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+def sign_test(worse: int, better: int) -> float:
+    """P(at least ``worse`` of the discordant pairs go against the new version | no real difference)."""
+    n = worse + better
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(worse, n + 1)) / 2 ** n
+
+
+@dataclass
+class Paired:
+    """Case-by-case classification of a new version against a base version."""
+
+    fixed: list[str] = field(default_factory=list)
+    regressed: list[str] = field(default_factory=list)
+    still_failing: list[str] = field(default_factory=list)
+    still_passing: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.fixed) + len(self.regressed) + len(self.still_failing) + len(self.still_passing)
+
+    @property
+    def p_worse(self) -> float:
+        """One-sided p-value that the new version is worse (small = confident regression)."""
+        return sign_test(len(self.regressed), len(self.fixed))
+
+    @property
+    def p_better(self) -> float:
+        return sign_test(len(self.fixed), len(self.regressed))
+
+    @property
+    def delta(self) -> float:
+        return (len(self.fixed) - len(self.regressed)) / self.n if self.n else 0.0
+
+
+def pair(base: dict[str, float], new: dict[str, float], threshold: float = 0.5) -> Paired:
+    """Classify the cases both versions were scored on; values are per-case pass rates."""
+    out = Paired()
+    for cid in base:
+        if cid not in new:
+            continue
+        was, now = base[cid] >= threshold, new[cid] >= threshold
+        if was and now:
+            out.still_passing.append(cid)
+        elif was:
+            out.regressed.append(cid)
+        elif now:
+            out.fixed.append(cid)
+        else:
+            out.still_failing.append(cid)
+    return out
