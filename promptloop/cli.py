@@ -247,6 +247,122 @@ def runs(
     render_run(_console(), match[0])
 
 
+def _default_base() -> str:
+    from .commit import open_repo
+
+    repo = open_repo(_config().root)
+    for ref in ("origin/HEAD", "origin/main", "origin/master", "main", "master"):
+        try:
+            repo.commit(ref)
+            return ref
+        except Exception:
+            continue
+    raise fail("no base to compare with: pass --base REF (e.g. --base origin/main)")
+
+
+@app.command()
+@command
+def regress(
+    prompts: Annotated[list[str] | None, typer.Argument(help="Only these prompts (default: all changed).")] = None,
+    base: Annotated[str | None, typer.Option(help="Compare with the merge-base of REF and HEAD.",
+                                             metavar="REF")] = None,
+    repeat: Annotated[int | None, typer.Option(min=1, help="Samples per case (default: regress.repeats).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML: one test case per golden case.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """CI gate: fail (exit 1) when a changed prompt regresses its golden set."""
+    import asyncio
+    import os
+
+    from .regress import regress as run_regress
+    from .render import render_regress
+    from .report import regress_dict, regress_junit, regress_markdown
+    from .runner import open_client
+
+    config = _config()
+    ref = base or _default_base()
+
+    async def go() -> Any:
+        async with open_client(config) as lm:
+            return await run_regress(config, lm, base=ref, prompts=prompts or None, repeat=repeat)
+
+    report = asyncio.run(go())
+    md = regress_markdown(report)
+    if junit:
+        junit.write_text(regress_junit(report), encoding="utf-8")
+    if markdown:
+        markdown.write_text(md, encoding="utf-8")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(md + "\n")
+    if as_json:
+        sys.stdout.write(json.dumps(regress_dict(report), indent=2, default=str) + "\n")
+    else:
+        render_regress(_console(), report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("log")
+@command
+def log_(prompt: Annotated[str, typer.Argument(help="Prompt name.")]) -> None:
+    """The versions of a prompt from git history, with recorded scores."""
+    from rich.table import Table
+
+    from .history import versions
+
+    t = Table("commit", "date", "author", "pass rate", "subject")
+    for v in versions(_config(), prompt):
+        t.add_row(v.commit[:10], v.date, _escape(v.author), "–" if v.score is None else f"{v.score:.3f}",
+                  _escape(v.subject))
+    _console().print(t)
+
+
+@app.command()
+@command
+def diff(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    a: Annotated[str | None, typer.Argument(help="Older revision (default HEAD).")] = None,
+    b: Annotated[str | None, typer.Argument(help="Newer revision (default the working tree).")] = None,
+) -> None:
+    """The prompt text diff between two versions, with their score deltas when known."""
+    from rich.syntax import Syntax
+
+    from .history import diff as prompt_diff
+
+    d = prompt_diff(_config(), prompt, a, b)
+    con = _console()
+    if not d.text:
+        con.print(f"no difference between {_escape(d.a)} and {_escape(d.b)}")
+        return
+    con.print(Syntax(d.text, "diff", theme="ansi_dark", background_color="default"))
+    if d.score_a is not None or d.score_b is not None:
+        delta = (f" ({d.score_b - d.score_a:+.3f})" if d.score_a is not None and d.score_b is not None else "")
+        con.print(f"pass rate: {d.score_a if d.score_a is not None else '–'} → "
+                  f"{d.score_b if d.score_b is not None else '–'}{delta}")
+
+
+@app.command()
+@command
+def rollback(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    to: Annotated[str, typer.Option("--to", help="The revision to bring back.", metavar="REV")],
+    branch: Annotated[bool, typer.Option("--branch", help="Commit it on a new branch instead of the working "
+                                                           "tree.")] = False,
+) -> None:
+    """Bring an old version back as an ordinary change; history is never rewritten."""
+    from .history import rollback as do_rollback
+
+    r = do_rollback(_config(), prompt, to, branch=branch)
+    con = _console()
+    if r.branch:
+        con.print(f"committed {r.commit[:10] if r.commit else ''} on branch {_escape(r.branch)} restoring {r.rel} "
+                  f"at {r.rev[:10]}; push it: git push -u origin {_escape(r.branch)}")
+    else:
+        con.print(f"restored {r.rel} as at {r.rev[:10]} in the working tree; review with `git diff`, then commit")
+
+
 def run() -> None:
     app()
 

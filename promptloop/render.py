@@ -153,3 +153,33 @@ def render_run(con: Any, run: dict[str, Any]) -> None:
 
 def fmt_rate(v: Any) -> str:
     return "–" if v is None else f"{v:.2f}"
+
+
+def render_regress(con: Any, report: Any) -> None:
+    con.print(f"regress against {escape(report.base)} (merge-base {report.merge_base[:10]}): "
+              f"{len(report.prompts)} changed prompt(s), {len(report.unchanged)} unchanged, {report.calls} call(s)")
+    for v in report.prompts:
+        mark = "[green]ok[/]" if v.ok else "[bold red]REGRESSION[/]"
+        con.print(f"[bold]{escape(v.name)}[/] ({escape(v.status)}): {mark}")
+        for n in v.notes:
+            con.print(f"  note: {escape(n)}")
+        for r in v.reasons:
+            con.print(f"  [red]✗[/] {escape(r)}")
+        if v.confidence:
+            con.print(f"  {escape(v.confidence)}")
+        names = [k for k in v.new_metrics if k in v.base_metrics]
+        if names:
+            t = Table("metric", "base", "new", "Δ")
+            for k in names:
+                t.add_row(k, f"{v.base_metrics[k]:.3f}", f"{v.new_metrics[k]:.3f}",
+                          f"{v.new_metrics[k] - v.base_metrics[k]:+.3f}")
+            con.print(t)
+        changed = [c for c in v.cases if c["class"] in ("regressed", "fixed")]
+        if changed:
+            t = Table("case", "change", "reason now")
+            for c in changed:
+                style = "red" if c["class"] == "regressed" else "green"
+                t.add_row(escape(str(c["id"])), f"[{style}]{c['class']}[/]" + (" (critical)" if c["critical"] else ""),
+                          escape(clip(c.get("reason", ""), 70)))
+            con.print(t)
+    con.print("[bold green]pass[/]" if report.ok else "[bold red]fail[/]: a changed prompt regressed")

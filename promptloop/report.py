@@ -84,3 +84,56 @@ def to_junit(report: EvalReport) -> str:
 
 
 WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit}
+
+
+# ---------------------------------------------------------------- regress
+def regress_dict(report: Any) -> dict[str, Any]:
+    return {"base": report.base, "merge_base": report.merge_base, "ok": report.ok, "calls": report.calls,
+            "unchanged": report.unchanged,
+            "prompts": [{"name": v.name, "status": v.status, "ok": v.ok, "reasons": v.reasons, "notes": v.notes,
+                         "confidence": v.confidence, "base_metrics": v.base_metrics, "new_metrics": v.new_metrics,
+                         "fixed": v.paired.fixed if v.paired else [],
+                         "regressed": v.paired.regressed if v.paired else [], "cases": v.cases}
+                        for v in report.prompts]}
+
+
+def regress_markdown(report: Any) -> str:
+    head = "✅ no regressions" if report.ok else "❌ regression"
+    out = [f"## promptloop regress: {head}", "",
+           f"Base `{report.base}` (merge-base `{report.merge_base[:10]}`); {len(report.prompts)} changed prompt(s), "
+           f"{len(report.unchanged)} unchanged (not scored); {report.calls} model call(s).", ""]
+    for v in report.prompts:
+        mark = "✅" if v.ok else "❌"
+        out += [f"### {mark} `{v.name}` ({v.status})", ""]
+        out += [f"- {n}" for n in v.notes]
+        out += [f"- **{r}**" for r in v.reasons]
+        if v.confidence:
+            out.append(f"- {v.confidence}")
+        out.append("")
+        names = [k for k in v.new_metrics if k in v.base_metrics] or list(v.new_metrics)
+        rows = [(k, fmt(v.base_metrics.get(k)), fmt(v.new_metrics.get(k))) for k in names]
+        if rows:
+            out += [tabulate(rows, headers=["metric", "base", "new"], tablefmt="github"), ""]
+        changed = [c for c in v.cases if c["class"] in ("regressed", "fixed")]
+        if changed:
+            out += [tabulate([(c["id"], c["class"] + (" (critical)" if c["critical"] else ""),
+                               clip(c.get("reason", ""), 80)) for c in changed],
+                             headers=["case", "change", "reason now"], tablefmt="github"), ""]
+    return "\n".join(out)
+
+
+def regress_junit(report: Any) -> str:
+    suites = ET.Element("testsuites", name="promptloop regress")
+    for v in report.prompts:
+        suite = ET.SubElement(suites, "testsuite", name=f"promptloop.regress.{v.name}", tests=str(len(v.cases)),
+                              failures=str(sum(1 for c in v.cases if c["class"] == "regressed")))
+        for c in v.cases:
+            tc = ET.SubElement(suite, "testcase", classname=f"promptloop.{v.name}", name=str(c["id"]))
+            if c["class"] == "regressed":
+                crit = "critical case " if c["critical"] else ""
+                el = ET.SubElement(tc, "failure", message=f"{crit}regressed: {clip(c.get('reason', ''), 160)}")
+                el.text = f"expected: {as_text(c.get('expected'))}\ngot: {c.get('output', '')}"
+            elif c["class"] in ("still failing", "failing"):
+                ET.SubElement(tc, "skipped", message=f"failing before and after: {clip(c.get('reason', ''), 160)}")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

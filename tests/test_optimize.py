@@ -186,7 +186,7 @@ def test_budget_caps_calls_exactly(prepo):
 
 def test_uncommitted_prompt_stops_with_message(prepo):
     (prepo / "prompts" / "cls.yaml").write_text(PROMPT.replace("Classify the item.", "Classify it."))
-    with pytest.raises(GitError, match="uncommitted changes in prompts/cls.yaml"):
+    with pytest.raises(GitError, match=r"uncommitted changes in prompts/cls\.yaml"):
         run(prepo, fake([]))
 
 
