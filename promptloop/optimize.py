@@ -233,8 +233,11 @@ class Optimizer:
         if out.winner:
             out.status = "improved"
             win_prompt = out.winner.candidate.prompt(self.prompt)
+            # Both sides on the same cases: the winner's own demonstrations are not scored.
+            evaluable = [i for i in self.cases if i not in out.winner.candidate.demos]
+            out.baseline_metrics = _metrics([r for r in base_results if r.case_id in evaluable])
             try:
-                out.winner_metrics = _metrics(await self._score(win_prompt, list(self.cases)))
+                out.winner_metrics = _metrics(await self._score(win_prompt, evaluable))
             except BudgetExceeded:  # every one of these is cached already; kept for safety
                 pass
         out.usage = self._usage()

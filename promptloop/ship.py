@@ -46,7 +46,9 @@ def commit_message(outcome: Outcome, prompt: Prompt, golden: GoldenSet, *, basel
         f"Failures fixed: {len(w.fixed_failures)} of the held-out failures; on the golden set "
         f"{len(fixed)} case(s) fixed, {len(regressed)} regressed"
         + (f" ({', '.join(regressed)})" if regressed else "") + ".",
-        f"Candidate: {w.candidate.origin}: {w.candidate.rationale}",
+        f"Candidate: {w.candidate.origin}: {w.candidate.rationale}"
+        + (f" (its {len(w.candidate.demos)} demonstration case(s) are left out of both columns)"
+           if w.candidate.demos else "") + ".",
         f"Budget spent: {u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
         f"${u.get('cost_usd', 0.0):.4f}.",
         "",
