@@ -1,0 +1,189 @@
+"""Traces: production LLM calls, normalised, with their feedback and a verdict.
+
+The store is SQLite in the cache directory (never in git: traces hold personal data).
+Import is idempotent: a trace's id comes from its source, so the same file twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Feedback:
+    kind: str  # thumbs | score | correction | retry | eval
+    value: Any = None
+    name: str = ""
+    comment: str = ""
+
+
+@dataclass
+class Trace:
+    id: str
+    source: str
+    group: str = ""  # the source system's trace id: feedback may arrive for it separately
+    time: str | None = None
+    prompt: str | None = None
+    prompt_version: str | None = None
+    model: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    inputs: dict[str, Any] | None = None
+    output: Any = None
+    expected: Any = None
+    latency_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    feedback: list[Feedback] = field(default_factory=list)
+    session_id: str | None = None
+    user_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    verdict: str = "unknown"  # pass | fail | unknown
+    reason: str = ""
+
+    @property
+    def output_text(self) -> str:
+        if self.output is None:
+            return ""
+        return self.output if isinstance(self.output, str) else json.dumps(self.output, ensure_ascii=False)
+
+    def epoch(self) -> float | None:
+        return parse_time(self.time)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> Trace:
+        d = json.loads(text)
+        d["feedback"] = [Feedback(**f) for f in d.get("feedback", [])]
+        return cls(**d)
+
+
+def parse_time(value: Any) -> float | None:
+    """Seconds since the epoch from ISO 8601 text or a number (s, ms, µs or ns)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        for limit, scale in ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3)):  # ns, µs, ms by magnitude
+            if v > limit:
+                return v / scale
+        return v
+    try:
+        text = str(value).replace("Z", "+00:00")
+        dt = datetime.fromisoformat(text)
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.timestamp()
+    except ValueError:
+        return None
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS traces (
+  id TEXT PRIMARY KEY, grp TEXT, source TEXT, time REAL, prompt TEXT, prompt_version TEXT, model TEXT,
+  session_id TEXT, user_id TEXT, verdict TEXT, reason TEXT, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS traces_grp ON traces(grp);
+CREATE INDEX IF NOT EXISTS traces_prompt ON traces(prompt);
+CREATE TABLE IF NOT EXISTS feedback (
+  key TEXT PRIMARY KEY, grp TEXT NOT NULL, kind TEXT, name TEXT, value TEXT, comment TEXT);
+CREATE INDEX IF NOT EXISTS feedback_grp ON feedback(grp);
+"""
+
+
+class TraceStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(str(path))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.commit()
+        self.db.close()
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(self, t: Trace) -> bool:
+        """Insert ``t``; False when a trace with its id is already stored."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO traces (id, grp, source, time, prompt, prompt_version, model, session_id, "
+            "user_id, verdict, reason, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (t.id, t.group or t.id, t.source, t.epoch(), t.prompt, t.prompt_version, t.model, t.session_id,
+             t.user_id, t.verdict, t.reason, t.to_json()))
+        return cur.rowcount == 1
+
+    def add_feedback(self, group: str, f: Feedback) -> bool:
+        key = json.dumps([group, f.kind, f.name, f.value, f.comment], sort_keys=True, default=str)
+        cur = self.db.execute("INSERT OR IGNORE INTO feedback (key, grp, kind, name, value, comment) "
+                              "VALUES (?,?,?,?,?,?)", (key, group, f.kind, f.name, json.dumps(f.value), f.comment))
+        return cur.rowcount == 1
+
+    def feedback_for(self, group: str) -> list[Feedback]:
+        rows = self.db.execute("SELECT kind, name, value, comment FROM feedback WHERE grp = ?", (group,))
+        return [Feedback(kind=k, name=n, value=json.loads(v), comment=c) for k, n, v, c in rows]
+
+    def update(self, t: Trace) -> None:
+        self.db.execute("UPDATE traces SET prompt=?, prompt_version=?, verdict=?, reason=?, data=? WHERE id=?",
+                        (t.prompt, t.prompt_version, t.verdict, t.reason, t.to_json(), t.id))
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def get(self, trace_id: str) -> Trace | None:
+        row = self.db.execute("SELECT data FROM traces WHERE id = ?", (trace_id,)).fetchone()
+        return None if row is None else Trace.from_json(row[0])
+
+    def query(self, prompt: str | None = None, verdict: str | None = None, ids: list[str] | None = None,
+              group: str | None = None) -> list[Trace]:
+        sql, args = "SELECT data FROM traces WHERE 1=1", []
+        if prompt is not None:
+            sql += " AND prompt = ?"
+            args.append(prompt)
+        if verdict is not None:
+            sql += " AND verdict = ?"
+            args.append(verdict)
+        if group is not None:
+            sql += " AND grp = ?"
+            args.append(group)
+        if ids is not None:
+            sql += f" AND id IN ({','.join('?' * len(ids))})"
+            args += ids
+        return [Trace.from_json(r[0]) for r in self.db.execute(sql + " ORDER BY time, id", args)]
+
+    def neighbours(self, t: Trace, window: float) -> list[tuple[str, float]]:
+        """Traces of the same user or session within ``window`` seconds after ``t``."""
+        start = t.epoch()
+        if start is None or not (t.user_id or t.session_id):
+            return []
+        rows = self.db.execute(
+            "SELECT id, time FROM traces WHERE id != ? AND time > ? AND time <= ? AND "
+            "((user_id IS NOT NULL AND user_id = ?) OR (session_id IS NOT NULL AND session_id = ?))",
+            (t.id, start, start + window, t.user_id, t.session_id))
+        return [(r[0], r[1]) for r in rows]
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM traces").fetchone()[0])
+
+
+def store_path(cache_dir: Path) -> Path:
+    return cache_dir / "traces.sqlite"
