@@ -44,8 +44,36 @@ def open_text(path: Path) -> Any:
     return open(path, encoding="utf-8")
 
 
+def read_cassette(path: Path) -> Iterator[tuple[int, Any]]:
+    """VCR cassettes (YAML) of recorded HTTP calls: each chat completion becomes an OpenAI log record."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(open_text(path).read())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        yield (mark.line + 1 if mark else 1), RecordError(f"invalid YAML: {getattr(e, 'problem', e)}")
+        return
+    for i, it in enumerate((doc or {}).get("interactions") or []):
+        req, resp = it.get("request") or {}, it.get("response") or {}
+        if "chat/completions" not in str(req.get("uri", "")):
+            continue
+        body = (resp.get("body") or {}).get("string")
+        if isinstance(body, bytes):
+            body = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+            body = body.decode("utf-8")
+        try:
+            yield i + 1, {"request": json.loads(req.get("body") or "{}"), "response": json.loads(body or "null"),
+                          "uri": req.get("uri"), "status": (resp.get("status") or {}).get("code")}
+        except (ValueError, UnicodeDecodeError) as e:
+            yield i + 1, RecordError(f"interaction {i}: body is not JSON ({e})")
+
+
 def read_records(path: Path) -> Iterator[tuple[int, Any]]:
     """(line, record) pairs; a malformed line yields (line, RecordError). JSONL streams line by line."""
+    if path.name.lower().removesuffix(".gz").endswith((".yaml", ".yml")):
+        yield from read_cassette(path)
+        return
     with open_text(path) as fh:
         first = ""
         while not first:
@@ -153,7 +181,7 @@ def content_text(content: Any) -> str:
         if isinstance(part, str):
             texts.append(part)
         elif isinstance(part, dict):
-            p = {k.split(".")[-1]: v for k, v in part.items()}  # message_content.text -> text
+            p = {k.split(".")[-1]: v for k, v in unwrap(part, "message_content").items()}
             text = p.get("text", p.get("content"))
             if p.get("type") in (None, "text", "input_text", "output_text") and isinstance(text, str):
                 texts.append(text)
@@ -163,10 +191,10 @@ def content_text(content: Any) -> str:
 def tool_calls_of(m: dict[str, Any]) -> list[dict[str, Any]]:
     calls = []
     for c in m.get("tool_calls") or []:
-        c = {k.replace("tool_call.", ""): v for k, v in c.items()} if isinstance(c, dict) else {}
-        fn = c.get("function") or {}
-        name = fn.get("name") if isinstance(fn, dict) else c.get("function.name")
-        args = fn.get("arguments") if isinstance(fn, dict) else c.get("function.arguments")
+        c = unwrap(c, "tool_call") if isinstance(c, dict) else {}
+        fn: dict[str, Any] = c["function"] if isinstance(c.get("function"), dict) else {}
+        name = fn.get("name") or c.get("function.name")
+        args = fn.get("arguments") if "arguments" in fn else c.get("function.arguments")
         calls.append({"name": name or c.get("name"), "arguments": maybe_json(args if args is not None
                                                                              else c.get("arguments"))})
     for p in m.get("parts") or []:
@@ -175,10 +203,17 @@ def tool_calls_of(m: dict[str, Any]) -> list[dict[str, Any]]:
     return calls
 
 
+def unwrap(d: dict[str, Any], key: str) -> dict[str, Any]:
+    """OpenInference nests ``{"message": {...}}`` (unflattened) or prefixes keys ``message.``."""
+    if isinstance(d.get(key), dict):
+        d = {**{k: v for k, v in d.items() if k != key}, **d[key]}
+    return {k.removeprefix(key + "."): v for k, v in d.items()}
+
+
 def norm_message(m: Any) -> dict[str, Any] | None:
     if not isinstance(m, dict):
         return None
-    m = {k.removeprefix("message."): v for k, v in m.items()}
+    m = unwrap(m, "message")
     role = m.get("role") or ("assistant" if m.get("role") is None and "parts" in m and False else None)
     if role == "model":
         role = "assistant"
@@ -466,7 +501,10 @@ def span_trace(source: str, a: dict[str, Any], events: list[dict[str, Any]], *, 
     if call is None:
         return None
     t0, t1 = parse_time(start), parse_time(end)
-    tid = f"{source}:{trace_id or ''}:{sid}" if sid else f"{source}:{digest(fallback_id)}"
+    # Span ids alone are not unique across vendors' test exports; the span name keeps them apart.
+    name = fallback_id.get("name") if isinstance(fallback_id, dict) else None
+    tid = f"{source}:{trace_id or ''}:{sid}" + (f":{name}" if name else "") if sid else \
+        f"{source}:{digest(fallback_id)}"
     return Trace(id=tid, source=source, group=f"{source}:{trace_id}" if trace_id else tid, time=iso(t0),
                  latency_ms=(t1 - t0) * 1000 if t0 is not None and t1 is not None else None,
                  metadata={"span_name": fallback_id.get("name")} if isinstance(fallback_id, dict) else {},
@@ -492,7 +530,8 @@ def parse_otlp(r: dict[str, Any], ctx: Importer) -> Parsed:
 
 def parse_genai_attributes(r: dict[str, Any], ctx: Importer) -> Parsed:
     """A bare attribute map (a span's attributes exported on their own)."""
-    t = span_trace("otel", r, [], trace_id=None, sid=None, start=None, end=None, fallback_id=r)
+    source = "openinference" if "openinference.span.kind" in r else "otel"
+    t = span_trace(source, r, [], trace_id=None, sid=None, start=None, end=None, fallback_id=r)
     return Parsed([t] if t else [], skipped=[] if t else ["attributes describe no LLM call"])
 
 
