@@ -363,6 +363,100 @@ def rollback(
         con.print(f"restored {r.rel} as at {r.rev[:10]} in the working tree; review with `git diff`, then commit")
 
 
+@app.command("import")
+@command
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="JSONL, JSON or .gz exports (and VCR cassettes).")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, or one of: promptloop, openai_log, openai_batch, "
+                                     "openai_completion, openai_eval, otlp, genai_attributes, openinference, "
+                                     "langfuse, langsmith, mlflow, mlflow_assessment.")] = "auto",
+    prompt: Annotated[str | None, typer.Option(help="Attribute every trace to this prompt.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import production traces into the local trace store (idempotent)."""
+    from .importers import FORMATS
+    from .trace_import import import_files, summary_dict
+
+    if fmt != "auto" and fmt not in FORMATS:
+        raise fail(f"--format {fmt}: unknown; use auto or one of: {', '.join(FORMATS)}")
+    s = import_files(_config(), files, fmt=fmt, prompt=prompt)
+    if as_json:
+        sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
+        return
+    con, err = _console(), _console(stderr=True)
+    for p in s.problems[:50]:
+        err.print(f"[yellow]skipped[/] {_escape(p)}")
+    if len(s.problems) > 50:
+        err.print(f"… and {len(s.problems) - 50} more")
+    con.print(f"imported {s.imported}, duplicate {s.duplicates}, skipped {s.skipped}; feedback records "
+              f"{s.feedback}; matched to prompts {s.matched}")
+    if s.formats:
+        con.print("formats: " + ", ".join(f"{k} {v}" for k, v in s.formats.items()) + "; verdicts: "
+                  + ", ".join(f"{k} {v}" for k, v in s.verdicts.items()))
+
+
+@app.command()
+@command
+def traces(
+    prompt: Annotated[str | None, typer.Argument(help="Only this prompt's traces.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Counts by verdict, prompt version and model; top failure reasons; latency and cost percentiles."""
+    from rich.table import Table
+
+    from .traces import TraceStore, store_path, summarize
+
+    config = _config()
+    with TraceStore(store_path(config.cache_dir)) as store:
+        found = store.query(prompt=prompt, verdict="fail" if failed else None)
+    s = summarize(found)
+    if as_json:
+        sys.stdout.write(json.dumps(s, indent=2) + "\n")
+        return
+    con = _console()
+    con.print(f"{s['traces']} trace(s)" + (f" of {prompt}" if prompt else "") + (" (failed)" if failed else ""))
+    for title, key in (("verdict", "verdicts"), ("prompt@version", "prompt_versions"), ("model", "models")):
+        t = Table(title, "traces")
+        for k, v in sorted(s[key].items(), key=lambda kv: -kv[1]):
+            t.add_row(_escape(k), str(v))
+        con.print(t)
+    if s["top_failure_reasons"]:
+        t = Table("top failure reasons", "traces")
+        for reason, n in s["top_failure_reasons"]:
+            t.add_row(_escape(reason[:100]), str(n))
+        con.print(t)
+    lat, cost = s["latency_ms"], s["cost_usd"]
+    fmt_ = lambda v, d=1: "–" if v is None else f"{v:.{d}f}"  # noqa: E731
+    con.print(f"latency ms p50 {fmt_(lat['p50'])} p95 {fmt_(lat['p95'])}; cost USD p50 {fmt_(cost['p50'], 6)} "
+              f"p95 {fmt_(cost['p95'], 6)} total {fmt_(cost['total'], 4)}")
+
+
+golden_app = typer.Typer(help="Work with golden sets.", no_args_is_help=True)
+app.add_typer(golden_app, name="golden")
+
+
+@golden_app.command("add")
+@command
+def golden_add(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    from_traces: Annotated[bool, typer.Option("--from-traces", help="Promote imported traces.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N new cases.")] = None,
+) -> None:
+    """Append traces to the prompt's golden set (corrections become expected values)."""
+    from .cases import promote
+
+    if not from_traces:
+        raise fail("say where the cases come from: --from-traces")
+    r = promote(_config(), prompt, failed=failed, limit=limit)
+    con = _console()
+    con.print(f"added {len(r.added) + len(r.review)} case(s) to {r.path}: {len(r.added)} with expected values, "
+              f"{len(r.review)} marked `review: true` (fill in `expected`); skipped {len(r.skipped)}")
+    for s in r.skipped[:10]:
+        con.print(f"  skipped {_escape(s)}")
+
+
 def run() -> None:
     app()
 

@@ -187,3 +187,23 @@ class TraceStore:
 
 def store_path(cache_dir: Path) -> Path:
     return cache_dir / "traces.sqlite"
+
+
+def summarize(traces: list[Trace], top: int = 5) -> dict[str, Any]:
+    """Counts by verdict, prompt version and model; top failure reasons; latency and cost percentiles."""
+    from collections import Counter
+
+    from .metrics import percentile
+
+    lat = [t.latency_ms for t in traces if t.latency_ms is not None]
+    cost = [t.cost_usd for t in traces if t.cost_usd is not None]
+    return {
+        "traces": len(traces),
+        "verdicts": dict(Counter(t.verdict for t in traces)),
+        "prompt_versions": dict(Counter(f"{t.prompt or '(unmatched)'}@{(t.prompt_version or '?')[:10]}"
+                                        for t in traces)),
+        "models": dict(Counter(t.model or "?" for t in traces)),
+        "top_failure_reasons": Counter(t.reason for t in traces if t.verdict == "fail").most_common(top),
+        "latency_ms": {"p50": percentile(lat, 0.5), "p95": percentile(lat, 0.95), "n": len(lat)},
+        "cost_usd": {"p50": percentile(cost, 0.5), "p95": percentile(cost, 0.95), "total": sum(cost) if cost else None},
+    }

@@ -99,3 +99,24 @@ def test_models_says_what_to_set(cli, repo, monkeypatch):
     r = run(cli, "-C", repo, "models")
     assert r.exit_code == 2
     assert "openai/gpt-4o-mini" in r.output and "OPENAI_API_KEY" in r.output
+
+
+def test_import_traces_and_golden_add(cli, repo, tmp_path):
+    from pathlib import Path
+
+    fix = Path(__file__).parent / "fixtures" / "traces"
+    r = run(cli, "-C", repo, "import", fix / "openai_chat_completions.jsonl", fix / "langfuse" /
+            "pydantic-ai-2025-06-06.trace.json", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["imported"] == 14
+    r = run(cli, "-C", repo, "import", fix / "openai_chat_completions.jsonl")
+    assert "imported 0, duplicate 13" in r.output
+    r = run(cli, "-C", repo, "traces", "--json")
+    data = json.loads(r.output)
+    assert data["traces"] == 14 and data["models"]["gpt-4o"] == 1 and data["latency_ms"]["n"] == 1
+    r = run(cli, "-C", repo, "traces")
+    assert r.exit_code == 0 and "verdict" in r.output
+    assert run(cli, "-C", repo, "import", tmp_path / "missing.jsonl").exit_code == 2
+    assert run(cli, "-C", repo, "import", fix / "openai_batch_input.jsonl", "--format", "bogus").exit_code == 2
+    r = run(cli, "-C", repo, "golden", "add", "trec", "--from-traces")
+    assert r.exit_code == 2 and "no traces of prompt 'trec'" in r.output
