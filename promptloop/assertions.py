@@ -5,6 +5,7 @@ Hard assertions gate: a case that fails one scores 0 whatever the soft ones say.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import math
@@ -182,12 +183,19 @@ def equals(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
 
 def extract_label(output: str, labels: list[str]) -> str | None:
     """The one label ``output`` names, or None if it names none or several."""
+    by_norm, pattern = _label_index(tuple(labels))
     norm = normalise(output)
-    by_norm = {normalise(label): label for label in labels}
     if norm in by_norm:
         return by_norm[norm]
-    found = {label for n, label in by_norm.items() if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", norm)}
+    found = {by_norm[m] for m in pattern.findall(norm)}
     return found.pop() if len(found) == 1 else None
+
+
+@functools.lru_cache(maxsize=64)
+def _label_index(labels: tuple[str, ...]) -> tuple[dict[str, str], re.Pattern[str]]:
+    by_norm = {normalise(label): label for label in labels}
+    alternatives = "|".join(re.escape(n) for n in sorted(by_norm, key=len, reverse=True))
+    return by_norm, re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
 
 
 @evaluator("label")

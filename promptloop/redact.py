@@ -21,6 +21,12 @@ SECRET = re.compile("|".join(f"(?:{p})" for p in PATTERNS))
 MASK = "[REDACTED]"
 
 
+# Every pattern above contains one of these (lower-cased); a plain substring scan rules most text out
+# far faster than the regex can (measured: the regex alone was a third of import time).
+HINTS = ("sk-", "pk-lf-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox", "akia", "aiza", "eyj",
+         "bearer", "api_key", "api-key", "apikey", "access_token", "access-token", "secret", "password")
+
+
 def redact_text(text: str) -> str:
     return SECRET.sub(MASK, text)
 
@@ -28,7 +34,7 @@ def redact_text(text: str) -> str:
 def redact(value: Any) -> Any:
     """``value`` with every secret-looking string masked (dicts and lists walked)."""
     if isinstance(value, str):
-        return redact_text(value) if SECRET.search(value) else value
+        return redact_text(value) if has_secret(value) else value
     if isinstance(value, dict):
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -37,4 +43,6 @@ def redact(value: Any) -> Any:
 
 
 def has_secret(text: str) -> bool:
+    if not any(map(text.lower().__contains__, HINTS)):
+        return False
     return SECRET.search(text) is not None

@@ -6,6 +6,7 @@ contains ``{{...}}`` (say, from a production trace) is inserted literally.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -54,6 +55,15 @@ def recover(template: str, rendered: str) -> dict[str, str] | None:
 
     Returns None when the text was not produced by this template.
     """
+    compiled = _inverse(template)
+    if compiled is None:
+        return None
+    found = compiled.fullmatch(rendered)
+    return None if found is None else found.groupdict()
+
+
+@functools.lru_cache(maxsize=256)
+def _inverse(template: str) -> re.Pattern[str] | None:
     pattern = ""
     pos = 0
     names: list[str] = []
@@ -70,5 +80,4 @@ def recover(template: str, rendered: str) -> dict[str, str] | None:
             names.append(name)
         pos = m.end()
     pattern += re.escape(template[pos:])
-    found = re.fullmatch(pattern, rendered, re.S)
-    return None if found is None else found.groupdict()
+    return re.compile(pattern, re.S)
