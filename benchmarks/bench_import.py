@@ -50,7 +50,7 @@ def generate(path: Path, megabytes: int, root: Path) -> int:
             q = rng.choice(QUESTIONS) + f" (variant {n})"
             rec = {"promptloop_trace": 1, "id": f"t{n}", "time": f"2026-01-{1 + n % 28:02d}T10:{n % 60:02d}:00Z",
                    "prompt": "trec", "model": "gpt-4o-mini", "parameters": {"temperature": 0},
-                   "messages": prompt.render({"question": q}), "output": rng.choice(LABELS + ["I am not sure"]),
+                   "messages": prompt.render({"question": q}), "output": rng.choice([*LABELS, "I am not sure"]),
                    "latency_ms": rng.uniform(100, 900), "tokens": {"input": 120, "output": 2},
                    "cost_usd": 0.00002, "user_id": f"u{rng.randrange(5000)}", "session_id": f"s{n // 3}",
                    "feedback": [{"kind": "thumbs", "value": rng.random() > 0.2}] if n % 4 == 0 else [],

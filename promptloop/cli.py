@@ -457,6 +457,38 @@ def golden_add(
         con.print(f"  skipped {_escape(s)}")
 
 
+@app.command()
+@command
+def compare(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    versions: Annotated[tuple[str, str], typer.Option("--versions", help="Two versions: labels or git revisions.",
+                                                      metavar="A B")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Canary comparison on imported traces: promote, hold, or not enough traffic."""
+    from rich.table import Table
+
+    from .canary import compare as run_compare
+    from .canary import comparison_dict
+
+    c = run_compare(_config(), prompt, versions[0], versions[1])
+    if as_json:
+        sys.stdout.write(json.dumps(comparison_dict(c), indent=2) + "\n")
+        return
+    t = Table("version", "traces", "with feedback", "pass rate (95% CI)", "latency p50/p95 ms", "cost/call USD")
+    for x in (c.a, c.b):
+        lo, hi = x.interval
+        rate = "–" if x.rate is None else f"{x.rate:.1%} ({lo:.1%}–{hi:.1%})"
+        lat = "–" if x.latency_p50 is None else f"{x.latency_p50:.0f}/{x.latency_p95:.0f}"
+        t.add_row(_escape(x.version), str(x.traces), str(x.judged), rate, lat,
+                  "–" if x.cost_per_call is None else f"{x.cost_per_call:.6f}")
+    con = _console()
+    con.print(t)
+    colour = {"promote": "green", "hold": "red"}.get(c.verdict, "yellow")
+    con.print(f"[bold {colour}]{c.verdict}[/]: {_escape(c.reason)}"
+              + (f"; about {c.more_needed} more traces with feedback would settle it" if c.more_needed else ""))
+
+
 def run() -> None:
     app()
 
