@@ -258,7 +258,7 @@ class Optimizer:
         out += fewshot_variants(base, self.prompt, unused, [k, 2 * k], seed=self.o.seed + rnd)[:room]
         req = Request(model=self.proposer.name, api_base=self.proposer.api_base,
                       messages=meta_messages(base.messages, self.prompt, failures, history, wanted),
-                      params={"temperature": 0.8, "max_tokens": 1500, "seed": self.o.seed + rnd},
+                      params={"temperature": 0.8, "max_tokens": 800, "seed": self.o.seed + rnd},
                       sample=rnd, purpose="proposer")
         try:
             reply = await self.client.complete(req)

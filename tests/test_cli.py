@@ -120,3 +120,9 @@ def test_import_traces_and_golden_add(cli, repo, tmp_path):
     assert run(cli, "-C", repo, "import", fix / "openai_batch_input.jsonl", "--format", "bogus").exit_code == 2
     r = run(cli, "-C", repo, "golden", "add", "trec", "--from-traces")
     assert r.exit_code == 2 and "no traces of prompt 'trec'" in r.output
+
+
+def test_optimize_dry_run_estimates_without_calls(cli, repo):
+    r = run(cli, "-C", repo, "optimize", "trec", "--dry-run", "--budget-calls", "99")
+    assert r.exit_code == 0, r.output
+    assert "estimate: at most" in r.output and "no call was made" in r.output and "calls 99" in r.output

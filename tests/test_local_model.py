@@ -97,3 +97,37 @@ def test_trec_example_runs(cli, repo):
     data = json.loads(r.output)
     assert data["calls"] == 3 and all(x["output"] for x in data["results"])
     assert data["metrics"]["accuracy"] is not None
+
+
+def test_optimize_end_to_end_on_embedded_model_within_budget(cli, tmp_path):
+    """The whole loop offline on the 135M model: baseline, candidates, verdict; never over budget."""
+    import subprocess
+    from pathlib import Path
+
+    root = tmp_path / "opt"
+    (root / "prompts").mkdir(parents=True)
+    (root / "golden").mkdir()
+    src = Path(__file__).resolve().parent.parent
+    (root / "promptloop.yaml").write_text((src / "promptloop.yaml").read_text())
+    (root / "prompts" / "trec.yaml").write_text((src / "prompts" / "trec.yaml").read_text())
+    golden = (src / "golden" / "trec.yaml").read_text()
+    cases = golden.split("\n- id: ")
+    (root / "golden" / "trec.yaml").write_text("\n- id: ".join(cases[:9]) + "\n")  # 8 cases
+    (root / ".gitignore").write_text(".promptloop/\n")
+    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"],
+                ["-c", "user.name=T", "-c", "user.email=t@x", "commit", "-q", "-m", "init"]):
+        subprocess.run(["git", *cmd], cwd=root, check=True)
+    r = cli.invoke(app, ["-C", str(root), "optimize", "trec", "--rounds", "1", "--candidates", "3",
+                         "--budget-calls", "40", "--json"])
+    assert r.exit_code in (0, 1), r.output
+    data = json.loads(r.output)
+    assert data["usage"]["calls"] <= 40
+    assert data["status"] in ("improved", "no-improvement", "nothing-to-fix")
+    assert (r.exit_code == 0) == (data["status"] == "improved")
+    if data["status"] == "improved":
+        branch = data["branch"]
+        out = subprocess.run(["git", "diff", "--name-only", "HEAD", branch], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.split()
+        assert out == ["prompts/trec.yaml"]
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+    assert status == ""  # the checkout is untouched
