@@ -38,7 +38,8 @@ def test_openai_chat_log_with_tool_calls(config):
 
 
 def test_vcr_cassettes_match_the_derived_log(config):
-    s, traces = load(config, "openai_chat_completions.jsonl", "openai_chat_cassettes/test_tool_calls__test_tool_calls.yaml",
+    s, traces = load(config, "openai_chat_completions.jsonl",
+                     "openai_chat_cassettes/test_tool_calls__test_tool_calls.yaml",
                      "openai_chat_cassettes/test_instrumentor__test_compilation.yaml")
     assert s.imported == 13 and s.duplicates == 11  # the cassettes are the same calls: nothing added twice
     t = traces["openai:chatcmpl-DD5NFnwbig885vzBzWKxq6GtDvWda"]
@@ -76,7 +77,8 @@ def test_openai_eval_output_items(config):
 
 
 def test_langfuse_correction_and_scores(config):
-    s, traces = load(config, "langfuse/pydantic-ai-2025-06-06.trace.json", "langfuse/google-gemini-2025-08-01.trace.json")
+    s, traces = load(config, "langfuse/pydantic-ai-2025-06-06.trace.json",
+                     "langfuse/google-gemini-2025-08-01.trace.json")
     assert s.imported == 2
     p = traces["langfuse:25f4bdeebaab60e6e1bee7e8469554bc:5cb389a3bdd21a6e"]
     assert p.messages[0] == {"role": "system",
