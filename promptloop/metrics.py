@@ -36,13 +36,21 @@ class Summary:
         return self.passed / self.samples if self.samples else 0.0
 
 
+def per_case_rates(results: list[CaseResult]) -> dict[str, float]:
+    """Each case's pass rate over its samples."""
+    by: dict[str, list[bool]] = {}
+    for r in results:
+        by.setdefault(r.case_id, []).append(r.passed)
+    return {k: sum(v) / len(v) for k, v in by.items()}
+
+
 def summarise(results: list[CaseResult]) -> Summary:
     by_case: dict[str, list[CaseResult]] = defaultdict(list)
     for r in results:
         by_case[r.case_id].append(r)
     s = Summary(cases=len(by_case), samples=len(results), passed=sum(r.passed for r in results),
                 errors=sum(1 for r in results if r.error))
-    s.per_case = {cid: sum(r.passed for r in rs) / len(rs) for cid, rs in by_case.items()}
+    s.per_case = per_case_rates(results)
     s.metrics["pass_rate"] = s.pass_rate
     s.metrics["mean_score"] = sum(r.score for r in results) / len(results) if results else None
 

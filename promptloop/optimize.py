@@ -30,6 +30,7 @@ from .config import Config, ModelRef
 from .errors import BudgetExceeded, TransientModelError
 from .evaluate import CaseResult, run_cases, task_model
 from .lm import Budget, ModelClient, Request
+from .metrics import per_case_rates as rates
 from .prompts import Case, GoldenSet, Prompt
 from .significance import Paired, pair
 
@@ -130,13 +131,6 @@ def split_failures(ids: list[str], seed: int = 0) -> tuple[list[str], list[str]]
     if len(ids) == 1:
         shown, held = [], ids[:]
     return shown, held
-
-
-def rates(results: list[CaseResult]) -> dict[str, float]:
-    by: dict[str, list[bool]] = {}
-    for r in results:
-        by.setdefault(r.case_id, []).append(r.passed)
-    return {k: sum(v) / len(v) for k, v in by.items()}
 
 
 def mean(values: list[float]) -> float:

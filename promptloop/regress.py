@@ -10,9 +10,10 @@ from typing import Any
 from .commit import file_at, open_repo, relpath
 from .config import Config
 from .errors import GitError, UsageError
-from .evaluate import CaseResult, Progress, run_cases, task_model
+from .evaluate import Progress, run_cases, task_model
 from .lm import ModelClient
 from .metrics import LOWER_IS_BETTER, summarise
+from .metrics import per_case_rates as rates
 from .prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
 from .significance import Paired, pair
 
@@ -119,13 +120,6 @@ def find_changes(config: Config, repo: Any, merge_base: str, only: list[str] | N
     selected = [c for n, c in sorted(changes.items()) if not only or n in only]
     unchanged = [n for n in all_prompts if n not in changes and (not only or n in only)]
     return selected, unchanged
-
-
-def rates(results: list[CaseResult]) -> dict[str, float]:
-    by: dict[str, list[bool]] = {}
-    for r in results:
-        by.setdefault(r.case_id, []).append(r.passed)
-    return {k: sum(v) / len(v) for k, v in by.items()}
 
 
 async def judge_change(config: Config, change: Change, client: ModelClient, *, repeat: int,
