@@ -326,6 +326,27 @@ def _metrics(results: list[CaseResult]) -> dict[str, Any]:
     return {k: v for k, v in s.metrics.items() if v is not None}
 
 
+def trace_failures(config: Config, prompt: Prompt, limit: int = 200) -> list[Case]:
+    """Failed production traces of ``prompt`` that can be replayed and judged: input variables
+    recovered and a corrected (expected) output known. Secrets were masked at import."""
+    from .traces import TraceStore, store_path
+
+    path = store_path(config.cache_dir)
+    if not path.exists():
+        return []
+    with TraceStore(path) as store:
+        failed = store.query(prompt=prompt.name, verdict="fail")
+    out: list[Case] = []
+    for t in failed:
+        if t.expected is None or not t.inputs or any(k not in t.inputs for k in prompt.inputs):
+            continue
+        out.append(Case(id=f"trace:{t.id}", inputs={k: t.inputs[k] for k in prompt.inputs}, expected=t.expected,
+                        tags=["trace"]))
+        if len(out) >= limit:
+            break
+    return out
+
+
 class RunLog:
     """Every optimisation run as JSON in the cache directory, rewritten as events arrive."""
 
@@ -392,6 +413,8 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
         if on_event:
             on_event(kind, data)
 
+    if extra_failures is None:
+        extra_failures = trace_failures(config, prompt)
     opt = Optimizer(config, prompt, golden, client, options, extra_failures=extra_failures, on_event=emit)
     outcome = await opt.run(dry_run=dry_run)
     shipped = None

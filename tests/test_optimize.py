@@ -219,3 +219,28 @@ def test_rerun_continues_without_paying_again(prepo, tmp_path):
     second = once()
     assert len(client.history) == paid
     assert second.outcome.winner.candidate.id == first.outcome.winner.candidate.id
+
+
+def test_failed_traces_with_corrections_join_the_failures(prepo):
+    from promptloop.config import load_config
+    from promptloop.prompts import load_prompt
+    from promptloop.trace_import import import_files
+
+    config = load_config(prepo)
+    prompt = load_prompt(config, "cls")
+    rec = {"promptloop_trace": 1, "id": "p1", "messages": prompt.render({"q": "banana split sundae"}),
+           "output": "A", "feedback": [{"kind": "correction", "value": "B"}]}
+    no_fix = {"promptloop_trace": 1, "id": "p2", "messages": prompt.render({"q": "bread"}), "output": "??"}
+    f = prepo.parent / "t.jsonl"
+    f.write_text(json.dumps(rec) + "\n" + json.dumps(no_fix) + "\n")
+    import_files(config, [f])
+    EXPECTED["banana split sundae"] = "B"
+    try:
+        client = fake([{"rationale": "x", "instructions": "Classify. MAGIC"}])
+        report = run(prepo, client, commit=False)
+    finally:
+        del EXPECTED["banana split sundae"]
+    assert report.outcome.plan.cases == 11  # 10 golden + the corrected trace (the other has no expected value)
+    asked = [r.messages[-1]["content"] for r in client.calls("task")]
+    assert "Item: banana split sundae" in asked and "Item: bread" not in asked
+    assert report.outcome.status == "improved"
