@@ -86,8 +86,17 @@ def diff(config: Config, name: str, a: str | None = None, b: str | None = None) 
         raise UsageError(f"{rel} exists in neither {a} nor {b_label}")
     lines = difflib.unified_diff((a_text or "").splitlines(keepends=True), (b_text or "").splitlines(keepends=True),
                                  fromfile=f"{rel} @ {a}", tofile=f"{rel} @ {b_label}")
-    scores = {v.commit: v.score for v in versions(config, name)}
-    return PromptDiff(a, b_label, "".join(lines), scores.get(a_sha), scores.get(b_sha) if b_sha else None)
+    return PromptDiff(a, b_label, "".join(lines), score_at(repo, a_sha, rel),
+                      score_at(repo, b_sha, rel) if b_sha else None)
+
+
+def score_at(repo: Any, rev: str, rel: str) -> float | None:
+    """The pass rate recorded by the last commit up to ``rev`` that changed ``rel``, if promptloop made it."""
+    sha = repo.git.log("-1", "--format=%H", rev, "--", rel).strip()
+    if not sha:
+        return None
+    value = trailers(repo.commit(sha).message).get(SCORE_TRAILER)
+    return float(value) if value is not None else None
 
 
 @dataclass
