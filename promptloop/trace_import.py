@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .config import Config
 from .errors import ConfigError, PromptloopError
-from .importers import Importer, Parsed, RecordError, read_records
+from .importers import Importer, RecordError, detect, open_text, read_records
 from .prompts import Prompt, list_prompt_paths, load_prompt
 from .redact import has_secret, redact
 from .signals import Matcher, decide
-from .traces import Trace, TraceStore, store_path
+from .traces import Trace, TraceStore, row_of, store_path
 
 BATCH = 1000
 
@@ -66,64 +69,167 @@ def clean(t: Trace) -> tuple[Trace, str]:
     return t, data
 
 
+Row = tuple[Any, ...]
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+CHUNK_LINES = 2000
+
+
+def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
+    """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
+    name, inputs = matcher.match(t, forced)
+    matched = False
+    if name:
+        t.prompt, t.inputs = name, inputs
+        if t.prompt_version is None and name in matcher.versions and inputs is not None:
+            t.prompt_version = matcher.versions[name]
+        matched = inputs is not None
+    t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
+    t, data = clean(t)
+    return row_of(t, data), matched
+
+
+class Work:
+    """Record-level work, the same in-process and in worker processes."""
+
+    def __init__(self, matcher: Matcher, importer: Importer, forced: str | None) -> None:
+        self.matcher, self.importer, self.forced = matcher, importer, forced
+
+    def record(self, record: Any) -> tuple[list[tuple[Row, bool]], list[tuple[str, Any]], list[str]]:
+        parsed = self.importer.parse(record)
+        rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
+        return rows, [(g, redact(f)) for g, f in parsed.feedback], parsed.skipped
+
+    def lines(self, chunk: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for line, text in chunk:
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as e:
+                out.append((line, "error", f"invalid JSON: {e.msg} (column {e.colno})"))
+                continue
+            if self.importer.fmt in ("auto", "openai_batch") and detect(record) == "openai_batch":
+                out.append((line, "batch", record))  # joins need the one importer in the main process
+                continue
+            try:
+                out.append((line, "ok", *self.record(record)))
+            except RecordError as e:
+                out.append((line, "error", str(e)))
+        return out
+
+
+_worker: Work | None = None
+
+
+def _init_worker(root: str, fmt: str, forced: str | None) -> None:
+    global _worker
+    from .config import load_config
+
+    _worker = Work(load_matcher(load_config(Path(root))), Importer(fmt), forced)
+
+
+def _work_chunk(chunk: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+    assert _worker is not None
+    return _worker.lines(chunk)
+
+
+def jsonl_chunks(path: Path) -> Iterator[list[tuple[int, str]]]:
+    chunk: list[tuple[int, str]] = []
+    with open_text(path) as fh:
+        for n, text in enumerate(fh, 1):
+            if text.strip():
+                chunk.append((n, text))
+            if len(chunk) >= CHUNK_LINES:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def parallel_ok(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return (os.cpu_count() or 1) > 1 and name.endswith(".jsonl") and path.stat().st_size >= PARALLEL_MIN_BYTES
+
+
 def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt: str | None = None,
-                 retry_window: float | None = None) -> ImportSummary:
+                 retry_window: float | None = None, workers: int | None = None) -> ImportSummary:
+    """Import ``paths`` into the trace store. Large JSONL files are parsed by ``workers`` processes
+    (default: one per core) while this process writes to the store in file order."""
     matcher = load_matcher(config)
     if prompt is not None and prompt not in matcher.prompts:
         raise ConfigError(f"no prompt '{prompt}' in {config.prompts_dir}")
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file")
     window = config.traces["retry_window"] if retry_window is None else retry_window
     summary = ImportSummary()
-    importer = Importer(fmt)
+    work = Work(matcher, Importer(fmt), prompt)
     touched_groups: set[str] = set()
     with TraceStore(store_path(config.cache_dir)) as store:
         pending = 0
 
-        def take(parsed: Parsed, where: str) -> None:
+        def take(where: str, rows: list[tuple[Row, bool]], feedback: list[tuple[str, Any]],
+                 skipped: list[str]) -> None:
             nonlocal pending
-            for t in parsed.traces:
-                name, inputs = matcher.match(t, prompt)
-                if name:
-                    t.prompt, t.inputs = name, inputs
-                    if t.prompt_version is None and name in matcher.versions and inputs is not None:
-                        t.prompt_version = matcher.versions[name]
-                    summary.matched += 1 if inputs is not None else 0
-                t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
-                t, data = clean(t)
-                if store.add(t, data):
+            for row, matched in rows:
+                summary.matched += matched
+                if store.add_row(row):
                     summary.imported += 1
-                    summary.formats[t.source] += 1
-                    summary.verdicts[t.verdict] += 1
+                    summary.formats[row[2]] += 1
+                    summary.verdicts[row[9]] += 1
                 else:
                     summary.duplicates += 1
-            for group, f in parsed.feedback:
-                if store.add_feedback(group, redact(f)):
+            for group, f in feedback:
+                if store.add_feedback(group, f):
                     summary.feedback += 1
                     touched_groups.add(group)
-            for reason in parsed.skipped:
-                summary.problems.append(f"{where}: skipped: {reason}")
+            summary.problems += [f"{where}: skipped: {reason}" for reason in skipped]
             pending += 1
             if pending >= BATCH:
                 store.commit()  # an interrupted import keeps whole batches; a rerun adds the rest
                 pending = 0
 
+        def one(where: str, record: Any) -> None:
+            try:
+                take(where, *work.record(record))
+            except RecordError as e:
+                summary.skipped += 1
+                summary.problems.append(f"{where}: {e}")
+
+        def results(path: Path, done: list[tuple[Any, ...]]) -> None:
+            for item in done:
+                where = f"{path}:{item[0]}"
+                if item[1] == "ok":
+                    take(where, item[2], item[3], item[4])
+                elif item[1] == "batch":
+                    one(where, item[2])
+                else:
+                    summary.skipped += 1
+                    summary.problems.append(f"{where}: {item[2]}")
+
         for path in paths:
-            if not path.is_file():
-                raise ConfigError(f"{path}: no such file")
+            if parallel_ok(path) and (workers is None or workers > 1):
+                import concurrent.futures as cf
+                from collections import deque
+
+                n = workers or os.cpu_count() or 2
+                with cf.ProcessPoolExecutor(n, initializer=_init_worker,
+                                            initargs=(str(config.root), fmt, prompt)) as pool:
+                    inflight: deque[Any] = deque()
+                    for chunk in jsonl_chunks(path):
+                        inflight.append(pool.submit(_work_chunk, chunk))
+                        if len(inflight) >= 2 * n:  # bounded: memory stays flat on any file size
+                            results(path, inflight.popleft().result())
+                    while inflight:
+                        results(path, inflight.popleft().result())
+                continue
             for line, record in read_records(path):
-                where = f"{path}:{line}"
                 if isinstance(record, RecordError):
                     summary.skipped += 1
-                    summary.problems.append(f"{where}: {record}")
-                    continue
-                try:
-                    parsed = importer.parse(record)
-                except RecordError as e:
-                    summary.skipped += 1
-                    summary.problems.append(f"{where}: {e}")
-                    continue
-                take(parsed, where)
-        leftover, problems = importer.finish()
-        take(leftover, "batch join")
+                    summary.problems.append(f"{path}:{line}: {record}")
+                else:
+                    one(f"{path}:{line}", record)
+        leftover, problems = work.importer.finish()
+        take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [])
         summary.problems += problems
         summary.skipped += len(problems)
         store.commit()

@@ -99,6 +99,12 @@ def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
+def row_of(t: Trace, data: str) -> tuple[Any, ...]:
+    """The store's columns for ``t``; ``data`` is its JSON."""
+    return (t.id, t.group or t.id, t.source, t.epoch(), t.prompt, t.prompt_version, t.model, t.session_id,
+            t.user_id, t.verdict, t.reason, data)
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
   id TEXT PRIMARY KEY, grp TEXT, source TEXT, time REAL, prompt TEXT, prompt_version TEXT, model TEXT,
@@ -130,13 +136,14 @@ class TraceStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add(self, t: Trace, data: str | None = None) -> bool:
-        """Insert ``t`` (``data``: its JSON, if already made); False when its id is already stored."""
+    def add(self, t: Trace) -> bool:
+        """Insert ``t``; False when a trace with its id is already stored."""
+        return self.add_row(row_of(t, t.to_json()))
+
+    def add_row(self, row: tuple[Any, ...]) -> bool:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO traces (id, grp, source, time, prompt, prompt_version, model, session_id, "
-            "user_id, verdict, reason, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (t.id, t.group or t.id, t.source, t.epoch(), t.prompt, t.prompt_version, t.model, t.session_id,
-             t.user_id, t.verdict, t.reason, data or t.to_json()))
+            "user_id, verdict, reason, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
         return cur.rowcount == 1
 
     def add_feedback(self, group: str, f: Feedback) -> bool:

@@ -188,3 +188,33 @@ def test_secrets_never_stored(config, tmp_path):
     import_files(config, [f])
     raw = store_path(config.cache_dir).read_bytes()
     assert b"sk-proj-abcdefghijklmnop" not in raw and b"abcdefghijklmnopqrstuvwxyz" not in raw
+
+
+def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
+    """Large JSONL files are parsed in worker processes; the store must come out the same."""
+    import shutil
+
+    from promptloop import trace_import
+    from promptloop.config import load_config
+
+    lines = []
+    for name in ("openai_chat_completions.jsonl", "openai_batch_input.jsonl", "openai_batch_output.jsonl",
+                 "openinference/openinference_spans.jsonl", "otel_genai/langfuse_otel_test_payloads.jsonl"):
+        lines += (FIX / name).read_text().splitlines()
+    lines.insert(3, "{broken")
+    big = tmp_path / "mixed.jsonl"
+    big.write_text("\n".join(lines) + "\n")
+    seq = import_files(config, [big], workers=1)
+
+    other = tmp_path / "other"
+    shutil.copytree(repo, other)
+    shutil.rmtree(other / ".promptloop")
+    monkeypatch.setattr(trace_import, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(trace_import, "CHUNK_LINES", 5)
+    cfg2 = load_config(other)
+    par = import_files(cfg2, [big], workers=2)
+    assert (par.imported, par.skipped, par.duplicates) == (seq.imported, seq.skipped, seq.duplicates)
+    assert par.problems == seq.problems and any(":4: invalid JSON" in p for p in par.problems)
+    with TraceStore(store_path(config.cache_dir)) as a, TraceStore(store_path(cfg2.cache_dir)) as b:
+        assert [t.to_json() for t in a.query()] == [t.to_json() for t in b.query()]
+        assert any(t.source == "openai_batch" for t in b.query())
