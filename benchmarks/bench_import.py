@@ -27,7 +27,8 @@ start = time.perf_counter()
 s = import_files(load_config(Path(sys.argv[1])), [Path(sys.argv[2])])
 wall = time.perf_counter() - start
 print(json.dumps({"wall": wall, "imported": s.imported, "skipped": s.skipped,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 QUESTIONS = ["How far is it from Denver to Aspen ?", "What county is Modesto , California in ?",
@@ -96,8 +97,8 @@ def main() -> None:
             raise SystemExit(1)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"promptloop import: {r['wall']:.1f} s ({size / r['wall']:.0f} MB/s), {r['imported']} traces = "
-              f"{r['wall'] / bare:.2f}x the bare loop [target <= 3x]; peak memory {r['peak_mb']:.0f} MB "
-              f"[target < 300 MB]")
+              f"{r['wall'] / bare:.2f}x the bare loop [target <= 3x]; peak memory {r['peak_mb']:.0f} MB in the "
+              f"importer + at most {r['worker_peak_mb']:.0f} MB per parsing worker [target < 300 MB]")
 
 
 if __name__ == "__main__":
