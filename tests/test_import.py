@@ -218,3 +218,26 @@ def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
     with TraceStore(store_path(config.cache_dir)) as a, TraceStore(store_path(cfg2.cache_dir)) as b:
         assert [t.to_json() for t in a.query()] == [t.to_json() for t in b.query()]
         assert any(t.source == "openai_batch" for t in b.query())
+
+
+def test_stored_completion_and_langsmith_feedback_records(config, tmp_path):
+    completion = {"id": "chatcmpl-stored1", "object": "chat.completion", "created": 1730000000, "model": "gpt-4o",
+                  "metadata": {"user_id": "u1"},
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris"}}],
+                  "usage": {"prompt_tokens": 12, "completion_tokens": 1},
+                  "input_messages": [{"role": "user", "content": "Capital of France?"}]}
+    run = {"id": "run-1", "run_type": "llm", "name": "ChatOpenAI", "start_time": "2026-01-01T00:00:00Z",
+           "end_time": "2026-01-01T00:00:02Z", "inputs": {"messages": [{"role": "user", "content": "hi"}]},
+           "outputs": {"generations": [[{"text": "hello"}]]}, "extra": {"metadata": {"ls_model_name": "m"}}}
+    feedback = {"id": "fb-1", "run_id": "run-1", "key": "correctness", "score": 0,
+                "correction": {"output": "hello there"}}
+    f = tmp_path / "mixed.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in (completion, run, feedback)) + "\n")
+    s, traces = load(config, str(f))
+    assert s.imported == 2 and s.feedback == 1
+    c = traces["openai:chatcmpl-stored1"]
+    assert (c.output, c.model, c.input_tokens, c.user_id) == ("Paris", "gpt-4o", 12, "u1")
+    assert c.messages == [{"role": "user", "content": "Capital of France?"}]
+    r = traces["langsmith:run-1"]
+    assert (r.output, r.model, r.latency_ms) == ("hello", "m", 2000.0)
+    assert r.verdict == "fail" and "corrected" in r.reason and r.expected == "hello there"
