@@ -44,9 +44,12 @@ def render_eval(con: Any, report: EvalReport) -> None:
             con.print(f"… and {len(fails) - MAX_FAILURES_SHOWN} more (use -o report.md for all)")
     if report.missed:
         con.print("[bold red]FAILED[/] thresholds: " + escape("; ".join(report.missed)))
+    elif report.thresholds:
+        con.print("[bold green]ok[/]: thresholds met (" + ", ".join(
+            f"{k} {'≤' if k in ('mae', 'rmse') else '≥'} {v:g}" for k, v in report.thresholds.items()) + ")")
     else:
-        con.print("[bold green]ok[/]" + (" (thresholds: " + ", ".join(
-            f"{k} ≥ {v:g}" for k, v in report.thresholds.items()) + ")" if report.thresholds else ""))
+        con.print("no thresholds set, so nothing gates this run; add `thresholds:` to the prompt or to "
+                  "promptloop.yaml to make eval fail (exit 1) below them")
 
 
 class OptimizeView:
