@@ -193,7 +193,9 @@ class Optimizer:
         shown_failures = [{"inputs": by_id[i].inputs, "expected": by_id[i].expected, "output": by_id[i].output,
                            "reason": by_id[i].reason} for i in plan.shown]
         passing = [i for i, r in base_rates.items() if r >= 0.5]
-        slice_ids = plan.shown + plan.heldout + passing[: self.o.slice_size]
+        # A small slice first: failures (the shown ones, some held-out) and some passing cases.
+        slice_ids = plan.shown[: self.o.slice_size] + plan.heldout[: max(1, self.o.slice_size // 2)] + \
+            passing[: self.o.slice_size]
         demo_pool = [c for cid, c in self.cases.items()
                      if cid not in plan.heldout and c.expected is not None and not c.review]
         incumbent = make(self.prompt.messages, "baseline", "the current prompt")

@@ -85,7 +85,7 @@ def prepo(tmp_path):
 
 def run(root, client, **kw):
     options = Options(rounds=kw.pop("rounds", 1), candidates=kw.pop("candidates", 3), patience=1,
-                      calls=kw.pop("calls", None), seed=0)
+                      calls=kw.pop("calls", None), seed=0, slice_size=kw.pop("slice_size", 8))
     return asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, **kw))
 
 
@@ -244,3 +244,17 @@ def test_failed_traces_with_corrections_join_the_failures(prepo):
     asked = [r.messages[-1]["content"] for r in client.calls("task")]
     assert "Item: banana split sundae" in asked and "Item: bread" not in asked
     assert report.outcome.status == "improved"
+
+
+def test_clearly_worse_candidate_stops_on_the_slice(prepo):
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": "bad", "instructions": "WORSE"}]})
+        return "C" if request.messages[0]["content"] == "WORSE\n" else task_answer(request)
+
+    client = FakeModel(responder=respond)
+    report = run(prepo, client, candidates=2, slice_size=2)
+    bad = next(c for c in report.outcome.candidates if c.candidate.rationale == "bad")
+    assert bad.status == "stopped-early" and "worse than the incumbent on the slice" in bad.reason
+    bad_calls = [r for r in client.calls("task") if r.messages[0]["content"] == "WORSE\n"]
+    assert 0 < len(bad_calls) < len(CASES)  # never ran on the full set
