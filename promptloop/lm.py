@@ -150,7 +150,7 @@ class LM:
         self.budget = budget
         self.usage = Usage()
         self.on_call = on_call
-        self._sem: asyncio.Semaphore | None = None
+        self._sems: dict[str, asyncio.Semaphore] = {}
         self._session: Any = None
         self._routes: dict[tuple[str, str | None], _Route] = {}
 
@@ -175,9 +175,7 @@ class LM:
             if row is not None:
                 self.usage.cached += 1
                 return Completion.from_row(row)
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self.concurrency)
-        async with self._sem:
+        async with self._semaphore(request):
             if self.budget is not None:
                 self.budget.reserve(self.usage)
             try:
@@ -193,6 +191,14 @@ class LM:
         if self.on_call is not None:
             self.on_call(request, completion)
         return completion
+
+    def _semaphore(self, request: Request) -> asyncio.Semaphore:
+        # The embedded model runs one call at a time anyway; queueing here rather than on its lock
+        # keeps the recorded latency the model's own.
+        key = "local" if request.model.startswith(LOCAL_PROVIDER + "/") else "remote"
+        if key not in self._sems:
+            self._sems[key] = asyncio.Semaphore(1 if key == "local" else self.concurrency)
+        return self._sems[key]
 
     async def _with_retries(self, request: Request) -> Completion:
         route = self._route(request)
