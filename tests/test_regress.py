@@ -145,3 +145,21 @@ def test_log_diff_rollback_across_three_versions(rrepo):
 
     with pytest.raises(GitError, match="uncommitted changes"):
         rollback(config, "cls", v2)
+
+
+def test_history_commands_through_the_cli(rrepo, cli, tmp_path):
+    v2 = commit_files(rrepo, {"prompts/cls.yaml": with_system("Version two. MAGIC")},
+                      "v2\n\nPromptloop-Prompt: cls\nPromptloop-Pass-Rate: 0.7500")
+    r = cli.invoke(app, ["-C", str(rrepo), "log", "cls"])
+    assert r.exit_code == 0 and v2[:10] in r.output and "0.750" in r.output
+    r = cli.invoke(app, ["-C", str(rrepo), "diff", "cls", "HEAD~1", "HEAD"])
+    assert r.exit_code == 0 and "+      Version two. MAGIC" in r.output and "pass rate: – → 0.75" in r.output
+    r = cli.invoke(app, ["-C", str(rrepo), "rollback", "cls", "--to", "HEAD~1"])
+    assert r.exit_code == 0 and "restored prompts/cls.yaml" in r.output
+    assert "Classify the item. MAGIC" in (rrepo / "prompts" / "cls.yaml").read_text()
+    r = cli.invoke(app, ["-C", str(rrepo), "rollback", "cls", "--to", "nope"])
+    assert r.exit_code == 2 and "unknown revision 'nope'" in r.output
+    md = tmp_path / "r.md"
+    r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "HEAD", "--markdown", str(md)])
+    # the working tree now holds the rolled-back prompt: scored against HEAD, fake/task is not a real model
+    assert r.exit_code == 2 and "fake/task" in r.output
