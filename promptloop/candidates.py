@@ -51,6 +51,17 @@ Reply with one JSON object only:
 {{"candidates": [{{"rationale": "<why this fixes the failures>", "instructions": "<the full new instructions>"}}]}}"""
 """The proposer's meta-prompt. Failures and history are quoted as delimited data, truncated to a budget."""
 
+def proposal_format(n: int) -> dict[str, Any]:
+    """response_format for the proposer: structured output, so even a small model's reply parses
+    (the embedded model turns the schema into a grammar; length limits would make that grammar explode,
+    so max_tokens bounds the reply instead)."""
+    item = {"type": "object", "additionalProperties": False, "required": ["rationale", "instructions"],
+            "properties": {"rationale": {"type": "string"}, "instructions": {"type": "string"}}}
+    schema = {"type": "object", "additionalProperties": False, "required": ["candidates"],
+              "properties": {"candidates": {"type": "array", "items": item, "minItems": 1, "maxItems": n}}}
+    return {"type": "json_schema", "json_schema": {"name": "candidates", "schema": schema, "strict": False}}
+
+
 MAX_FAILURE_CHARS = 6000
 MAX_FIELD_CHARS = 400
 
@@ -134,7 +145,8 @@ def meta_messages(base: list[dict[str, str]], prompt: Prompt, failures: list[dic
     return [{"role": "user", "content": text}]
 
 
-def parse_proposals(text: str, base: list[dict[str, str]], parent: str | None) -> list[Candidate]:
+def parse_proposals(text: str, base: list[dict[str, str]], parent: str | None,
+                    demos: list[str] | None = None) -> list[Candidate]:
     """Candidates from the proposer's JSON; anything unparseable yields none (and is logged by the caller)."""
     try:
         data = parse_json(text)
@@ -148,8 +160,9 @@ def parse_proposals(text: str, base: list[dict[str, str]], parent: str | None) -
         instructions = item["instructions"].strip()
         if not instructions:
             continue
+        # Built on the incumbent: its demonstrations stay, and stay out of this candidate's scoring.
         out.append(make(with_instructions(base, instructions + "\n"), "proposer",
-                        str(item.get("rationale", ""))[:500], parent))
+                        str(item.get("rationale", ""))[:500], parent, demos))
     return out
 
 
@@ -216,7 +229,8 @@ def format_instruction(prompt: Prompt) -> str | None:
     return None
 
 
-def format_variant(base: list[dict[str, str]], prompt: Prompt, parent: str | None) -> Candidate | None:
+def format_variant(base: list[dict[str, str]], prompt: Prompt, parent: str | None,
+                   demos: list[str] | None = None) -> Candidate | None:
     line = format_instruction(prompt)
     if line is None:
         return None
@@ -225,7 +239,7 @@ def format_variant(base: list[dict[str, str]], prompt: Prompt, parent: str | Non
     if line in current:
         return None
     return make(with_instructions(base, current.rstrip("\n") + ("\n" if current else "") + line + "\n"),
-                "format", "states the output format the checks require", parent)
+                "format", "states the output format the checks require", parent, demos)
 
 
 def guard(candidate: Candidate, prompt: Prompt, protected: list[Case], max_chars: int) -> str | None:

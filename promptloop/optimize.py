@@ -25,6 +25,7 @@ from .candidates import (
     make,
     meta_messages,
     parse_proposals,
+    proposal_format,
 )
 from .config import Config, ModelRef
 from .errors import BudgetExceeded, TransientModelError
@@ -247,7 +248,7 @@ class Optimizer:
         out: list[Candidate] = []
         wanted = max(1, self.o.candidates // 2)
         if rnd == 0:
-            fmt = format_variant(base.messages, self.prompt, base.id)
+            fmt = format_variant(base.messages, self.prompt, base.id, base.demos)
             if fmt:
                 out.append(fmt)
         labels = next((a.value for a in self.prompt.assertions if a.type == "label" and a.value), None)
@@ -257,11 +258,12 @@ class Optimizer:
         out += fewshot_variants(base, self.prompt, unused, [k, 2 * k], seed=self.o.seed + rnd)[:room]
         req = Request(model=self.proposer.name, api_base=self.proposer.api_base,
                       messages=meta_messages(base.messages, self.prompt, failures, history, wanted),
-                      params={"temperature": 0.8, "max_tokens": 800, "seed": self.o.seed + rnd},
+                      params={"temperature": 0.8, "max_tokens": 800, "seed": self.o.seed + rnd,
+                              "response_format": proposal_format(wanted)},
                       sample=rnd, purpose="proposer")
         try:
             reply = await self.client.complete(req)
-            proposals = parse_proposals(reply.text, base.messages, base.id)
+            proposals = parse_proposals(reply.text, base.messages, base.id, base.demos)
             if not proposals:
                 self.emit("note", {"text": f"round {rnd + 1}: the proposer's reply held no usable candidate"})
             out += proposals[:wanted]
@@ -286,7 +288,10 @@ class Optimizer:
         if slice_eval:
             r = rates(await self._score(cand_prompt, slice_eval))
             s.slice_rate = mean([r[i] for i in slice_eval])
-            inc = mean([incumbent[i] for i in slice_eval])
+            # The incumbent's own demonstrations have no score under it: compare on the cases both have.
+            common = [i for i in slice_eval if i in incumbent]
+            inc = mean([incumbent[i] for i in common])
+            s.slice_rate = mean([r[i] for i in common]) if common else s.slice_rate
             if s.slice_rate < inc:
                 s.status = "stopped-early"
                 s.reason = f"worse than the incumbent on the slice ({s.slice_rate:.2f} < {inc:.2f})"

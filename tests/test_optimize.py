@@ -151,8 +151,8 @@ def test_guards_reject_dropped_variable_and_leakage(prepo):
 
     original = C.parse_proposals
 
-    def parse(text, base, parent):
-        out = original(text, base, parent)
+    def parse(text, base, parent, demos=None):
+        out = original(text, base, parent, demos)
         out[0].messages = [{"role": "system", "content": "MAGIC"}, {"role": "user", "content": "Item:"}]
         return out
 
@@ -258,3 +258,26 @@ def test_clearly_worse_candidate_stops_on_the_slice(prepo):
     assert bad.status == "stopped-early" and "worse than the incumbent on the slice" in bad.reason
     bad_calls = [r for r in client.calls("task") if r.messages[0]["content"] == "WORSE\n"]
     assert 0 < len(bad_calls) < len(CASES)  # never ran on the full set
+
+
+def test_second_round_builds_on_a_fewshot_incumbent(prepo):
+    """Round 1 crowns a few-shot candidate; round 2's candidates keep its demonstrations, are not
+    mistaken for leaks, and are compared on the cases both versions can be scored on."""
+
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": f"try {request.sample}",
+                                               "instructions": f"Classify the item. R{request.sample}"}]})
+        if len(request.messages) > 2:  # demonstrations present: the tiny model finally gets it
+            return EXPECTED[request.messages[-1]["content"].removeprefix("Item: ")]
+        return "A"
+
+    client = FakeModel(responder=respond)
+    report = run(prepo, client, rounds=2, candidates=3, commit=False)
+    o = report.outcome
+    assert o.rounds == 2 and o.status == "improved" and o.winner.candidate.origin == "fewshot"
+    second = [c for c in o.candidates if c.candidate.rationale == "try 1"]
+    assert second and second[0].status != "rejected", second[0].reason
+    first_winner = next(c for c in o.candidates if c.status == "accepted")
+    assert second[0].candidate.parent == first_winner.candidate.id
+    assert second[0].candidate.demos == first_winner.candidate.demos != []
