@@ -214,11 +214,13 @@ class Optimizer:
                     out.candidates.append(scored)
                     history.append({"score": scored.full_rate if scored.full_rate is not None
                                     else scored.slice_rate or 0.0, "rationale": cand.rationale})
+                    if scored.status == "accepted":
+                        if out.winner is None or (scored.full_rate or 0) > (out.winner.full_rate or 0):
+                            out.winner, incumbent, incumbent_rates = scored, cand, scored.rates
+                            improved = True
+                        else:
+                            scored.reason += f"; but below the best so far ({out.winner.full_rate or 0:.2f})"
                     self.emit("candidate", scored.log() | {"budget": self._usage()})
-                    if scored.status == "accepted" and (
-                            out.winner is None or (scored.full_rate or 0) > (out.winner.full_rate or 0)):
-                        out.winner, incumbent, incumbent_rates = scored, cand, scored.rates
-                        improved = True
                 if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
                     out.stop_reason = f"target {self.o.target:g} reached"
                     break
