@@ -109,25 +109,42 @@ class Usage:
 
 @dataclass
 class Budget:
-    """Caps on paid calls, tokens and USD. A call is reserved before it is made, so the
-    call cap is never overshot; tokens and USD stop new calls once reached."""
+    """Caps on paid calls, tokens and USD, never overshot.
+
+    Each call reserves one call and its worst case (prompt characters / 3 + 8 per message, plus
+    max_tokens; priced when the model's price is known) before it is made; the reservation is
+    settled with the real usage when it returns, so concurrent calls cannot jointly overshoot.
+    """
 
     calls: int | None = None
     tokens: int | None = None
     usd: float | None = None
     reserved: int = 0
+    held_tokens: int = 0
+    held_usd: float = 0.0
 
-    def reserve(self, usage: Usage) -> None:
+    def reserve(self, usage: Usage, tokens: int = 0, usd: float = 0.0) -> None:
         if self.calls is not None and self.reserved >= self.calls:
             raise BudgetExceeded(f"call budget of {self.calls} reached")
-        if self.tokens is not None and usage.tokens >= self.tokens:
+        if self.tokens is not None and usage.tokens + self.held_tokens + tokens > self.tokens:
             raise BudgetExceeded(f"token budget of {self.tokens} reached")
-        if self.usd is not None and usage.cost_usd >= self.usd:
+        if self.usd is not None and usage.cost_usd + self.held_usd + usd > self.usd:
             raise BudgetExceeded(f"USD budget of {self.usd} reached")
         self.reserved += 1
+        self.held_tokens += tokens
+        self.held_usd += usd
 
-    def release(self) -> None:
-        self.reserved -= 1
+    def settle(self, tokens: int = 0, usd: float = 0.0, *, made: bool = True) -> None:
+        """Release a reservation; ``made=False`` when the call never succeeded (it costs nothing)."""
+        self.held_tokens -= tokens
+        self.held_usd -= usd
+        if not made:
+            self.reserved -= 1
+
+
+def worst_case_tokens(request: Request) -> int:
+    chars = sum(len(str(m.get("content", ""))) for m in request.messages)
+    return -(-chars // 3) + 8 * len(request.messages) + int(request.params.get("max_tokens") or 1024)
 
 
 def key_env_hint(provider: str) -> str:
@@ -176,15 +193,21 @@ class LM:
                 self.usage.cached += 1
                 return Completion.from_row(row)
         async with self._semaphore(request):
+            tokens, usd = 0, 0.0
             if self.budget is not None:
-                self.budget.reserve(self.usage)
+                tokens = worst_case_tokens(request)
+                if self.budget.usd is not None:
+                    usd = self._route(request).cost(tokens, tokens) or 0.0
+                self.budget.reserve(self.usage, tokens, usd)
             try:
                 completion = await self._with_retries(request)
             except BaseException:
                 if self.budget is not None:
-                    self.budget.release()
+                    self.budget.settle(tokens, usd, made=False)
                 self.usage.errors += 1
                 raise
+            if self.budget is not None:
+                self.budget.settle(tokens, usd)
         if self.cache is not None:
             self.cache.put(key, request.model, completion.to_row())
         self.usage.add(completion, request.purpose)

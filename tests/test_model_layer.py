@@ -164,3 +164,24 @@ def test_cost_and_tokens_from_litellm_price_map(repo):
         assert (c.input_tokens, c.output_tokens) == (10, 3)
         assert c.cost_usd is not None and c.cost_usd > 0
         assert server.requests[0]["model"] == "gpt-4o-mini"
+
+
+def test_token_budget_never_overshot_even_concurrently(repo):
+    with FakeServer(answer=lambda body: "ok") as server:
+        budget = Budget(tokens=50)
+
+        async def go() -> None:
+            async with LM(budget=budget, concurrency=8) as lm:
+                reqs = [Request("openai/x", [{"role": "user", "content": f"q{i}"}], {"max_tokens": 5},
+                                api_base=server.api_base) for i in range(10)]
+                await asyncio.gather(*(lm.complete(r) for r in reqs), return_exceptions=True)
+                for r in reqs:  # sequentially, as much as still fits
+                    try:
+                        await lm.complete(Request(r.model, r.messages, r.params, r.api_base, sample=1))
+                    except Exception:
+                        break
+                assert lm.usage.tokens <= 50
+                assert lm.usage.calls >= 3  # worst case 2 + 8 + 5 = 15 per call; real 11
+                assert budget.held_tokens == 0
+
+        asyncio.run(go())
