@@ -324,7 +324,9 @@ def llm_judge(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
         score = 1.0 if m.group(1).upper() == "PASS" else 0.0
     score = min(1.0, max(0.0, score))
     reasoning = str(verdict.get("reasoning") or verdict.get("reason") or text.strip())
-    return Result("llm_judge", score >= threshold, score, _short(reasoning, 200), extra={"judge_score": score})
+    # An explicit pass/fail from the judge vetoes a borderline score.
+    passed = score >= threshold and (passed_field if isinstance(passed_field, bool) else True)
+    return Result("llm_judge", passed, score, _short(reasoning, 200), extra={"judge_score": score})
 
 
 JUDGE_PROMPT = """You are grading an AI assistant's answer against a rubric.
@@ -344,6 +346,13 @@ Rubric:
 </expected>
 
 Reply with one JSON object: {{"reasoning": "<one sentence>", "score": <0 to 1>, "pass": <true|false>}}"""
+
+
+JUDGE_FORMAT = {"type": "json_schema", "json_schema": {"name": "verdict", "strict": False, "schema": {
+    "type": "object", "additionalProperties": False, "required": ["reasoning", "score", "pass"],
+    "properties": {"reasoning": {"type": "string"}, "score": {"type": "number", "minimum": 0, "maximum": 1},
+                   "pass": {"type": "boolean"}}}}}
+"""The judge answers in structured output, so its verdict parses even from a small model."""
 
 
 def judge_messages(output: str, a: Assertion, case: Case) -> list[dict[str, str]]:

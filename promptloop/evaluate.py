@@ -116,7 +116,8 @@ class Scorer:
             return A.run(out.output, a, case, ctx)
         model = ModelRef(a.model, None) if a.model else self.judge
         req = Request(model=model.name, api_base=model.api_base, messages=A.judge_messages(out.output, a, case),
-                      params={"temperature": 0.0, "max_tokens": 256}, sample=out.sample, purpose="judge")
+                      params={"temperature": 0.0, "max_tokens": 256, "response_format": A.JUDGE_FORMAT},
+                      sample=out.sample, purpose="judge")
         try:
             c = await self.client.complete(req)
         except TransientModelError as e:

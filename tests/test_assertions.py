@@ -82,6 +82,8 @@ def test_llm_judge_reads_verdict():
     assert ok.passed and ok.score == 0.9 and not ok.hard
     bad = A.run("hello", a, case, A.Context(judge_text="FAIL: rude"))
     assert not bad.passed
+    veto = A.run("hello", a, case, A.Context(judge_text='{"reasoning": "meh", "score": 0.5, "pass": false}'))
+    assert not veto.passed and veto.score == 0.5
     none = A.run("hello", a, case, A.Context(judge_text="hmm"))
     assert not none.passed and "no verdict" in none.reason
 
