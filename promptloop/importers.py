@@ -210,9 +210,16 @@ def unwrap(d: dict[str, Any], key: str) -> dict[str, Any]:
     return {k.removeprefix(key + "."): v for k, v in d.items()}
 
 
+ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool", "model": "assistant",
+         "developer": "system"}
+
+
 def norm_message(m: Any) -> dict[str, Any] | None:
     if not isinstance(m, dict):
         return None
+    content = m.get("content")
+    if isinstance(content, str) and len(m) == 2 and m.get("role") in ROLES:  # already plain: the common case
+        return {"role": ROLES[m["role"]], "content": content}
     m = unwrap(m, "message")
     role = m.get("role") or ("assistant" if m.get("role") is None and "parts" in m and False else None)
     if role == "model":
