@@ -163,3 +163,20 @@ def test_history_commands_through_the_cli(rrepo, cli, tmp_path):
     r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "HEAD", "--markdown", str(md)])
     # the working tree now holds the rolled-back prompt: scored against HEAD, fake/task is not a real model
     assert r.exit_code == 2 and "fake/task" in r.output
+
+
+def test_harmless_change_exit_0_through_the_cli(rrepo, cli):
+    def server_answer(body):
+        return answer(body["messages"][0]["content"], body["messages"][-1]["content"])
+
+    with FakeServer(answer=server_answer) as server:
+        cfg = CONFIG.replace("task: fake/task", f"task: {{name: openai/x, api_base: '{server.api_base}'}}")
+        (rrepo / "promptloop.yaml").write_text(cfg)
+        git(rrepo, "commit", "-q", "-m", "use the server", "--", "promptloop.yaml")
+        git(rrepo, "branch", "-f", "base")
+        (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item, kindly. MAGIC"))
+        r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base"])
+        assert r.exit_code == 0, r.output
+        assert "1 changed prompt(s), 1 unchanged" in r.output and "pass" in r.output
+        assert len(server.requests) == 20
+        assert not any("Other prompt" in b["messages"][0]["content"] for b in server.requests)
