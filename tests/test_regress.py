@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import xml.etree.ElementTree as ET
 
@@ -35,6 +36,17 @@ def fake() -> FakeModel:
 
 def with_system(text: str) -> str:
     return PROMPT.replace("Classify the item.", text)
+
+
+@contextlib.contextmanager
+def served(root):
+    """Point the repo's task model at a local OpenAI-compatible server (committed, and on `base` too)."""
+    with FakeServer(answer=lambda b: answer(b["messages"][0]["content"], b["messages"][-1]["content"])) as server:
+        cfg = CONFIG.replace("task: fake/task", f"task: {{name: openai/x, api_base: '{server.api_base}'}}")
+        (root / "promptloop.yaml").write_text(cfg)
+        git(root, "commit", "-q", "-m", "use the server", "--", "promptloop.yaml")
+        git(root, "branch", "-f", "base")
+        yield server
 
 
 @pytest.fixture
@@ -74,14 +86,7 @@ def test_critical_regression_fails_and_junit_names_it(rrepo, tmp_path, cli, monk
     assert "critical case(s) regressed: c1" in v.reasons[0]
 
     # the same through the CLI, against a local OpenAI-compatible server
-    def server_answer(body):
-        return answer(body["messages"][0]["content"], body["messages"][-1]["content"])
-
-    with FakeServer(answer=server_answer) as server:
-        cfg = CONFIG.replace("task: fake/task", f"task: {{name: openai/x, api_base: '{server.api_base}'}}")
-        (rrepo / "promptloop.yaml").write_text(cfg)
-        git(rrepo, "commit", "-q", "-m", "use the server", "--", "promptloop.yaml")
-        git(rrepo, "branch", "-f", "base")
+    with served(rrepo):
         summary = tmp_path / "summary.md"
         monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
         junit = tmp_path / "r.xml"
@@ -166,14 +171,7 @@ def test_history_commands_through_the_cli(rrepo, cli, tmp_path):
 
 
 def test_harmless_change_exit_0_through_the_cli(rrepo, cli):
-    def server_answer(body):
-        return answer(body["messages"][0]["content"], body["messages"][-1]["content"])
-
-    with FakeServer(answer=server_answer) as server:
-        cfg = CONFIG.replace("task: fake/task", f"task: {{name: openai/x, api_base: '{server.api_base}'}}")
-        (rrepo / "promptloop.yaml").write_text(cfg)
-        git(rrepo, "commit", "-q", "-m", "use the server", "--", "promptloop.yaml")
-        git(rrepo, "branch", "-f", "base")
+    with served(rrepo) as server:
         (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item, kindly. MAGIC"))
         r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base"])
         assert r.exit_code == 0, r.output
