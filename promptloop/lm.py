@@ -31,7 +31,6 @@ from .errors import (
     MissingKeyError,
     ModelConfigError,
     ModelError,
-    ModelNotAvailable,
     ModelTimeout,
     RateLimited,
     TransientModelError,
@@ -492,6 +491,3 @@ def _register_local(litellm: Any) -> None:
     except ImportError:  # pragma: no cover - older litellm registers lazily
         pass
 
-
-def model_not_available(model: str, why: str) -> ModelNotAvailable:
-    return ModelNotAvailable(f"{model} {why}", model=model)

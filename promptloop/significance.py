@@ -38,10 +38,6 @@ class Paired:
         return sign_test(len(self.regressed), len(self.fixed))
 
     @property
-    def p_better(self) -> float:
-        return sign_test(len(self.fixed), len(self.regressed))
-
-    @property
     def delta(self) -> float:
         return (len(self.fixed) - len(self.regressed)) / self.n if self.n else 0.0
 

@@ -190,17 +190,6 @@ class TraceStore:
         t.verdict, t.reason = row[1], row[2]  # the columns are authoritative (set-wise updates touch only them)
         return t
 
-    def neighbours(self, t: Trace, window: float) -> list[tuple[str, float]]:
-        """Traces of the same user or session within ``window`` seconds after ``t``."""
-        start = t.epoch()
-        if start is None or not (t.user_id or t.session_id):
-            return []
-        rows = self.db.execute(
-            "SELECT id, time FROM traces WHERE id != ? AND time > ? AND time <= ? AND "
-            "((user_id IS NOT NULL AND user_id = ?) OR (session_id IS NOT NULL AND session_id = ?))",
-            (t.id, start, start + window, t.user_id, t.session_id))
-        return [(r[0], r[1]) for r in rows]
-
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM traces").fetchone()[0])
 
