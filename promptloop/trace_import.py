@@ -165,28 +165,31 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
     work = Work(matcher, Importer(fmt), prompt)
     touched_groups: set[str] = set()
     with TraceStore(store_path(config.cache_dir)) as store:
-        pending = 0
+        first_new = store.max_rowid()
+        buffer: list[Row] = []
+
+        def flush() -> None:
+            # One executemany per batch; duplicates are what INSERT OR IGNORE did not add. Each batch is
+            # committed, so an interrupted import keeps whole batches and a rerun adds the rest.
+            if buffer:
+                added = store.add_rows(buffer)
+                summary.imported += added
+                summary.duplicates += len(buffer) - added
+                buffer.clear()
+            store.commit()
 
         def take(where: str, rows: list[tuple[Row, bool]], feedback: list[tuple[str, Any]],
                  skipped: list[str]) -> None:
-            nonlocal pending
             for row, matched in rows:
                 summary.matched += matched
-                if store.add_row(row):
-                    summary.imported += 1
-                    summary.formats[row[2]] += 1
-                    summary.verdicts[row[9]] += 1
-                else:
-                    summary.duplicates += 1
+                buffer.append(row)
             for group, f in feedback:
                 if store.add_feedback(group, f):
                     summary.feedback += 1
                     touched_groups.add(group)
             summary.problems += [f"{where}: skipped: {reason}" for reason in skipped]
-            pending += 1
-            if pending >= BATCH:
-                store.commit()  # an interrupted import keeps whole batches; a rerun adds the rest
-                pending = 0
+            if len(buffer) >= BATCH:
+                flush()
 
         def one(where: str, record: Any) -> None:
             try:
@@ -232,10 +235,15 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
         take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [])
         summary.problems += problems
         summary.skipped += len(problems)
-        store.commit()
+        flush()
         refresh_verdicts(store, matcher, touched_groups)
         mark_retries(store, window)
         store.commit()
+        for source, verdict, n in store.db.execute(
+                "SELECT source, verdict, COUNT(*) FROM traces WHERE rowid > ? GROUP BY source, verdict",
+                (first_new,)):
+            summary.formats[source] += n
+            summary.verdicts[verdict] += n
     return summary
 
 

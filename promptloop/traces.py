@@ -105,6 +105,9 @@ def row_of(t: Trace, data: str) -> tuple[Any, ...]:
             t.user_id, t.verdict, t.reason, data)
 
 
+INSERT = ("INSERT OR IGNORE INTO traces (id, grp, source, time, prompt, prompt_version, model, session_id, "
+          "user_id, verdict, reason, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
   id TEXT PRIMARY KEY, grp TEXT, source TEXT, time REAL, prompt TEXT, prompt_version TEXT, model TEXT,
@@ -140,11 +143,17 @@ class TraceStore:
         """Insert ``t``; False when a trace with its id is already stored."""
         return self.add_row(row_of(t, t.to_json()))
 
+    def add_rows(self, rows: list[tuple[Any, ...]]) -> int:
+        """Insert many rows; returns how many were new."""
+        before = self.db.total_changes
+        self.db.executemany(INSERT, rows)
+        return self.db.total_changes - before
+
+    def max_rowid(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM traces").fetchone()[0])
+
     def add_row(self, row: tuple[Any, ...]) -> bool:
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO traces (id, grp, source, time, prompt, prompt_version, model, session_id, "
-            "user_id, verdict, reason, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
-        return cur.rowcount == 1
+        return self.db.execute(INSERT, row).rowcount == 1
 
     def add_feedback(self, group: str, f: Feedback) -> bool:
         key = json.dumps([group, f.kind, f.name, f.value, f.comment], sort_keys=True, default=str)
