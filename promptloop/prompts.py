@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ class Prompt:
     def output_schema(self) -> dict[str, Any] | None:
         return self.output.get("schema")
 
-    @property
+    @functools.cached_property
     def assertions(self) -> list[Assertion]:
         return [Assertion.from_dict(a) for a in self.data.get("assertions", [])]
 
