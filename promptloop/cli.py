@@ -39,6 +39,9 @@ def command(fn: F) -> F:
             return fn(*args, **kwargs)
         except PromptloopError as e:
             raise fail(_escape(str(e)), e.exit_code) from None
+        except OSError as e:  # a file the user named cannot be read or written
+            where = f"{e.filename}: " if e.filename else ""
+            raise fail(_escape(f"{where}{e.strerror or e}"), 2) from None
         except KeyboardInterrupt:
             raise fail("interrupted; every finished model call is cached, so rerunning continues "
                        "where this stopped", 130) from None

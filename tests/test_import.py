@@ -241,3 +241,12 @@ def test_stored_completion_and_langsmith_feedback_records(config, tmp_path):
     r = traces["langsmith:run-1"]
     assert (r.output, r.model, r.latency_ms) == ("hello", "m", 2000.0)
     assert r.verdict == "fail" and "corrected" in r.reason and r.expected == "hello there"
+
+
+def test_non_utf8_line_reported_rest_imported(config, tmp_path):
+    good = (FIX / "openai_chat_completions.jsonl").read_bytes().splitlines()
+    f = tmp_path / "latin1.jsonl"
+    f.write_bytes(b"\n".join([good[0], b'{"id": "caf\xe9"}', good[1]]) + b"\n")
+    s = import_files(config, [f])
+    assert s.imported == 2 and s.skipped == 1
+    assert s.problems[0].startswith(f"{f}:2: not UTF-8 text")
