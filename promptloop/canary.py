@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Config
-from .errors import UsageError
+from .errors import PromptloopError, UsageError
 from .metrics import percentile
 from .traces import Trace, TraceStore, store_path
 
@@ -111,7 +111,7 @@ def compare(config: Config, prompt: str, a: str, b: str) -> Comparison:
             blob = blob_id(repo, v, rel)
             if blob:
                 aliases[v].add(blob)
-    except Exception:
+    except PromptloopError:
         pass
     with TraceStore(store_path(config.cache_dir)) as store:
         traces = store.query(prompt=prompt)

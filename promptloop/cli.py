@@ -251,15 +251,12 @@ def runs(
 
 
 def _default_base() -> str:
-    from .commit import open_repo
+    from .commit import commit_sha, open_repo
 
     repo = open_repo(_config().root)
     for ref in ("origin/HEAD", "origin/main", "origin/master", "main", "master"):
-        try:
-            repo.commit(ref)
+        if commit_sha(repo, ref):
             return ref
-        except Exception:
-            continue
     raise fail("no base to compare with: pass --base REF (e.g. --base origin/main)")
 
 

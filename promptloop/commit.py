@@ -103,9 +103,21 @@ def file_at(repo: Any, rev: str, rel: str) -> str | None:
 
 
 def blob_id(repo: Any, rev: str, rel: str) -> str | None:
+    import git
+
     try:
         return str(repo.git.rev_parse(f"{rev}:{rel}"))
-    except Exception:
+    except git.GitCommandError:
+        return None
+
+
+def commit_sha(repo: Any, rev: str) -> str | None:
+    """The commit ``rev`` names, or None when it names none here."""
+    from gitdb.exc import BadName
+
+    try:
+        return str(repo.commit(rev).hexsha)
+    except (BadName, ValueError):
         return None
 
 

@@ -7,9 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .commit import branch_name, check_committed, commit_on_branch, file_at, open_repo, relpath, trailers
+from .commit import (
+    branch_name,
+    check_committed,
+    commit_on_branch,
+    commit_sha,
+    file_at,
+    open_repo,
+    relpath,
+    trailers,
+)
 from .config import Config
-from .errors import GitError, UsageError
+from .errors import ConfigError, GitError, UsageError
 from .prompts import resolve_prompt_path
 
 SCORE_TRAILER = "Promptloop-Pass-Rate"
@@ -28,7 +37,7 @@ class Version:
 def _prompt_rel(config: Config, repo: Any, name: str) -> str:
     try:
         return relpath(repo, resolve_prompt_path(config, name))
-    except Exception:
+    except ConfigError:
         # a deleted prompt still has history
         return relpath(repo, config.prompts_dir / f"{name}.yaml")
 
@@ -53,10 +62,10 @@ def versions(config: Config, name: str) -> list[Version]:
 
 
 def resolve(repo: Any, rev: str) -> str:
-    try:
-        return str(repo.commit(rev).hexsha)
-    except Exception:
-        raise UsageError(f"unknown revision '{rev}'; `promptloop log PROMPT` lists the versions") from None
+    sha = commit_sha(repo, rev)
+    if sha is None:
+        raise UsageError(f"unknown revision '{rev}'; `promptloop log PROMPT` lists the versions")
+    return sha
 
 
 @dataclass

@@ -244,11 +244,8 @@ def norm_message(m: Any) -> dict[str, Any] | None:
     if isinstance(content, str) and len(m) == 2 and m.get("role") in ROLES:  # already plain: the common case
         return {"role": ROLES[m["role"]], "content": content}
     m = unwrap(m, "message")
-    role = m.get("role") or ("assistant" if m.get("role") is None and "parts" in m and False else None)
-    if role == "model":
-        role = "assistant"
-    if role == "developer":
-        role = "system"
+    role = m.get("role")
+    role = ROLES.get(role, role) if isinstance(role, str) else None
     content = m.get("content")
     if content is None:
         content = m.get("contents") or m.get("parts")

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .commit import file_at, open_repo, relpath
+from .commit import commit_sha, file_at, open_repo, relpath
 from .config import Config
-from .errors import GitError, UsageError
+from .errors import GitError, PromptloopError, UsageError
 from .evaluate import Progress, run_cases, task_model
 from .lm import ModelClient
 from .metrics import LOWER_IS_BETTER, summarise
@@ -59,11 +59,10 @@ class RegressReport:
 
 
 def resolve_base(repo: Any, ref: str) -> str:
-    try:
-        base = repo.commit(ref)
-    except Exception:
-        raise UsageError(f"base ref '{ref}' does not exist here; {SHALLOW_HINT}") from None
-    found = repo.merge_base(base, repo.head.commit)
+    sha = commit_sha(repo, ref)
+    if sha is None:
+        raise UsageError(f"base ref '{ref}' does not exist here; {SHALLOW_HINT}")
+    found = repo.merge_base(repo.commit(sha), repo.head.commit)
     if not found:
         raise UsageError(f"'{ref}' and HEAD share no history; {SHALLOW_HINT}")
     return str(found[0].hexsha)
@@ -108,7 +107,7 @@ def find_changes(config: Config, repo: Any, merge_base: str, only: list[str] | N
     for name in all_prompts:
         try:
             golden_name = load_prompt(config, name).golden_name
-        except Exception:
+        except PromptloopError:  # judged (and reported) when the change is scored
             golden_name = name
         if golden_name in golden_touched:
             if name in changes:

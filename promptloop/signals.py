@@ -92,9 +92,7 @@ class Matcher:
             inputs = self._recover(prompt, trace.messages)
             if inputs is not None:
                 return name, inputs
-        if forced or trace.prompt in self.prompts:
-            return forced or trace.prompt, trace.inputs
-        return trace.prompt, trace.inputs
+        return forced or trace.prompt, trace.inputs
 
     @staticmethod
     def _recover(prompt: Prompt, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
