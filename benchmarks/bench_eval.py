@@ -44,9 +44,9 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], runs: int = 3) -> floa
 
 
 def in_process(root: Path, *, fast: bool) -> tuple[float, int, int]:
-    from promptloop import lm
-    from promptloop.config import load_config
-    from promptloop.runner import evaluate_prompt, load_task
+    from promptloop.model import client as lm
+    from promptloop.repo.config import load_config
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task
 
     if fast:
         os.environ.pop("PROMPTLOOP_NO_FAST_PATH", None)
@@ -88,7 +88,7 @@ def main() -> None:
             exe = [sys.executable, "-m", "promptloop"]
 
             start = time.perf_counter()
-            from promptloop import lm
+            from promptloop.model import client as lm
 
             lm.litellm_module()
             import_s = time.perf_counter() - start

@@ -21,8 +21,8 @@ from pathlib import Path
 CHILD = """
 import sys, time, resource, json
 from pathlib import Path
-from promptloop.config import load_config
-from promptloop.trace_import import import_files
+from promptloop.repo.config import load_config
+from promptloop.traces.importer import import_files
 start = time.perf_counter()
 s = import_files(load_config(Path(sys.argv[1])), [Path(sys.argv[2])])
 wall = time.perf_counter() - start
@@ -38,8 +38,8 @@ LABELS = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
 
 def generate(path: Path, megabytes: int, root: Path) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from promptloop.config import load_config
-    from promptloop.prompts import load_prompt
+    from promptloop.repo.config import load_config
+    from promptloop.repo.prompts import load_prompt
 
     prompt = load_prompt(load_config(root), "trec")
     rng = random.Random(1)

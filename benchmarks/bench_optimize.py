@@ -37,9 +37,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from promptloop.config import load_config
-    from promptloop.optimize import Options, optimize_prompt
-    from promptloop.runner import evaluate_prompt, load_task, open_client
+    from promptloop.repo.config import load_config
+    from promptloop.optimize.search import Options, optimize_prompt
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task, open_client
 
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
     rng = random.Random(args.seed)

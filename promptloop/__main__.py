@@ -1,3 +1,3 @@
-from .cli import run
+from promptloop.cli import run
 
 run()

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from .errors import PromptloopError
+from promptloop.errors import PromptloopError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="promptloop: prompt engineering as an engineering loop that lives in git.")
@@ -56,7 +56,7 @@ def _escape(text: str) -> str:
 
 
 def _config() -> Any:
-    from .config import load_config
+    from promptloop.repo.config import load_config
 
     return load_config(_state["dir"])
 
@@ -73,7 +73,7 @@ def main(directory: Annotated[Path | None, typer.Option(
 @command
 def init(directory: Annotated[Path, typer.Argument(help="Where to create the prompt repo.")] = Path(".")) -> None:
     """Create a prompt repo: promptloop.yaml, an example prompt and golden set, .gitignore."""
-    from .scaffold import scaffold
+    from promptloop.repo.scaffold import scaffold
 
     base = directory if directory.is_absolute() else _state["dir"] / directory
     created, kept = scaffold(base)
@@ -89,7 +89,7 @@ def init(directory: Annotated[Path, typer.Argument(help="Where to create the pro
 @command
 def validate() -> None:
     """Check promptloop.yaml, every prompt and every golden set, offline (exit 0 or 2)."""
-    from .prompts import validate_repo
+    from promptloop.repo.prompts import validate_repo
 
     checked, errors = validate_repo(_config())
     if errors:
@@ -104,8 +104,8 @@ def validate() -> None:
 @command
 def schema(name: Annotated[str, typer.Argument(help="prompt, golden, config or trace")]) -> None:
     """Print a file format's JSON Schema (for editors and other tools)."""
-    from .documents import SCHEMA_NAMES
-    from .documents import schema as get
+    from promptloop.repo.files import SCHEMA_NAMES
+    from promptloop.repo.files import schema as get
 
     if name not in SCHEMA_NAMES:
         raise fail(f"no schema '{name}'; use one of: {', '.join(SCHEMA_NAMES)}")
@@ -126,8 +126,8 @@ def eval_(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
 ) -> None:
     """Score a prompt on its golden set. Exit 1 if a threshold is missed."""
-    from .report import WRITERS, to_json
-    from .runner import path_kind, run_eval
+    from promptloop.scoring.reports import WRITERS, to_json
+    from promptloop.scoring.eval_run import path_kind, run_eval
 
     config = _config()
     if as_json:
@@ -148,7 +148,7 @@ def eval_(
     if as_json:
         sys.stdout.write(to_json(report) + "\n")
     else:
-        from .render import render_eval
+        from promptloop.render import render_eval
 
         render_eval(_console(), report)
         for path in output or []:
@@ -162,8 +162,8 @@ def models() -> None:
     """Show each configured model and whether it can be used now, with the fix when not."""
     from rich.table import Table
 
-    from .lm import model_status
-    from .prompts import list_prompt_paths, load_prompt
+    from promptloop.model.client import model_status
+    from promptloop.repo.prompts import list_prompt_paths, load_prompt
 
     config = _config()
     rows: dict[tuple[str, str | None], list[str]] = {}
@@ -205,9 +205,9 @@ def optimize(
     """Find a better prompt from its failures and commit it on a new branch (exit 1 if none qualifies)."""
     import asyncio
 
-    from .optimize import Options, optimize_prompt
-    from .render import OptimizeView, optimize_json
-    from .runner import open_client
+    from promptloop.optimize.search import Options, optimize_prompt
+    from promptloop.render import OptimizeView, optimize_json
+    from promptloop.scoring.eval_run import open_client
 
     config = _config()
     options = Options.from_config(config, rounds=rounds, candidates=candidates, calls=calls, usd=usd,
@@ -235,8 +235,8 @@ def runs(
     detail: Annotated[str | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """List optimisation runs (`promptloop runs`), or show one (`promptloop runs show ID`)."""
-    from .optimize import list_runs
-    from .render import render_run, render_runs
+    from promptloop.optimize.search import list_runs
+    from promptloop.render import render_run, render_runs
 
     config = _config()
     all_runs = list_runs(config.cache_dir)
@@ -251,7 +251,7 @@ def runs(
 
 
 def _default_base() -> str:
-    from .commit import commit_sha, open_repo
+    from promptloop.git.commits import commit_sha, open_repo
 
     repo = open_repo(_config().root)
     for ref in ("origin/HEAD", "origin/main", "origin/master", "main", "master"):
@@ -275,10 +275,10 @@ def regress(
     import asyncio
     import os
 
-    from .regress import regress as run_regress
-    from .render import render_regress
-    from .report import regress_dict, regress_junit, regress_markdown
-    from .runner import open_client
+    from promptloop.git.regress import regress as run_regress
+    from promptloop.render import render_regress
+    from promptloop.scoring.reports import regress_dict, regress_junit, regress_markdown
+    from promptloop.scoring.eval_run import open_client
 
     config = _config()
     ref = base or _default_base()
@@ -310,7 +310,7 @@ def log_(prompt: Annotated[str, typer.Argument(help="Prompt name.")]) -> None:
     """The versions of a prompt from git history, with recorded scores."""
     from rich.table import Table
 
-    from .history import versions
+    from promptloop.git.history import versions
 
     t = Table("commit", "date", "author", "pass rate", "subject")
     for v in versions(_config(), prompt):
@@ -329,7 +329,7 @@ def diff(
     """The prompt text diff between two versions, with their score deltas when known."""
     from rich.syntax import Syntax
 
-    from .history import diff as prompt_diff
+    from promptloop.git.history import diff as prompt_diff
 
     d = prompt_diff(_config(), prompt, a, b)
     con = _console()
@@ -352,7 +352,7 @@ def rollback(
                                                            "tree.")] = False,
 ) -> None:
     """Bring an old version back as an ordinary change; history is never rewritten."""
-    from .history import rollback as do_rollback
+    from promptloop.git.history import rollback as do_rollback
 
     r = do_rollback(_config(), prompt, to, branch=branch)
     con = _console()
@@ -374,8 +374,8 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import production traces into the local trace store (idempotent)."""
-    from .importers import FORMATS
-    from .trace_import import import_files, summary_dict
+    from promptloop.traces.formats import FORMATS
+    from promptloop.traces.importer import import_files, summary_dict
 
     if fmt != "auto" and fmt not in FORMATS:
         raise fail(f"--format {fmt}: unknown; use auto or one of: {', '.join(FORMATS)}")
@@ -405,7 +405,7 @@ def traces(
     """Counts by verdict, prompt version and model; top failure reasons; latency and cost percentiles."""
     from rich.table import Table
 
-    from .traces import TraceStore, store_path, summarize
+    from promptloop.traces.store import TraceStore, store_path, summarize
 
     config = _config()
     with TraceStore(store_path(config.cache_dir)) as store:
@@ -445,7 +445,7 @@ def golden_add(
     limit: Annotated[int | None, typer.Option(min=1, help="At most N new cases.")] = None,
 ) -> None:
     """Append traces to the prompt's golden set (corrections become expected values)."""
-    from .cases import promote
+    from promptloop.traces.to_golden import promote
 
     if not from_traces:
         raise fail("say where the cases come from: --from-traces")
@@ -468,8 +468,8 @@ def compare(
     """Canary comparison on imported traces: promote, hold, or not enough traffic."""
     from rich.table import Table
 
-    from .canary import compare as run_compare
-    from .canary import comparison_dict
+    from promptloop.traces.canary import compare as run_compare
+    from promptloop.traces.canary import comparison_dict
 
     c = run_compare(_config(), prompt, versions[0], versions[1])
     if as_json:

@@ -1,6 +1,6 @@
 """Fakes for tests: a scripted model client and a local OpenAI-compatible server.
 
-``FakeModel`` stands in for :class:`promptloop.lm.LM` (like dspy's DummyLM):
+``FakeModel`` stands in for :class:`promptloop.model.client.LM` (like dspy's DummyLM):
 answers come from substring rules or a queue, and every request is recorded.
 ``FakeServer`` serves ``/v1/chat/completions`` on 127.0.0.1 with optional latency and
 faults (429 with Retry-After, 500, hangs, malformed JSON), for tests and benchmarks.
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .lm import Budget, Completion, Request, Usage
+from promptloop.model.client import Budget, Completion, Request, Usage
 
 
 @dataclass

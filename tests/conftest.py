@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from promptloop.config import Config, load_config
+from promptloop.repo.config import Config, load_config
 from promptloop.testing import FakeServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from promptloop.cli import app
 from promptloop.testing import FakeServer
 
-from .conftest import point_at
+from tests.conftest import point_at
 
 
 def run(cli, *args):

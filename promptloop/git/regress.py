@@ -1,0 +1,193 @@
+"""``promptloop regress``: the CI gate. Score base and new versions of every changed prompt
+on the golden set and classify each case: fixed, regressed, still failing, still passing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptloop.git.commits import commit_sha, file_at, open_repo, relpath
+from promptloop.repo.config import Config
+from promptloop.errors import GitError, PromptloopError, UsageError
+from promptloop.scoring.evaluate import Progress, run_cases, task_model
+from promptloop.model.client import ModelClient
+from promptloop.scoring.metrics import LOWER_IS_BETTER, summarise
+from promptloop.scoring.metrics import per_case_rates as rates
+from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
+from promptloop.scoring.significance import Paired, pair
+
+SHALLOW_HINT = ("if this is a shallow CI clone, fetch the history: in GitHub Actions use actions/checkout "
+                "with `fetch-depth: 0`, or run `git fetch --unshallow`")
+
+
+@dataclass
+class Change:
+    name: str
+    status: str  # modified | added | deleted | renamed | golden-changed
+    base_text: str | None
+    new_path: Path | None
+    old_name: str | None = None
+    golden_changed: bool = False
+
+
+@dataclass
+class PromptVerdict:
+    name: str
+    status: str
+    ok: bool = True
+    reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    paired: Paired | None = None
+    base_metrics: dict[str, float] = field(default_factory=dict)
+    new_metrics: dict[str, float] = field(default_factory=dict)
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    confidence: str = ""
+
+
+@dataclass
+class RegressReport:
+    base: str
+    merge_base: str
+    prompts: list[PromptVerdict]
+    unchanged: list[str]
+    calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.prompts)
+
+
+def resolve_base(repo: Any, ref: str) -> str:
+    sha = commit_sha(repo, ref)
+    if sha is None:
+        raise UsageError(f"base ref '{ref}' does not exist here; {SHALLOW_HINT}")
+    found = repo.merge_base(repo.commit(sha), repo.head.commit)
+    if not found:
+        raise UsageError(f"'{ref}' and HEAD share no history; {SHALLOW_HINT}")
+    return str(found[0].hexsha)
+
+
+def find_changes(config: Config, repo: Any, merge_base: str, only: list[str] | None = None) -> tuple[list[Change],
+                                                                                                    list[str]]:
+    """Prompts whose file or golden set differ between ``merge_base`` and the working tree."""
+    root = Path(repo.working_tree_dir)
+    prompts_rel = relpath(repo, config.prompts_dir)
+    golden_rel = relpath(repo, config.golden_dir)
+    diff = repo.git.diff("--name-status", "-M", merge_base, "--", prompts_rel, golden_rel)
+    untracked = repo.git.ls_files("--others", "--exclude-standard", "--", prompts_rel, golden_rel)
+    entries: list[tuple[str, str, str | None]] = []
+    for line in diff.splitlines():
+        parts = line.split("\t")
+        if parts[0].startswith("R"):
+            entries.append(("renamed", parts[2], parts[1]))
+        else:
+            entries.append(({"A": "added", "D": "deleted"}.get(parts[0][0], "modified"), parts[1], None))
+    entries += [("added", p, None) for p in untracked.splitlines() if p]
+
+    def stem(rel: str) -> str:
+        return Path(rel).stem
+
+    changes: dict[str, Change] = {}
+    golden_touched: set[str] = set()
+    for status, rel, old in entries:
+        if not rel.endswith((".yaml", ".yml")):
+            continue
+        if rel.startswith(prompts_rel + "/"):
+            base_rel = old or rel
+            changes[stem(rel)] = Change(stem(rel), status, file_at(repo, merge_base, base_rel)
+                                        if status != "added" else None,
+                                        None if status == "deleted" else root / rel,
+                                        old_name=stem(old) if old else None)
+        elif rel.startswith(golden_rel + "/"):
+            golden_touched.add(stem(rel))
+            if old:
+                golden_touched.add(stem(old))
+    all_prompts = sorted(p.stem for p in config.prompts_dir.glob("*.y*ml"))
+    for name in all_prompts:
+        try:
+            golden_name = load_prompt(config, name).golden_name
+        except PromptloopError:  # judged (and reported) when the change is scored
+            golden_name = name
+        if golden_name in golden_touched:
+            if name in changes:
+                changes[name].golden_changed = True
+            else:
+                rel = relpath(repo, config.prompts_dir / f"{name}.yaml")
+                changes[name] = Change(name, "golden-changed", file_at(repo, merge_base, rel),
+                                       config.prompts_dir / f"{name}.yaml", golden_changed=True)
+    selected = [c for n, c in sorted(changes.items()) if not only or n in only]
+    unchanged = [n for n in all_prompts if n not in changes and (not only or n in only)]
+    return selected, unchanged
+
+
+async def judge_change(config: Config, change: Change, client: ModelClient, *, repeat: int,
+                       progress: Progress | None = None) -> PromptVerdict:
+    v = PromptVerdict(change.name, change.status)
+    if change.status == "deleted":
+        v.notes.append("prompt deleted: nothing to score")
+        return v
+    new = load_prompt(config, str(change.new_path))
+    golden: GoldenSet = load_golden(golden_path(config, new), new)
+    base: Prompt | None = None
+    if change.base_text is not None:
+        base = prompt_from_text(change.old_name or change.name, new.path, change.base_text)
+    if change.status == "renamed":
+        v.notes.append(f"renamed from {change.old_name}")
+    if change.golden_changed:
+        v.notes.append("golden set changed in this change: both versions scored on the new golden set")
+    settings = config.regress
+    model = task_model(new, config)
+    kwargs = dict(judge=config.model("judge"), root=config.root, repeat=repeat, progress=progress)
+    new_results = await run_cases(new, golden.cases, client, model=model, **kwargs)  # type: ignore[arg-type]
+    v.new_metrics = {k: x for k, x in summarise(new_results).metrics.items() if x is not None}
+    new_rates = rates(new_results)
+    new_by_id = {r.case_id: r for r in new_results}
+    if base is None:
+        v.notes.append("new prompt: no base version to compare with")
+        v.cases = [{"id": c.id, "class": "passing" if new_rates[c.id] >= 0.5 else "failing", "critical": c.critical,
+                    "reason": new_by_id[c.id].reason} for c in golden.cases]
+        return v
+    base_results = await run_cases(base, golden.cases, client, model=task_model(base, config),
+                                   **kwargs)  # type: ignore[arg-type]
+    v.base_metrics = {k: x for k, x in summarise(base_results).metrics.items() if x is not None}
+    base_rates = rates(base_results)
+    p = pair(base_rates, new_rates)
+    v.paired = p
+    klass = {**{i: "fixed" for i in p.fixed}, **{i: "regressed" for i in p.regressed},
+             **{i: "still failing" for i in p.still_failing}, **{i: "still passing" for i in p.still_passing}}
+    v.cases = [{"id": c.id, "class": klass[c.id], "critical": c.critical, "base_rate": base_rates[c.id],
+                "new_rate": new_rates[c.id], "reason": new_by_id[c.id].reason,
+                "output": new_by_id[c.id].output, "expected": c.expected} for c in golden.cases]
+    critical = [c.id for c in golden.cases if c.critical and klass[c.id] == "regressed"]
+    if critical:
+        v.reasons.append(f"critical case(s) regressed: {', '.join(critical)}")
+    if len(p.regressed) > settings["allowance"]:
+        v.reasons.append(f"{len(p.regressed)} case(s) regressed (allowance {settings['allowance']})")
+    significant = p.p_worse < settings["alpha"]
+    for metric, before in v.base_metrics.items():
+        after = v.new_metrics.get(metric)
+        if after is None or metric in ("unparsed_numbers",):
+            continue
+        drop = (after - before) if metric in LOWER_IS_BETTER else (before - after)
+        if drop > settings["tolerance"] and significant:
+            v.reasons.append(f"{metric} {before:.3f} -> {after:.3f} (drop beyond tolerance {settings['tolerance']:g})")
+    v.ok = not v.reasons
+    v.confidence = (f"{len(p.fixed)} fixed, {len(p.regressed)} regressed of {p.n} cases × {repeat} sample(s); "
+                    f"sign test p={p.p_worse:.3f} (the chance of this many regressions if both versions were "
+                    f"equally good; {'significant' if significant else 'not significant'} at α={settings['alpha']:g})")
+    return v
+
+
+async def regress(config: Config, client: ModelClient, *, base: str, prompts: list[str] | None = None,
+                  repeat: int | None = None, progress: Progress | None = None) -> RegressReport:
+    repo = open_repo(config.root)
+    if not repo.head.is_valid():
+        raise GitError("the repository has no commits yet: nothing to compare against")
+    mb = resolve_base(repo, base)
+    changes, unchanged = find_changes(config, repo, mb, prompts)
+    before = getattr(getattr(client, "usage", None), "calls", 0)
+    verdicts = [await judge_change(config, c, client, repeat=repeat or config.regress["repeats"], progress=progress)
+                for c in changes]
+    calls = getattr(getattr(client, "usage", None), "calls", 0) - before
+    return RegressReport(base=base, merge_base=mb, prompts=verdicts, unchanged=unchanged, calls=calls)

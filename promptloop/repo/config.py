@@ -1,0 +1,117 @@
+"""promptloop.yaml: found by walking up from the working directory, like git."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptloop.repo.files import load_validated
+from promptloop.errors import RepoNotFound
+
+CONFIG_FILE = "promptloop.yaml"
+LOCAL_MODEL = "local/smollm2"
+
+DEFAULTS: dict[str, Any] = {
+    "models": {"task": LOCAL_MODEL, "proposer": LOCAL_MODEL, "judge": LOCAL_MODEL},
+    "concurrency": 8,
+    "timeout": 60.0,
+    "retries": 4,
+    "cache_dir": ".promptloop",
+    "budget": {"calls": 500, "tokens": 2_000_000, "usd": 2.0, "rounds": 3, "patience": 2, "candidates": 4},
+    "branch_prefix": "promptloop",
+    "thresholds": {},
+    "regress": {"allowance": 0, "tolerance": 0.02, "repeats": 1, "alpha": 0.05},
+    "traces": {"retry_window": 120.0},
+}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as named in the config: a litellm name and, optionally, where it is served."""
+
+    name: str
+    api_base: str | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> ModelRef:
+        if isinstance(value, str):
+            return cls(value)
+        return cls(value["name"], value.get("api_base"))
+
+
+@dataclass
+class Config:
+    root: Path
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def _get(self, key: str) -> Any:
+        value = self.data.get(key, DEFAULTS[key])
+        if isinstance(DEFAULTS[key], dict):
+            return {**DEFAULTS[key], **(value or {})}
+        return value
+
+    def model(self, role: str) -> ModelRef:
+        return ModelRef.parse(self._get("models")[role])
+
+    @property
+    def concurrency(self) -> int:
+        return int(self._get("concurrency"))
+
+    @property
+    def timeout(self) -> float:
+        return float(self._get("timeout"))
+
+    @property
+    def retries(self) -> int:
+        return int(self._get("retries"))
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / str(self._get("cache_dir"))
+
+    @property
+    def budget(self) -> dict[str, Any]:
+        return dict(self._get("budget"))
+
+    @property
+    def branch_prefix(self) -> str:
+        return str(self._get("branch_prefix"))
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return dict(self._get("thresholds"))
+
+    @property
+    def regress(self) -> dict[str, Any]:
+        return dict(self._get("regress"))
+
+    @property
+    def traces(self) -> dict[str, Any]:
+        return dict(self._get("traces"))
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.root / "prompts"
+
+    @property
+    def golden_dir(self) -> Path:
+        return self.root / "golden"
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding promptloop.yaml."""
+    start = start.resolve()
+    for d in (start, *start.parents):
+        if (d / CONFIG_FILE).is_file():
+            return d
+    raise RepoNotFound(
+        f"no {CONFIG_FILE} in {start} or any parent directory; "
+        "run `promptloop init` to create a prompt repo, or pass -C DIR"
+    )
+
+
+def load_config(start: Path) -> Config:
+    root = find_root(start)
+    doc = load_validated(root / CONFIG_FILE, "config")
+    return Config(root=root, data=doc.data)

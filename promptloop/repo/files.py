@@ -1,0 +1,187 @@
+"""Reading the prompt repo's YAML files: positions kept, validated against the shipped schemas.
+
+Every error names file:line:column, the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from promptloop.errors import ConfigError
+
+try:  # the C loader is several times faster on large golden sets
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+SCHEMA_NAMES = ("prompt", "golden", "config", "trace")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """A parsed YAML file with the line and column of every value."""
+
+    path: Path
+    data: Any
+    positions: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path_) -> tuple[int | None, int | None]:
+        """Line and column of the nearest located ancestor of ``path``."""
+        p = tuple(path)
+        while True:
+            if p in self.positions:
+                return self.positions[p]
+            if not p:
+                return None, None
+            p = p[:-1]
+
+    def error(self, path: Path_, message: str) -> ConfigError:
+        line, col = self.where(path)
+        return ConfigError(message, file=str(self.path), line=line, column=col)
+
+
+def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]], file: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _walk(key_node, path, {}, file)
+            if isinstance(key, (dict, list)):
+                raise ConfigError("a mapping key must be a plain value", file=file,
+                                  line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1)
+            if key in out:
+                raise ConfigError(f"duplicate key '{key}'", file=file,
+                                  line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1)
+            child = (*path, key)
+            positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = _walk(value_node, child, positions, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, item in enumerate(node.value):
+            child = (*path, i)
+            positions[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
+            items.append(_walk(item, child, positions, file))
+        return items
+    return _constructor().construct_object(node, deep=True)
+
+
+@cache
+def _constructor() -> Any:
+    return yaml.SafeLoader("")
+
+
+def load_yaml(path: Path, text: str | None = None) -> Document:
+    """Parse ``path`` (or ``text`` as if it were that file) keeping positions."""
+    file = str(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("file not found", file=file) from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"not UTF-8 text ({e.reason}); save it as UTF-8", file=file) from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        raise ConfigError(f"invalid YAML: {problem}", file=file,
+                          line=mark.line + 1 if mark else None,
+                          column=mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+    positions: dict[Path_, tuple[int, int]] = {}
+    data = None if node is None else _walk(node, (), positions, file)
+    if node is not None:
+        positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    return Document(path=path, data=data, positions=positions)
+
+
+@cache
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema shipped for ``name`` (prompt, golden, config, trace)."""
+    if name not in SCHEMA_NAMES:
+        raise KeyError(name)
+    text = resources.files("promptloop.repo").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+@cache
+def _validator(name: str) -> Any:
+    import jsonschema
+    from referencing import Registry, Resource
+
+    resources_ = [
+        (schema(n)["$id"], Resource.from_contents(schema(n))) for n in SCHEMA_NAMES
+    ]
+    # Schemas refer to each other by relative name (prompt.schema.json#/...).
+    resources_ += [(f"{n}.schema.json", Resource.from_contents(schema(n))) for n in SCHEMA_NAMES]
+    registry: Registry[Any] = Registry().with_resources(resources_)
+    cls = jsonschema.validators.validator_for(schema(name))
+    return cls(schema(name), registry=registry)
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def validate(doc: Document, name: str) -> None:
+    """Raise a ConfigError for the first schema violation in ``doc``, in file order."""
+    errors = list(_validator(name).iter_errors(doc.data))
+    if not errors:
+        return
+
+    def order(e: Any) -> tuple[int, int, int]:
+        line, col = doc.where(_error_path(e))
+        return (line or 0, col or 0, -len(e.absolute_path))
+
+    raise _describe(doc, min(errors, key=order))
+
+
+def _error_path(e: Any) -> Path_:
+    path = tuple(e.absolute_path)
+    if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+        allowed = set(e.schema.get("properties", {}))
+        extra = [k for k in e.instance if k not in allowed]
+        if extra:
+            return (*path, extra[0])
+    return path
+
+
+def _describe(doc: Document, e: Any) -> ConfigError:
+    path = tuple(e.absolute_path)
+    if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+        allowed = sorted(e.schema.get("properties", {}))
+        extra = [k for k in e.instance if k not in allowed]
+        key = extra[0] if extra else "?"
+        return doc.error((*path, key), f"unknown key '{key}' in {dotted(path)}; allowed: {', '.join(allowed)}")
+    if e.validator == "enum":
+        choices = ", ".join(str(v) for v in e.validator_value)
+        return doc.error(path, f"{dotted(path)}: {e.instance!r} is not allowed; use one of: {choices}")
+    if e.validator == "required":
+        return doc.error(path, f"{dotted(path)}: {e.message}")
+    if e.validator == "oneOf" and e.context:
+        return doc.error(path, f"{dotted(path)}: {e.context[0].message}")
+    return doc.error(path, f"{dotted(path)}: {e.message}")
+
+
+def load_validated(path: Path, name: str) -> Document:
+    doc = load_yaml(path)
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        raise doc.error((), f"expected a mapping at the top of the file (see `promptloop schema {name}`)")
+    validate(doc, name)
+    return doc

@@ -1,0 +1,256 @@
+"""Prompts and golden sets: the files in prompts/ and golden/, loaded and cross-checked."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptloop.repo.config import Config
+from promptloop.repo.files import Document, load_validated
+from promptloop.errors import ConfigError, TemplateError
+from promptloop.repo.template import TemplateSyntaxError, render, variables
+
+HARD_TYPES_NEEDING_EXPECTED = {"equals", "label", "fields", "numeric"}
+
+
+@dataclass
+class Assertion:
+    type: str
+    value: Any = None
+    threshold: float | None = None
+    weight: float = 1.0
+    tolerance: float | None = None
+    rel_tolerance: float | None = None
+    model: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Assertion:
+        return cls(type=d["type"], value=d.get("value"), threshold=d.get("threshold"),
+                   weight=float(d.get("weight", 1.0)), tolerance=d.get("tolerance"),
+                   rel_tolerance=d.get("rel_tolerance"), model=d.get("model"))
+
+
+@dataclass
+class Case:
+    id: str
+    inputs: dict[str, Any]
+    expected: Any = None
+    tags: list[str] = field(default_factory=list)
+    assertions: list[Assertion] = field(default_factory=list)
+    review: bool = False
+
+    @property
+    def critical(self) -> bool:
+        return "critical" in self.tags
+
+
+@dataclass
+class GoldenSet:
+    name: str
+    path: Path
+    cases: list[Case]
+    doc: Document | None = None
+
+
+@dataclass
+class Prompt:
+    name: str
+    path: Path
+    data: dict[str, Any]
+    doc: Document | None = None
+
+    @property
+    def description(self) -> str:
+        return str(self.data.get("description", ""))
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        return list(self.data["messages"])
+
+    @property
+    def inputs(self) -> list[str]:
+        return list(self.data.get("inputs", []))
+
+    @property
+    def model_settings(self) -> dict[str, Any]:
+        return dict(self.data.get("model", {}))
+
+    @property
+    def output(self) -> dict[str, Any]:
+        return dict(self.data.get("output", {}))
+
+    @property
+    def output_schema(self) -> dict[str, Any] | None:
+        return self.output.get("schema")
+
+    @functools.cached_property
+    def assertions(self) -> list[Assertion]:
+        return [Assertion.from_dict(a) for a in self.data.get("assertions", [])]
+
+    @property
+    def golden_name(self) -> str:
+        return str(self.data.get("golden", self.name))
+
+    @property
+    def thresholds(self) -> dict[str, float]:
+        return dict(self.data.get("thresholds", {}))
+
+    def render(self, inputs: dict[str, Any]) -> list[dict[str, str]]:
+        return [{"role": m["role"], "content": render(m["content"], inputs)} for m in self.messages]
+
+
+def _check_prompt(prompt: Prompt) -> None:
+    doc = prompt.doc
+    assert doc is not None
+    declared = set(prompt.inputs)
+    for i, m in enumerate(prompt.messages):
+        try:
+            used = variables(m["content"])
+        except TemplateSyntaxError as e:
+            line, col = doc.where(("messages", i, "content"))
+            raise TemplateError(f"messages[{i}].content: {e}", file=str(doc.path), line=line,
+                                column=col) from None
+        for v in used:
+            if v not in declared:
+                line, col = doc.where(("messages", i, "content"))
+                raise TemplateError(
+                    f"messages[{i}].content uses {{{{{v}}}}} but it is not declared; "
+                    f"add '{v}' to inputs (declared: {', '.join(sorted(declared)) or 'none'})",
+                    file=str(doc.path), line=line, column=col)
+    schema = prompt.output_schema
+    if schema is not None:
+        check_json_schema(schema, doc, ("output", "schema"))
+    from promptloop.scoring.assertions import REGISTRY  # late: assertions imports this module
+
+    for i, a in enumerate(prompt.data.get("assertions", [])):
+        if a["type"] not in REGISTRY:
+            raise doc.error(("assertions", i, "type"),
+                            f"unknown assertion type '{a['type']}'; use one of: {', '.join(sorted(REGISTRY))}")
+        if a["type"] == "json_schema" and a.get("value") is not None:
+            check_json_schema(a["value"], doc, ("assertions", i, "value"))
+        if a["type"] == "json_schema" and a.get("value") is None and schema is None:
+            raise doc.error(("assertions", i), "json_schema needs a value or output.schema in the prompt")
+
+
+def check_json_schema(schema: Any, doc: Document, path: tuple[str | int, ...]) -> None:
+    import jsonschema
+
+    try:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        where = path + tuple(e.absolute_path)
+        raise doc.error(where, f"invalid JSON Schema at {'.'.join(map(str, where))}: {e.message}") from None
+
+
+def load_prompt(config: Config, name_or_path: str) -> Prompt:
+    path = resolve_prompt_path(config, name_or_path)
+    doc = load_validated(path, "prompt")
+    prompt = Prompt(name=path.stem, path=path, data=doc.data, doc=doc)
+    _check_prompt(prompt)
+    return prompt
+
+
+def prompt_from_text(name: str, path: Path, text: str) -> Prompt:
+    """A prompt parsed from text (e.g. an older git revision), checked like a file."""
+    from promptloop.repo.files import load_yaml, validate
+
+    doc = load_yaml(path, text)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "expected a mapping at the top of the file")
+    validate(doc, "prompt")
+    prompt = Prompt(name=name, path=path, data=doc.data, doc=doc)
+    _check_prompt(prompt)
+    return prompt
+
+
+def resolve_prompt_path(config: Config, name_or_path: str) -> Path:
+    candidates = [Path(name_or_path), config.root / name_or_path,
+                  config.prompts_dir / f"{name_or_path}.yaml", config.prompts_dir / f"{name_or_path}.yml"]
+    for c in candidates:
+        if c.suffix in (".yaml", ".yml") and c.is_file():
+            return c.resolve()
+    known = ", ".join(sorted(p.stem for p in list_prompt_paths(config))) or "none"
+    raise ConfigError(f"no prompt '{name_or_path}' in {config.prompts_dir}; known prompts: {known}")
+
+
+def list_prompt_paths(config: Config) -> list[Path]:
+    if not config.prompts_dir.is_dir():
+        return []
+    return sorted([*config.prompts_dir.glob("*.yaml"), *config.prompts_dir.glob("*.yml")])
+
+
+def golden_path(config: Config, prompt: Prompt, override: str | None = None) -> Path:
+    name = override or prompt.golden_name
+    for c in (Path(name), config.root / name, config.golden_dir / f"{name}.yaml", config.golden_dir / f"{name}.yml"):
+        if c.suffix in (".yaml", ".yml") and c.is_file():
+            return c.resolve()
+    raise ConfigError(f"golden set '{name}' not found in {config.golden_dir}; create golden/{name}.yaml "
+                      f"or set `golden:` in the prompt", file=str(prompt.path))
+
+
+def load_golden(path: Path, prompt: Prompt | None = None, text: str | None = None) -> GoldenSet:
+    from promptloop.repo.files import load_yaml, validate
+
+    doc = load_yaml(path, text)
+    if doc.data is None:
+        doc.data = {"cases": []}
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "expected a mapping with `cases:` at the top of the file")
+    validate(doc, "golden")
+    cases = []
+    seen: set[str] = set()
+    from promptloop.scoring.assertions import REGISTRY
+
+    for i, c in enumerate(doc.data["cases"]):
+        cid = str(c["id"])
+        if cid in seen:
+            raise doc.error(("cases", i, "id"), f"duplicate case id '{cid}'; ids must be unique")
+        seen.add(cid)
+        for j, a in enumerate(c.get("assertions", [])):
+            if a["type"] not in REGISTRY:
+                raise doc.error(("cases", i, "assertions", j, "type"),
+                                f"unknown assertion type '{a['type']}'; use one of: {', '.join(sorted(REGISTRY))}")
+        if prompt is not None:
+            missing = [v for v in prompt.inputs if v not in c["inputs"]]
+            if missing:
+                raise doc.error(("cases", i, "inputs"),
+                                f"case '{cid}' is missing input {', '.join(repr(m) for m in missing)} "
+                                f"declared by {prompt.path.name}")
+        cases.append(Case(id=cid, inputs=dict(c["inputs"]), expected=c.get("expected"),
+                          tags=list(c.get("tags", [])),
+                          assertions=[Assertion.from_dict(a) for a in c.get("assertions", [])],
+                          review=bool(c.get("review", False))))
+    return GoldenSet(name=path.stem, path=path, cases=cases, doc=doc)
+
+
+def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
+    """Check every prompt and golden file offline; returns (files checked, errors)."""
+    errors: list[ConfigError] = []
+    checked = 1  # promptloop.yaml was loaded to get here
+    used_golden: set[Path] = set()
+    for path in list_prompt_paths(config):
+        checked += 1
+        try:
+            prompt = load_prompt(config, str(path))
+            gpath = golden_path(config, prompt)
+        except ConfigError as e:
+            errors.append(e)
+            continue
+        used_golden.add(gpath)
+        try:
+            load_golden(gpath, prompt)
+        except ConfigError as e:
+            errors.append(e)
+    if config.golden_dir.is_dir():
+        for gpath in sorted([*config.golden_dir.glob("*.yaml"), *config.golden_dir.glob("*.yml")]):
+            checked += 1
+            if gpath.resolve() in used_golden:
+                continue
+            try:
+                load_golden(gpath)
+            except ConfigError as e:
+                errors.append(e)
+    return checked, errors

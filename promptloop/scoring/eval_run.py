@@ -1,0 +1,108 @@
+"""``promptloop eval`` end to end: load, check, call, score, summarise."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptloop.repo.config import Config, ModelRef
+from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
+from promptloop.model.client import LM, Budget, ModelClient
+from promptloop.scoring.metrics import Summary, check_thresholds, summarise
+from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt
+
+
+@dataclass
+class EvalReport:
+    prompt: str
+    golden: str
+    model: str
+    repeat: int
+    results: list[CaseResult]
+    summary: Summary
+    thresholds: dict[str, float] = field(default_factory=dict)
+    missed: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    calls: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.missed
+
+
+def open_client(config: Config, *, no_cache: bool = False, budget: Budget | None = None) -> LM:
+    cache = None if no_cache else config.cache_dir / "cache.sqlite"
+    return LM(cache_path=cache, concurrency=config.concurrency, timeout=config.timeout,
+              retries=config.retries, budget=budget)
+
+
+def load_task(config: Config, prompt_name: str, golden: str | None = None) -> tuple[Prompt, GoldenSet]:
+    """The prompt and its golden set, fully checked: every error surfaces before any model call."""
+    prompt = load_prompt(config, prompt_name)
+    gs = load_golden(golden_path(config, prompt, golden), prompt)
+    return prompt, gs
+
+
+async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, client: ModelClient,
+                          model: str | None = None, repeat: int = 1, limit: int | None = None,
+                          progress: Progress | None = None) -> EvalReport:
+    cases = golden.cases[:limit] if limit else golden.cases
+    ref: ModelRef = task_model(prompt, config, model)
+    start = time.perf_counter()
+    before = getattr(getattr(client, "usage", None), "calls", 0)
+    results = await run_cases(prompt, cases, client, model=ref, judge=config.model("judge"), root=config.root,
+                              repeat=repeat, progress=progress)
+    summary = summarise(results)
+    thresholds = {**config.thresholds, **prompt.thresholds}
+    return EvalReport(prompt=prompt.name, golden=golden.name, model=ref.name, repeat=repeat, results=results,
+                      summary=summary, thresholds=thresholds, missed=check_thresholds(summary, thresholds),
+                      duration_s=time.perf_counter() - start,
+                      calls=getattr(getattr(client, "usage", None), "calls", 0) - before)
+
+
+def run_eval(config: Config, prompt_name: str, *, golden: str | None = None, model: str | None = None,
+             repeat: int = 1, limit: int | None = None, no_cache: bool = False,
+             client: ModelClient | None = None, progress: Progress | None = None) -> EvalReport:
+    prompt, gs = load_task(config, prompt_name, golden)
+
+    async def go() -> EvalReport:
+        if client is not None:
+            return await evaluate_prompt(config, prompt, gs, client=client, model=model, repeat=repeat,
+                                         limit=limit, progress=progress)
+        async with open_client(config, no_cache=no_cache) as lm:
+            return await evaluate_prompt(config, prompt, gs, client=lm, model=model, repeat=repeat,
+                                         limit=limit, progress=progress)
+
+    return asyncio.run(go())
+
+
+def report_dict(report: EvalReport) -> dict[str, Any]:
+    s = report.summary
+    return {
+        "prompt": report.prompt, "golden": report.golden, "model": report.model, "repeat": report.repeat,
+        "ok": report.ok, "thresholds": report.thresholds, "missed_thresholds": report.missed,
+        "cases": s.cases, "samples": s.samples, "passed": s.passed, "errors": s.errors,
+        "metrics": s.metrics, "labels": s.labels, "usage": s.usage, "calls": report.calls,
+        "duration_s": round(report.duration_s, 3),
+        "per_case_pass_rate": s.per_case if report.repeat > 1 else None,
+        "results": [
+            {"id": r.case_id, "sample": r.sample, "passed": r.passed, "score": round(r.score, 4),
+             "inputs": r.inputs, "expected": r.expected, "output": r.output, "error": r.error,
+             "tags": r.tags, "reason": r.reason,
+             "assertions": [{"type": x.type, "pass": x.passed, "score": round(x.score, 4), "reason": x.reason}
+                            for x in r.results]}
+            for r in report.results
+        ],
+    }
+
+
+def path_kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".junit.xml") or name.endswith(".xml"):
+        return "junit"
+    if name.endswith(".md"):
+        return "markdown"
+    return "json"

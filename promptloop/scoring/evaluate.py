@@ -1,0 +1,169 @@
+"""Running a prompt over cases: requests out, scored case results back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptloop.scoring import assertions as A
+from promptloop.repo.config import Config, ModelRef
+from promptloop.errors import BudgetExceeded, ModelError, TransientModelError
+from promptloop.model.client import Completion, ModelClient, Request
+from promptloop.repo.prompts import Assertion, Case, Prompt
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class CaseResult:
+    case_id: str
+    sample: int
+    inputs: dict[str, Any]
+    expected: Any
+    tags: list[str]
+    output: str = ""
+    error: str | None = None
+    results: list[A.Result] = field(default_factory=list)
+    passed: bool = False
+    score: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    latency_s: float = 0.0
+    cached: bool = False
+
+    @property
+    def reason(self) -> str:
+        if self.error:
+            return self.error
+        return "; ".join(f"{r.type}: {r.reason}" for r in self.results if not r.passed)
+
+
+def default_assertions(prompt: Prompt, case: Case) -> list[Assertion]:
+    found = [*prompt.assertions, *case.assertions]
+    if not found and case.expected is not None:
+        found = [Assertion("equals")]
+    return found
+
+
+def request_params(prompt: Prompt, sample: int = 0) -> dict[str, Any]:
+    settings = prompt.model_settings
+    params: dict[str, Any] = {"temperature": settings.get("temperature", 0.0)}
+    for k in ("max_tokens", "top_p", "stop"):
+        if settings.get(k) is not None:
+            params[k] = settings[k]
+    if settings.get("seed") is not None:
+        # Repeats must be able to differ: each sample gets its own, still reproducible, seed.
+        params["seed"] = int(settings["seed"]) + sample
+    schema = prompt.output_schema
+    if schema is not None:
+        params["response_format"] = {"type": "json_schema",
+                                     "json_schema": {"name": "output", "schema": schema, "strict": False}}
+    elif prompt.output.get("format") == "json":
+        params["response_format"] = {"type": "json_object"}
+    return params
+
+
+def task_model(prompt: Prompt, config: Config, override: str | None = None) -> ModelRef:
+    if override:
+        return ModelRef(override, prompt.model_settings.get("api_base"))
+    name = prompt.model_settings.get("name")
+    default = config.model("task")
+    if name:
+        return ModelRef(name, prompt.model_settings.get("api_base") or (
+            default.api_base if name == default.name else None))
+    return ModelRef(default.name, prompt.model_settings.get("api_base") or default.api_base)
+
+
+def build_request(prompt: Prompt, case: Case, model: ModelRef, sample: int = 0) -> Request:
+    return Request(model=model.name, api_base=model.api_base, messages=prompt.render(case.inputs),
+                   params=request_params(prompt, sample), sample=sample)
+
+
+@dataclass
+class Scorer:
+    """Scores one output against a case: hard checks first, then soft ones (LLM judge)."""
+
+    prompt: Prompt
+    root: Path
+    judge: ModelRef
+    client: ModelClient
+
+    async def score(self, out: CaseResult, case: Case) -> None:
+        ctx = A.Context(output_schema=self.prompt.output_schema, root=self.root)
+        checks = default_assertions(self.prompt, case)
+        hard = [a for a in checks if A.REGISTRY[a.type].hard]
+        soft = [a for a in checks if not A.REGISTRY[a.type].hard]
+        out.results = [A.run(out.output, a, case, ctx) for a in hard]
+        if all(r.passed for r in out.results):
+            for a in soft:
+                out.results.append(await self._soft(out, a, case, ctx))
+        hard_ok = all(r.passed for r in out.results if r.hard)
+        weight = sum(r.weight for r in out.results)
+        out.passed = hard_ok and all(r.passed for r in out.results)
+        if not hard_ok:
+            out.score = 0.0
+        elif weight:
+            out.score = sum(r.score * r.weight for r in out.results) / weight
+        else:
+            out.score = 1.0
+
+    async def _soft(self, out: CaseResult, a: Assertion, case: Case, ctx: A.Context) -> A.Result:
+        if a.type != "llm_judge":
+            return A.run(out.output, a, case, ctx)
+        model = ModelRef(a.model, None) if a.model else self.judge
+        req = Request(model=model.name, api_base=model.api_base, messages=A.judge_messages(out.output, a, case),
+                      params={"temperature": 0.0, "max_tokens": 256, "response_format": A.JUDGE_FORMAT},
+                      sample=out.sample, purpose="judge")
+        try:
+            c = await self.client.complete(req)
+        except TransientModelError as e:
+            return A.Result("llm_judge", False, 0.0, f"judge call failed: {e}", hard=False)
+        out.input_tokens += c.input_tokens
+        out.output_tokens += c.output_tokens
+        if c.cost_usd is not None:
+            out.cost_usd = (out.cost_usd or 0.0) + c.cost_usd
+        return A.run(out.output, a, case, A.Context(ctx.output_schema, ctx.root, judge_text=c.text))
+
+
+async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, model: ModelRef, judge: ModelRef,
+                    root: Path, repeat: int = 1, progress: Progress | None = None) -> list[CaseResult]:
+    """Call the model for every case and sample, concurrently, and score each answer.
+
+    Transient model failures become per-case errors; a configuration error (missing key,
+    unknown model) or an exhausted budget stops the run.
+    """
+    scorer = Scorer(prompt, root, judge, client)
+    jobs = [(case, s) for case in cases for s in range(repeat)]
+    total = len(jobs)
+    done = 0
+    if progress:
+        progress(0, total)
+
+    async def one(case: Case, sample: int) -> CaseResult:
+        nonlocal done
+        out = CaseResult(case.id, sample, case.inputs, case.expected, case.tags)
+        try:
+            c: Completion = await client.complete(build_request(prompt, case, model, sample))
+        except TransientModelError as e:
+            out.error = str(e)
+        else:
+            out.output, out.cached, out.latency_s = c.text, c.cached, c.latency_s
+            out.input_tokens, out.output_tokens, out.cost_usd = c.input_tokens, c.output_tokens, c.cost_usd
+            await scorer.score(out, case)
+        done += 1
+        if progress:
+            progress(done, total)
+        return out
+
+    tasks = [asyncio.ensure_future(one(case, s)) for case, s in jobs]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except (ModelError, BudgetExceeded):
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

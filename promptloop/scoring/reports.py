@@ -1,0 +1,139 @@
+"""Eval reports as JSON, Markdown and JUnit XML (pure: data in, text out)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from tabulate import tabulate
+
+from promptloop.scoring.eval_run import EvalReport, report_dict
+from promptloop.repo.template import as_text
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def clip(value: Any, n: int = 80) -> str:
+    text = as_text(value).replace("\n", " ").strip()
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def to_json(report: EvalReport) -> str:
+    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str)
+
+
+def metric_rows(report: EvalReport) -> list[tuple[str, str]]:
+    rows = [(k, fmt(v)) for k, v in report.summary.metrics.items()]
+    u = report.summary.usage
+    rows += [("tokens in/out", f"{u['input_tokens']}/{u['output_tokens']}"),
+             ("cost (USD)", fmt(u["cost_usd"])),
+             ("latency p50/p95 (s)", f"{fmt(u['latency_p50_s'])}/{fmt(u['latency_p95_s'])}"),
+             ("calls made / cached", f"{report.calls}/{u['cached']}")]
+    return rows
+
+
+def failures(report: EvalReport) -> list[Any]:
+    return [r for r in report.results if not r.passed]
+
+
+def to_markdown(report: EvalReport) -> str:
+    s = report.summary
+    verdict = "passed" if report.ok else "FAILED: " + "; ".join(report.missed)
+    out = [f"# promptloop eval: {report.prompt}", "",
+           f"Golden set `{report.golden}`, model `{report.model}`, {s.cases} cases × {report.repeat}: "
+           f"**{s.passed}/{s.samples} passed** ({s.pass_rate:.1%}), {verdict}.", "",
+           tabulate(metric_rows(report), headers=["metric", "value"], tablefmt="github"), ""]
+    if s.labels:
+        rows = [(k, v["support"], v["tp"], v["fp"], v["fn"]) for k, v in s.labels.items()]
+        out += ["## Labels", "", tabulate(rows, headers=["label", "support", "tp", "fp", "fn"],
+                                          tablefmt="github"), ""]
+    fails = failures(report)
+    if fails:
+        rows2 = [(r.case_id, clip(r.inputs, 60), clip(r.expected, 40), clip(r.output, 40),
+                  clip(r.reason, 80)) for r in fails]
+        out += [f"## Failing cases ({len(fails)})", "",
+                tabulate(rows2, headers=["case", "input", "expected", "got", "reason"], tablefmt="github"), ""]
+    return "\n".join(out)
+
+
+def to_junit(report: EvalReport) -> str:
+    suite = ET.Element("testsuite", name=f"promptloop.{report.prompt}", tests=str(len(report.results)),
+                       failures=str(sum(1 for r in report.results if not r.passed and not r.error)),
+                       errors=str(sum(1 for r in report.results if r.error)),
+                       time=f"{report.duration_s:.3f}")
+    for r in report.results:
+        name = r.case_id if report.repeat == 1 else f"{r.case_id}#{r.sample}"
+        tc = ET.SubElement(suite, "testcase", classname=f"{report.prompt}.{report.golden}", name=name,
+                           time=f"{r.latency_s:.3f}")
+        if r.error:
+            ET.SubElement(tc, "error", message=clip(r.error, 200)).text = r.error
+        elif not r.passed:
+            el = ET.SubElement(tc, "failure", message=clip(r.reason, 200))
+            el.text = f"expected: {as_text(r.expected)}\ngot: {r.output}\nreason: {r.reason}"
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit}
+
+
+# ---------------------------------------------------------------- regress
+def regress_dict(report: Any) -> dict[str, Any]:
+    return {"base": report.base, "merge_base": report.merge_base, "ok": report.ok, "calls": report.calls,
+            "unchanged": report.unchanged,
+            "prompts": [{"name": v.name, "status": v.status, "ok": v.ok, "reasons": v.reasons, "notes": v.notes,
+                         "confidence": v.confidence, "base_metrics": v.base_metrics, "new_metrics": v.new_metrics,
+                         "fixed": v.paired.fixed if v.paired else [],
+                         "regressed": v.paired.regressed if v.paired else [], "cases": v.cases}
+                        for v in report.prompts]}
+
+
+def regress_markdown(report: Any) -> str:
+    head = "✅ no regressions" if report.ok else "❌ regression"
+    out = [f"## promptloop regress: {head}", "",
+           f"Base `{report.base}` (merge-base `{report.merge_base[:10]}`); {len(report.prompts)} changed prompt(s), "
+           f"{len(report.unchanged)} unchanged (not scored); {report.calls} model call(s).", ""]
+    for v in report.prompts:
+        mark = "✅" if v.ok else "❌"
+        out += [f"### {mark} `{v.name}` ({v.status})", ""]
+        out += [f"- {n}" for n in v.notes]
+        out += [f"- **{r}**" for r in v.reasons]
+        if v.confidence:
+            out.append(f"- {v.confidence}")
+        out.append("")
+        names = [k for k in v.new_metrics if k in v.base_metrics] or list(v.new_metrics)
+        rows = [(k, fmt(v.base_metrics.get(k)), fmt(v.new_metrics.get(k))) for k in names]
+        if rows:
+            out += [tabulate(rows, headers=["metric", "base", "new"], tablefmt="github"), ""]
+        changed = [c for c in v.cases if c["class"] in ("regressed", "fixed")]
+        if changed:
+            out += [tabulate([(c["id"], c["class"] + (" (critical)" if c["critical"] else ""),
+                               clip(c.get("reason", ""), 80)) for c in changed],
+                             headers=["case", "change", "reason now"], tablefmt="github"), ""]
+    return "\n".join(out)
+
+
+def regress_junit(report: Any) -> str:
+    suites = ET.Element("testsuites", name="promptloop regress")
+    for v in report.prompts:
+        suite = ET.SubElement(suites, "testsuite", name=f"promptloop.regress.{v.name}", tests=str(len(v.cases)),
+                              failures=str(sum(1 for c in v.cases if c["class"] == "regressed")))
+        for c in v.cases:
+            tc = ET.SubElement(suite, "testcase", classname=f"promptloop.{v.name}", name=str(c["id"]))
+            if c["class"] == "regressed":
+                crit = "critical case " if c["critical"] else ""
+                el = ET.SubElement(tc, "failure", message=f"{crit}regressed: {clip(c.get('reason', ''), 160)}")
+                el.text = f"expected: {as_text(c.get('expected'))}\ngot: {c.get('output', '')}"
+            elif c["class"] in ("still failing", "failing"):
+                ET.SubElement(tc, "skipped", message=f"failing before and after: {clip(c.get('reason', ''), 160)}")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -1,0 +1,278 @@
+"""``promptloop import``: files in, normalised traces with verdicts in the local store."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptloop.repo.config import Config
+from promptloop.errors import ConfigError, PromptloopError
+from promptloop.traces.formats import Importer, RecordError, detect, parse_line, read_lines, read_records
+from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
+from promptloop.traces.redact import has_secret, redact
+from promptloop.traces.verdicts import Matcher, decide
+from promptloop.traces.store import Trace, TraceStore, row_of, store_path
+
+BATCH = 1000
+
+
+@dataclass
+class ImportSummary:
+    imported: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    feedback: int = 0
+    problems: list[str] = field(default_factory=list)
+    formats: Counter[str] = field(default_factory=Counter)
+    verdicts: Counter[str] = field(default_factory=Counter)
+    matched: int = 0
+
+
+def load_matcher(config: Config) -> Matcher:
+    prompts: dict[str, Prompt] = {}
+    versions: dict[str, str | None] = {}
+    for path in list_prompt_paths(config):
+        try:
+            p = load_prompt(config, str(path))
+        except ConfigError:
+            continue  # `promptloop validate` reports it; import still works for the others
+        prompts[p.name] = p
+    try:
+        from promptloop.git.commits import blob_id, open_repo, relpath
+
+        repo = open_repo(config.root)
+        for name, p in prompts.items():
+            versions[name] = blob_id(repo, "HEAD", relpath(repo, p.path))
+    except PromptloopError:
+        pass
+    return Matcher(prompts, versions)
+
+
+def clean(t: Trace) -> tuple[Trace, str]:
+    """Secrets out of everything stored, and the trace's JSON (checked on the serialised form first)."""
+    data = t.to_json()
+    if has_secret(data):
+        t.messages = redact(t.messages)
+        t.output = redact(t.output)
+        t.inputs = redact(t.inputs)
+        t.expected = redact(t.expected)
+        t.metadata = redact(t.metadata)
+        t.params = redact(t.params)
+        for f in t.feedback:
+            f.value, f.comment = redact(f.value), redact(f.comment)
+        data = t.to_json()
+    return t, data
+
+
+Row = tuple[Any, ...]
+PARALLEL_MIN_BYTES = 16 * 1024 * 1024
+CHUNK_LINES = 2000
+
+
+def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
+    """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
+    name, inputs = matcher.match(t, forced)
+    matched = False
+    if name:
+        t.prompt, t.inputs = name, inputs
+        if t.prompt_version is None and name in matcher.versions and inputs is not None:
+            t.prompt_version = matcher.versions[name]
+        matched = inputs is not None
+    t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
+    t, data = clean(t)
+    return row_of(t, data), matched
+
+
+class Work:
+    """Record-level work, the same in-process and in worker processes."""
+
+    def __init__(self, matcher: Matcher, importer: Importer, forced: str | None) -> None:
+        self.matcher, self.importer, self.forced = matcher, importer, forced
+
+    def record(self, record: Any) -> tuple[list[tuple[Row, bool]], list[tuple[str, Any]], list[str]]:
+        parsed = self.importer.parse(record)
+        rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
+        return rows, [(g, redact(f)) for g, f in parsed.feedback], parsed.skipped
+
+    def lines(self, chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for line, text in chunk:
+            record = parse_line(text)
+            if isinstance(record, RecordError):
+                out.append((line, "error", str(record)))
+                continue
+            if self.importer.fmt in ("auto", "openai_batch") and detect(record) == "openai_batch":
+                out.append((line, "batch", record))  # joins need the one importer in the main process
+                continue
+            try:
+                out.append((line, "ok", *self.record(record)))
+            except RecordError as e:
+                out.append((line, "error", str(e)))
+        return out
+
+
+_worker: Work | None = None
+
+
+def _init_worker(root: str, fmt: str, forced: str | None) -> None:
+    global _worker
+    from promptloop.repo.config import load_config
+
+    _worker = Work(load_matcher(load_config(Path(root))), Importer(fmt), forced)
+
+
+def _work_chunk(chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
+    assert _worker is not None
+    return _worker.lines(chunk)
+
+
+def jsonl_chunks(path: Path) -> Iterator[list[tuple[int, str | RecordError]]]:
+    chunk: list[tuple[int, str | RecordError]] = []
+    for item in read_lines(path):
+        chunk.append(item)
+        if len(chunk) >= CHUNK_LINES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def parallel_ok(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return (os.cpu_count() or 1) > 1 and name.endswith(".jsonl") and path.stat().st_size >= PARALLEL_MIN_BYTES
+
+
+def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt: str | None = None,
+                 retry_window: float | None = None, workers: int | None = None) -> ImportSummary:
+    """Import ``paths`` into the trace store. Large JSONL files are parsed by ``workers`` processes
+    (default: one per core) while this process writes to the store in file order."""
+    matcher = load_matcher(config)
+    if prompt is not None and prompt not in matcher.prompts:
+        raise ConfigError(f"no prompt '{prompt}' in {config.prompts_dir}")
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such file")
+    window = config.traces["retry_window"] if retry_window is None else retry_window
+    summary = ImportSummary()
+    work = Work(matcher, Importer(fmt), prompt)
+    touched_groups: set[str] = set()
+    with TraceStore(store_path(config.cache_dir)) as store:
+        first_new = store.max_rowid()
+        buffer: list[Row] = []
+
+        def flush() -> None:
+            # One executemany per batch; duplicates are what INSERT OR IGNORE did not add. Each batch is
+            # committed, so an interrupted import keeps whole batches and a rerun adds the rest.
+            if buffer:
+                added = store.add_rows(buffer)
+                summary.imported += added
+                summary.duplicates += len(buffer) - added
+                buffer.clear()
+            store.commit()
+
+        def take(where: str, rows: list[tuple[Row, bool]], feedback: list[tuple[str, Any]],
+                 skipped: list[str]) -> None:
+            for row, matched in rows:
+                summary.matched += matched
+                buffer.append(row)
+            for group, f in feedback:
+                if store.add_feedback(group, f):
+                    summary.feedback += 1
+                    touched_groups.add(group)
+            summary.problems += [f"{where}: skipped: {reason}" for reason in skipped]
+            if len(buffer) >= BATCH:
+                flush()
+
+        def one(where: str, record: Any) -> None:
+            try:
+                take(where, *work.record(record))
+            except RecordError as e:
+                summary.skipped += 1
+                summary.problems.append(f"{where}: {e}")
+
+        def results(path: Path, done: list[tuple[Any, ...]]) -> None:
+            for item in done:
+                where = f"{path}:{item[0]}"
+                if item[1] == "ok":
+                    take(where, item[2], item[3], item[4])
+                elif item[1] == "batch":
+                    one(where, item[2])
+                else:
+                    summary.skipped += 1
+                    summary.problems.append(f"{where}: {item[2]}")
+
+        for path in paths:
+            if parallel_ok(path) and (workers is None or workers > 1):
+                import concurrent.futures as cf
+                from collections import deque
+
+                n = workers or os.cpu_count() or 2
+                with cf.ProcessPoolExecutor(n, initializer=_init_worker,
+                                            initargs=(str(config.root), fmt, prompt)) as pool:
+                    inflight: deque[Any] = deque()
+                    for chunk in jsonl_chunks(path):
+                        inflight.append(pool.submit(_work_chunk, chunk))
+                        if len(inflight) >= 2 * n:  # bounded: memory stays flat on any file size
+                            results(path, inflight.popleft().result())
+                    while inflight:
+                        results(path, inflight.popleft().result())
+                continue
+            for line, record in read_records(path):
+                if isinstance(record, RecordError):
+                    summary.skipped += 1
+                    summary.problems.append(f"{path}:{line}: {record}")
+                else:
+                    one(f"{path}:{line}", record)
+        leftover, problems = work.importer.finish()
+        take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [])
+        summary.problems += problems
+        summary.skipped += len(problems)
+        flush()
+        refresh_verdicts(store, matcher, touched_groups)
+        mark_retries(store, window)
+        store.commit()
+        for source, verdict, n in store.db.execute(
+                "SELECT source, verdict, COUNT(*) FROM traces WHERE rowid > ? GROUP BY source, verdict",
+                (first_new,)):
+            summary.formats[source] += n
+            summary.verdicts[verdict] += n
+    return summary
+
+
+def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> None:
+    """Feedback that arrived apart from its trace (another record or file) decides again."""
+    for group in groups:
+        for t in store.query(group=group):
+            fb = [*t.feedback, *store.feedback_for(group)]
+            if not t.expected:
+                t.expected = next((f.value for f in fb if f.kind == "correction"), None)
+            t.verdict, t.reason = decide(t, fb, matcher.prompts.get(t.prompt or ""))
+            store.update(t)
+
+
+def mark_retries(store: TraceStore, window: float) -> None:
+    """Implicit feedback: the same user or session asking again within ``window`` seconds.
+
+    One pass of window functions (the next call of each user and session) instead of a
+    correlated subquery per trace: linear-ish on millions of traces.
+    """
+    nxt = ("SELECT id, time, LEAD(time) OVER (PARTITION BY {col} ORDER BY time) AS nxt FROM traces "
+           "WHERE {col} IS NOT NULL AND time IS NOT NULL")
+    store.db.execute("DROP TABLE IF EXISTS temp.retried")
+    store.db.execute(
+        f"CREATE TEMP TABLE retried AS SELECT id FROM ({nxt.format(col='user_id')}) WHERE nxt > time AND "
+        f"nxt - time <= ?1 UNION SELECT id FROM ({nxt.format(col='session_id')}) WHERE nxt > time AND "
+        "nxt - time <= ?1", (window,))
+    store.db.execute("UPDATE traces SET verdict = 'fail', reason = ? WHERE verdict = 'unknown' AND id IN "
+                     "(SELECT id FROM temp.retried)", (f"asked again within {window:g} s (implicit retry)",))
+    store.db.execute("DROP TABLE temp.retried")
+
+
+def summary_dict(s: ImportSummary) -> dict[str, Any]:
+    return {"imported": s.imported, "duplicates": s.duplicates, "skipped": s.skipped, "feedback": s.feedback,
+            "matched_to_prompts": s.matched, "formats": dict(s.formats), "verdicts": dict(s.verdicts),
+            "problems": s.problems}

@@ -1,0 +1,112 @@
+"""Feedback into a verdict per trace (pass / fail / unknown, with a reason), and traces
+matched to the prompts that produced them, with their input variables recovered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from promptloop.scoring import assertions as A
+from promptloop.repo.prompts import Case, Prompt
+from promptloop.repo.template import recover
+from promptloop.traces.store import Feedback, Trace
+
+LOWER_IS_BETTER = ("halluc", "toxic", "bias", "harm", "error")
+NEEDS_EXPECTED = {"equals", "fields", "numeric"}
+
+
+def explicit(feedback: list[Feedback], output: str) -> tuple[str, str] | None:
+    """The verdict stated by people or evaluators, or None when they said nothing usable."""
+    fails: list[str] = []
+    passes: list[str] = []
+    for f in feedback:
+        label = f" '{f.name}'" if f.name else ""
+        if f.kind == "thumbs" and isinstance(f.value, bool):
+            (passes if f.value else fails).append(f"thumbs {'up' if f.value else 'down'}{label}")
+        elif f.kind == "correction" and f.value is not None:
+            if A.normalise(f.value) == A.normalise(output):
+                passes.append(f"correction{label} confirms the output")
+            else:
+                fails.append(f"corrected{label}: {A.normalise(f.value)[:60]}")
+        elif f.kind == "eval" and isinstance(f.value, bool):
+            (passes if f.value else fails).append(f"evaluator{label} {'passed' if f.value else 'failed'}")
+        elif f.kind == "score" and isinstance(f.value, (int, float)) and not isinstance(f.value, bool) \
+                and 0 <= f.value <= 1:
+            lower = any(w in f.name.lower() for w in LOWER_IS_BETTER)
+            good = f.value <= 0.5 if lower else f.value >= 0.5
+            (passes if good else fails).append(f"score{label} {f.value:g}")
+    if fails:
+        return "fail", "; ".join(fails)
+    if passes:
+        return "pass", "; ".join(passes)
+    return None
+
+
+def programmatic(trace: Trace, prompt: Prompt | None) -> tuple[str, str] | None:
+    """The prompt's own hard assertions over the stored output (those that need no expected value,
+    unless a correction supplies one)."""
+    if prompt is None or trace.output is None:
+        return None
+    case = Case(id=trace.id, inputs=trace.inputs or {}, expected=trace.expected)
+    ctx = A.Context(output_schema=prompt.output_schema)
+    checked = []
+    for a in prompt.assertions:
+        if not A.REGISTRY[a.type].hard or (a.type in NEEDS_EXPECTED and trace.expected is None):
+            continue
+        if a.type == "label" and trace.expected is None:
+            predicted = A.extract_label(trace.output_text, [str(x) for x in a.value or []])
+            if predicted is None:
+                return "fail", f"label: no single label of {a.value} in the output"
+            checked.append("label")
+            continue
+        r = A.run(trace.output_text, a, case, ctx)
+        if not r.passed:
+            return "fail", f"{a.type}: {r.reason}"
+        checked.append(a.type)
+    return ("pass", "passes " + ", ".join(checked)) if checked else None
+
+
+def decide(trace: Trace, feedback: list[Feedback], prompt: Prompt | None) -> tuple[str, str]:
+    said = explicit(feedback, trace.output_text)
+    if said:
+        return said
+    checked = programmatic(trace, prompt)
+    if checked:
+        return checked
+    return "unknown", "no feedback"
+
+
+@dataclass
+class Matcher:
+    """Recognises which prompt rendered a trace's messages, recovering its variables."""
+
+    prompts: dict[str, Prompt]
+    versions: dict[str, str | None]
+
+    def match(self, trace: Trace, forced: str | None = None) -> tuple[str | None, dict[str, Any] | None]:
+        names = [forced] if forced else ([trace.prompt] if trace.prompt in self.prompts else list(self.prompts))
+        for name in names:
+            prompt = self.prompts.get(name or "")
+            if prompt is None:
+                continue
+            inputs = self._recover(prompt, trace.messages)
+            if inputs is not None:
+                return name, inputs
+        return forced or trace.prompt, trace.inputs
+
+    @staticmethod
+    def _recover(prompt: Prompt, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+        template = prompt.messages
+        if len(template) != len(messages):
+            return None
+        found: dict[str, Any] = {}
+        for t, m in zip(template, messages, strict=False):
+            if t["role"] != m.get("role"):
+                return None
+            values = recover(t["content"], str(m.get("content", "")))
+            if values is None:
+                return None
+            for k, v in values.items():
+                if found.setdefault(k, v) != v:
+                    return None
+        return found

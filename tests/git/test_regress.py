@@ -1,0 +1,180 @@
+"""promptloop regress, log, diff and rollback in real temporary git repositories."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from promptloop.cli import app
+from promptloop.repo.config import load_config
+from promptloop.errors import UsageError
+from promptloop.git.history import diff, rollback, versions
+from promptloop.git.regress import regress
+from promptloop.testing import FakeModel, FakeServer
+
+from tests.gitrepo import commit_files, git, init_repo, snapshot
+from tests.optimize.test_optimize import CASES, CONFIG, PROMPT, golden_yaml
+
+EXPECTED = {q: exp for _, q, exp, _ in CASES}
+OTHER = PROMPT.replace("Classify the item.", "Other prompt.").replace("golden: cls", "golden: cls")
+
+
+def answer(system: str, user: str) -> str:
+    q = user.removeprefix("Item: ")
+    if "MAGIC" in system:
+        return "B" if "BREAK" in system and q == "apple pie recipe" else EXPECTED.get(q, "A")
+    return "A"
+
+
+def fake() -> FakeModel:
+    return FakeModel(responder=lambda r: answer(r.messages[0]["content"], r.messages[-1]["content"]))
+
+
+def with_system(text: str) -> str:
+    return PROMPT.replace("Classify the item.", text)
+
+
+@contextlib.contextmanager
+def served(root):
+    """Point the repo's task model at a local OpenAI-compatible server (committed, and on `base` too)."""
+    with FakeServer(answer=lambda b: answer(b["messages"][0]["content"], b["messages"][-1]["content"])) as server:
+        cfg = CONFIG.replace("task: fake/task", f"task: {{name: openai/x, api_base: '{server.api_base}'}}")
+        (root / "promptloop.yaml").write_text(cfg)
+        git(root, "commit", "-q", "-m", "use the server", "--", "promptloop.yaml")
+        git(root, "branch", "-f", "base")
+        yield server
+
+
+@pytest.fixture
+def rrepo(tmp_path):
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": CONFIG, "prompts/cls.yaml": with_system("Classify the item. MAGIC"),
+                     "prompts/other.yaml": OTHER, "golden/cls.yaml": golden_yaml(), ".gitignore": ".promptloop/\n"})
+    git(root, "branch", "base")
+    return root
+
+
+def run_regress(root, client, **kw):
+    return asyncio.run(regress(load_config(root), client, base=kw.pop("base", "base"), **kw))
+
+
+def test_harmless_change_passes_without_scoring_unchanged(rrepo):
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item, please. MAGIC"))
+    client = fake()
+    report = run_regress(rrepo, client)
+    assert report.ok and [p.name for p in report.prompts] == ["cls"] and report.unchanged == ["other"]
+    assert len(client.history) == 20  # base and new, 10 cases each
+    assert not any("Other prompt" in r.messages[0]["content"] for r in client.history)
+    assert report.prompts[0].paired.regressed == [] and len(report.prompts[0].paired.still_passing) == 10
+
+
+def test_no_change_no_call(rrepo):
+    client = fake()
+    report = run_regress(rrepo, client)
+    assert report.ok and report.prompts == [] and client.history == []
+
+
+def test_critical_regression_fails_and_junit_names_it(rrepo, tmp_path, cli, monkeypatch):
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
+    report = run_regress(rrepo, fake())
+    v = report.prompts[0]
+    assert not report.ok and v.paired.regressed == ["c1"]
+    assert "critical case(s) regressed: c1" in v.reasons[0]
+
+    # the same through the CLI, against a local OpenAI-compatible server
+    with served(rrepo):
+        summary = tmp_path / "summary.md"
+        monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+        junit = tmp_path / "r.xml"
+        r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--junit", str(junit)])
+        assert r.exit_code == 1, r.output
+        assert "REGRESSION" in r.output and "c1" in r.output
+        failures = [tc for tc in ET.parse(junit).getroot().iter("testcase") if tc.find("failure") is not None]
+        assert [tc.get("name") for tc in failures] == ["c1"]
+        assert "critical case regressed" in failures[0].find("failure").get("message")
+        text = summary.read_text()
+        assert "❌" in text and "`cls`" in text and "| c1" in text
+        r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--json"])
+        assert json.loads(r.output)["prompts"][0]["regressed"] == ["c1"]
+
+
+def test_missing_base_ref_exit_2_with_fix(rrepo, cli):
+    r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "origin/main"])
+    assert r.exit_code == 2
+    assert "origin/main" in r.output and "fetch-depth: 0" in r.output
+    with pytest.raises(UsageError):
+        run_regress(rrepo, fake(), base="nope")
+
+
+def test_added_deleted_renamed_and_golden_changed(rrepo):
+    (rrepo / "prompts" / "other.yaml").unlink()
+    (rrepo / "prompts" / "new.yaml").write_text(with_system("New. MAGIC"))
+    git(rrepo, "mv", "prompts/cls.yaml", "prompts/cls2.yaml")
+    (rrepo / "golden" / "cls.yaml").write_text(golden_yaml() + "  - id: c11\n    inputs: {q: apple cider}\n"
+                                               "    expected: A\n")
+    report = run_regress(rrepo, fake())
+    by = {p.name: p for p in report.prompts}
+    assert by["other"].status == "deleted"
+    assert by["new"].status == "added" and any("no base version" in n for n in by["new"].notes)
+    assert by["cls2"].status == "renamed" and "renamed from cls" in by["cls2"].notes
+    assert any("golden set changed" in n for n in by["cls2"].notes)
+    assert len(by["cls2"].cases) == 11 and report.ok
+
+
+def test_log_diff_rollback_across_three_versions(rrepo):
+    config = load_config(rrepo)
+    v2 = commit_files(rrepo, {"prompts/cls.yaml": with_system("Version two. MAGIC")}, "v2")
+    v3 = commit_files(rrepo, {"prompts/cls.yaml": with_system("Version three.")},
+                      "v3\n\nPromptloop-Prompt: cls\nPromptloop-Pass-Rate: 0.5000")
+    vs = versions(config, "cls")
+    assert [v.commit for v in vs][:2] == [v3, v2] and len(vs) == 3
+    assert vs[0].score == 0.5 and vs[1].score is None
+    d = diff(config, "cls", v2, v3)
+    assert "-      Version two. MAGIC\n+      Version three.\n" in d.text and d.score_b == 0.5
+    assert diff(config, "cls").text == ""  # the working tree equals HEAD
+
+    before = snapshot(rrepo)
+    r = rollback(config, "cls", v2, branch=True)
+    assert snapshot(rrepo) == before
+    assert git(rrepo, "show", f"{r.branch}:prompts/cls.yaml") == with_system("Version two. MAGIC")
+    assert git(rrepo, "rev-parse", f"{r.branch}~1").strip() == v3
+
+    rollback(config, "cls", vs[-1].commit)
+    assert (rrepo / "prompts" / "cls.yaml").read_text() == with_system("Classify the item. MAGIC")
+    assert git(rrepo, "rev-parse", "HEAD").strip() == v3  # no commit, no history rewrite
+    from promptloop.errors import GitError
+
+    with pytest.raises(GitError, match="uncommitted changes"):
+        rollback(config, "cls", v2)
+
+
+def test_history_commands_through_the_cli(rrepo, cli, tmp_path):
+    v2 = commit_files(rrepo, {"prompts/cls.yaml": with_system("Version two. MAGIC")},
+                      "v2\n\nPromptloop-Prompt: cls\nPromptloop-Pass-Rate: 0.7500")
+    r = cli.invoke(app, ["-C", str(rrepo), "log", "cls"])
+    assert r.exit_code == 0 and v2[:10] in r.output and "0.750" in r.output
+    r = cli.invoke(app, ["-C", str(rrepo), "diff", "cls", "HEAD~1", "HEAD"])
+    assert r.exit_code == 0 and "+      Version two. MAGIC" in r.output and "pass rate: – → 0.75" in r.output
+    r = cli.invoke(app, ["-C", str(rrepo), "rollback", "cls", "--to", "HEAD~1"])
+    assert r.exit_code == 0 and "restored prompts/cls.yaml" in r.output
+    assert "Classify the item. MAGIC" in (rrepo / "prompts" / "cls.yaml").read_text()
+    r = cli.invoke(app, ["-C", str(rrepo), "rollback", "cls", "--to", "nope"])
+    assert r.exit_code == 2 and "unknown revision 'nope'" in r.output
+    md = tmp_path / "r.md"
+    r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "HEAD", "--markdown", str(md)])
+    # the working tree now holds the rolled-back prompt: scored against HEAD, fake/task is not a real model
+    assert r.exit_code == 2 and "fake/task" in r.output
+
+
+def test_harmless_change_exit_0_through_the_cli(rrepo, cli):
+    with served(rrepo) as server:
+        (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item, kindly. MAGIC"))
+        r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base"])
+        assert r.exit_code == 0, r.output
+        assert "1 changed prompt(s), 1 unchanged" in r.output and "pass" in r.output
+        assert len(server.requests) == 20
+        assert not any("Other prompt" in b["messages"][0]["content"] for b in server.requests)

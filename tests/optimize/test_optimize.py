@@ -1,0 +1,283 @@
+"""promptloop optimize with the fake model, in real temporary git repositories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from promptloop.git.commits import trailers
+from promptloop.repo.config import load_config
+from promptloop.errors import GitError
+from promptloop.model.client import Request
+from promptloop.optimize.search import Options, list_runs, optimize_prompt
+from promptloop.testing import FakeModel
+
+from tests.gitrepo import git, init_repo, snapshot
+
+PROMPT = """\
+# Classifier used by the tests.
+description: Tell A items from B items.
+model:
+  temperature: 0
+inputs: [q]
+messages:
+  - role: system
+    content: |
+      Classify the item.
+  - role: user
+    content: "Item: {{q}}"
+# the checks
+assertions:
+  - type: label
+    value: [A, B]
+golden: cls
+"""
+
+CASES = [("c1", "apple pie recipe", "A", True), ("c2", "banana bread loaf", "B", True),
+         ("c3", "apricot jam jar", "A", False), ("c4", "blueberry muffin tin", "B", False),
+         ("c5", "avocado toast plate", "A", False), ("c6", "blackberry tart shell", "B", False),
+         ("c7", "almond milk carton", "A", False), ("c8", "brownie batter bowl", "B", False),
+         ("c9", "artichoke dip bowl", "A", False), ("c10", "bagel with cream cheese", "B", False)]
+
+
+def golden_yaml() -> str:
+    lines = ["cases:"]
+    for cid, q, exp, critical in CASES:
+        lines.append(f"  - id: {cid}\n    inputs: {{q: {q}}}\n    expected: {exp}")
+        if critical:
+            lines.append("    tags: [critical]")
+    return "\n".join(lines) + "\n"
+
+
+CONFIG = "models:\n  task: fake/task\n  proposer: fake/proposer\n  judge: fake/judge\nbranch_prefix: pl\n"
+EXPECTED = {q: exp for _, q, exp, _ in CASES}
+
+
+def task_answer(request: Request) -> str:
+    """Baseline answers 'A' to everything; 'MAGIC' instructions answer right; 'BREAK' also breaks c1."""
+    system = request.messages[0]["content"]
+    q = request.messages[-1]["content"].removeprefix("Item: ")
+    if "MAGIC" in system:
+        if "BREAK" in system and q == "apple pie recipe":
+            return "B"
+        return EXPECTED[q]
+    return "A"
+
+
+def fake(proposals: list[dict]) -> FakeModel:
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": proposals})
+        return task_answer(request)
+
+    return FakeModel(responder=respond)
+
+
+@pytest.fixture
+def prepo(tmp_path):
+    root = tmp_path / "p"
+    init_repo(root, {"promptloop.yaml": CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden_yaml(),
+                     "README.md": "readme\n", ".gitignore": ".promptloop/\n"})
+    return root
+
+
+def run(root, client, **kw):
+    options = Options(rounds=kw.pop("rounds", 1), candidates=kw.pop("candidates", 3), patience=1,
+                      calls=kw.pop("calls", None), seed=0, slice_size=kw.pop("slice_size", 8))
+    return asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, **kw))
+
+
+def test_winner_committed_on_branch_checkout_untouched(prepo):
+    # A dirty working tree and untracked files elsewhere must survive byte for byte.
+    (prepo / "README.md").write_text("local edits\n")
+    (prepo / "notes.txt").write_text("untracked\n")
+    git(prepo, "add", "README.md")
+    (prepo / "README.md").write_text("more local edits\n")
+    before = snapshot(prepo)
+    report = run(prepo, fake([{"rationale": "name the rule", "instructions": "Classify the item. MAGIC"}]))
+    assert snapshot(prepo) == before
+
+    o = report.outcome
+    assert o.status == "improved" and o.winner.candidate.origin == "proposer"
+    assert o.baseline_rate == 0.5 and o.winner.full_rate == 1.0
+    branch = report.shipped.branch
+    assert branch.startswith("pl/cls-")
+    assert git(prepo, "rev-parse", f"{branch}~1").strip() == before["HEAD"].strip()
+    assert git(prepo, "diff", "--name-only", "HEAD", branch).split() == ["prompts/cls.yaml"]
+    diff = git(prepo, "diff", "-U0", "HEAD", branch)
+    changed = [ln for ln in diff.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert changed == ["-      Classify the item.", "+      Classify the item. MAGIC"]
+
+    message = git(prepo, "log", "-1", "--format=%B", branch)
+    assert message.startswith("promptloop: improve cls (pass rate 0.50 -> 1.00)")
+    assert "| metric    |   baseline |   winner |" in message or "| metric" in message
+    assert "5 case(s) fixed, 0 regressed" in message
+    t = trailers(message)
+    assert t["Promptloop-Prompt"] == "cls"
+    assert t["Promptloop-Baseline"] == git(prepo, "rev-parse", "HEAD:prompts/cls.yaml").strip()
+    assert t["Promptloop-Task-Model"] == "fake/task" and t["Promptloop-Seed"] == "0"
+    assert t["Promptloop-Golden-Hash"].startswith("sha256:")
+    # The run was logged with every candidate.
+    runs = list_runs(prepo / ".promptloop")
+    assert runs[0]["id"] == report.run_id and runs[0]["branch"] == branch
+    assert {c["origin"] for c in runs[0]["candidates"]} >= {"proposer", "fewshot"}
+
+
+def test_candidate_breaking_a_critical_case_is_rejected(prepo):
+    before = snapshot(prepo)
+    report = run(prepo, fake([{"rationale": "x", "instructions": "Classify. MAGIC BREAK"}]))
+    o = report.outcome
+    assert o.status == "no-improvement" and report.shipped is None
+    breaker = next(c for c in o.candidates if c.candidate.origin == "proposer")
+    assert breaker.status == "not-accepted" and "critical case(s) c1" in breaker.reason
+    assert git(prepo, "branch", "--list", "pl/*").strip() == ""
+    assert snapshot(prepo) == before
+
+
+def test_guards_reject_dropped_variable_and_leakage(prepo):
+    proposals = [{"rationale": "drop", "instructions": "MAGIC but no variable"},
+                 {"rationale": "leak", "instructions": "MAGIC. Remember: blueberry muffin tin is B."}]
+
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": proposals})
+        return task_answer(request)
+
+    client = FakeModel(responder=respond)
+    # The first proposal replaces the user template too: simulate by making the proposer rewrite everything.
+    from promptloop.optimize import candidates as C
+
+    original = C.parse_proposals
+
+    def parse(text, base, parent, demos=None):
+        out = original(text, base, parent, demos)
+        out[0].messages = [{"role": "system", "content": "MAGIC"}, {"role": "user", "content": "Item:"}]
+        return out
+
+    C.parse_proposals = parse
+    import promptloop.optimize.search as O
+
+    O.parse_proposals = parse
+    try:
+        report = run(prepo, client, candidates=4)
+    finally:
+        C.parse_proposals = original
+        O.parse_proposals = original
+    by_reason = {c.candidate.rationale: c for c in report.outcome.candidates if c.candidate.origin == "proposer"}
+    assert by_reason["drop"].status == "rejected" and "drops template variable(s) q" in by_reason["drop"].reason
+    assert by_reason["leak"].status == "rejected" and "leaks held-out case c4" in by_reason["leak"].reason
+    # rejected candidates cost no task call
+    assert not any("MAGIC" in r.messages[0]["content"] for r in client.calls("task"))
+
+
+def test_budget_caps_calls_exactly(prepo):
+    for cap in (7, 13, 25):
+        client = fake([{"rationale": "x", "instructions": "Classify. MAGIC"}])
+        report = run(prepo, client, calls=cap, rounds=3, commit=False)
+        assert len(client.history) <= cap
+        assert report.outcome.usage["calls"] == len(client.history)
+        if len(client.history) < cap:
+            assert report.outcome.stop_reason and "budget" not in report.outcome.stop_reason
+        else:
+            assert "budget" in report.outcome.stop_reason
+
+
+def test_uncommitted_prompt_stops_with_message(prepo):
+    (prepo / "prompts" / "cls.yaml").write_text(PROMPT.replace("Classify the item.", "Classify it."))
+    with pytest.raises(GitError, match=r"uncommitted changes in prompts/cls\.yaml"):
+        run(prepo, fake([]))
+
+
+def test_dry_run_makes_no_call(prepo):
+    client = fake([])
+    report = run(prepo, client, dry_run=True)
+    assert report.outcome.status == "dry-run" and client.history == []
+    assert report.outcome.plan.estimate_calls > 0
+
+
+def test_rerun_continues_without_paying_again(prepo, tmp_path):
+    """With the real cache: a second identical run makes no new task or proposer call."""
+    from promptloop.model.client import LM
+
+    client = fake([{"rationale": "x", "instructions": "Classify. MAGIC"}])
+
+    class Cached(LM):
+        async def _with_retries(self, request):  # the fake model behind the real cache
+            return await client.complete(request)
+
+    def once():
+        async def go():
+            async with Cached(cache_path=tmp_path / "cache.sqlite") as lm:
+                return await optimize_prompt(load_config(prepo), "cls",
+                                             Options(rounds=1, candidates=3, patience=1), client=lm, commit=False)
+        return asyncio.run(go())
+
+    first = once()
+    paid = len(client.history)
+    second = once()
+    assert len(client.history) == paid
+    assert second.outcome.winner.candidate.id == first.outcome.winner.candidate.id
+
+
+def test_failed_traces_with_corrections_join_the_failures(prepo):
+    from promptloop.repo.config import load_config
+    from promptloop.repo.prompts import load_prompt
+    from promptloop.traces.importer import import_files
+
+    config = load_config(prepo)
+    prompt = load_prompt(config, "cls")
+    rec = {"promptloop_trace": 1, "id": "p1", "messages": prompt.render({"q": "banana split sundae"}),
+           "output": "A", "feedback": [{"kind": "correction", "value": "B"}]}
+    no_fix = {"promptloop_trace": 1, "id": "p2", "messages": prompt.render({"q": "bread"}), "output": "??"}
+    f = prepo.parent / "t.jsonl"
+    f.write_text(json.dumps(rec) + "\n" + json.dumps(no_fix) + "\n")
+    import_files(config, [f])
+    EXPECTED["banana split sundae"] = "B"
+    try:
+        client = fake([{"rationale": "x", "instructions": "Classify. MAGIC"}])
+        report = run(prepo, client, commit=False)
+    finally:
+        del EXPECTED["banana split sundae"]
+    assert report.outcome.plan.cases == 11  # 10 golden + the corrected trace (the other has no expected value)
+    asked = [r.messages[-1]["content"] for r in client.calls("task")]
+    assert "Item: banana split sundae" in asked and "Item: bread" not in asked
+    assert report.outcome.status == "improved"
+
+
+def test_clearly_worse_candidate_stops_on_the_slice(prepo):
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": "bad", "instructions": "WORSE"}]})
+        return "C" if request.messages[0]["content"] == "WORSE\n" else task_answer(request)
+
+    client = FakeModel(responder=respond)
+    report = run(prepo, client, candidates=2, slice_size=2)
+    bad = next(c for c in report.outcome.candidates if c.candidate.rationale == "bad")
+    assert bad.status == "stopped-early" and "worse than the incumbent on the slice" in bad.reason
+    bad_calls = [r for r in client.calls("task") if r.messages[0]["content"] == "WORSE\n"]
+    assert 0 < len(bad_calls) < len(CASES)  # never ran on the full set
+
+
+def test_second_round_builds_on_a_fewshot_incumbent(prepo):
+    """Round 1 crowns a few-shot candidate; round 2's candidates keep its demonstrations, are not
+    mistaken for leaks, and are compared on the cases both versions can be scored on."""
+
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": f"try {request.sample}",
+                                               "instructions": f"Classify the item. R{request.sample}"}]})
+        if len(request.messages) > 2:  # demonstrations present: the tiny model finally gets it
+            return EXPECTED[request.messages[-1]["content"].removeprefix("Item: ")]
+        return "A"
+
+    client = FakeModel(responder=respond)
+    report = run(prepo, client, rounds=2, candidates=3, commit=False)
+    o = report.outcome
+    assert o.rounds == 2 and o.status == "improved" and o.winner.candidate.origin == "fewshot"
+    second = [c for c in o.candidates if c.candidate.rationale == "try 1"]
+    assert second and second[0].status != "rejected", second[0].reason
+    first_winner = next(c for c in o.candidates if c.status == "accepted")
+    assert second[0].candidate.parent == first_winner.candidate.id
+    assert second[0].candidate.demos == first_winner.candidate.demos != []

@@ -1,0 +1,136 @@
+"""File formats: every bad input is one ConfigError naming file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptloop.repo.config import load_config
+from promptloop.repo.files import load_yaml, schema
+from promptloop.errors import ConfigError, RepoNotFound
+from promptloop.repo.prompts import load_golden, load_prompt, validate_repo
+from promptloop.scoring.eval_run import load_task
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_examples_are_valid(config):
+    checked, errors = validate_repo(config)
+    assert errors == []
+    assert checked == 7
+    prompt, golden = load_task(config, "trec")
+    assert prompt.inputs == ["question"]
+    assert len(golden.cases) == 38
+    assert {c.expected for c in golden.cases} == {"ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"}
+
+
+def test_config_found_walking_up(repo):
+    deep = repo / "prompts"
+    assert load_config(deep).root == repo
+
+
+def test_no_config(tmp_path):
+    with pytest.raises(RepoNotFound, match="promptloop init"):
+        load_config(tmp_path)
+
+
+def test_malformed_yaml_names_line(config, repo):
+    write(repo / "prompts" / "bad.yaml", "description: x\nmessages:\n  - role: user\n    content: [unclosed\n")
+    with pytest.raises(ConfigError) as e:
+        load_prompt(config, "bad")
+    assert e.value.file.endswith("bad.yaml") and e.value.line == 5
+    assert "invalid YAML" in str(e.value)
+
+
+def test_unknown_key_names_line_and_allowed(config, repo):
+    write(repo / "prompts" / "bad.yaml", "description: x\nmesages: []\nmessages:\n  - {role: user, content: hi}\n")
+    with pytest.raises(ConfigError) as e:
+        load_prompt(config, "bad")
+    assert e.value.line == 2 and e.value.column == 1
+    assert "unknown key 'mesages'" in str(e.value) and "allowed:" in str(e.value) and "messages" in str(e.value)
+
+
+def test_unknown_key_in_nested_case(config, repo):
+    text = (repo / "golden" / "trec.yaml").read_text().replace("  expected: NUM\n", "  expected: NUM\n  expect: 1\n", 1)
+    write(repo / "golden" / "trec.yaml", text)
+    line = text.splitlines().index("  expect: 1") + 1
+    with pytest.raises(ConfigError) as e:
+        load_task(config, "trec")
+    assert e.value.line == line
+    assert "cases[" in str(e.value) and "'expect'" in str(e.value)
+
+
+def test_undeclared_template_variable(config, repo):
+    write(repo / "prompts" / "bad.yaml",
+          "inputs: [question]\nmessages:\n  - role: user\n    content: 'Q: {{question}} {{context}}'\n")
+    with pytest.raises(ConfigError) as e:
+        load_prompt(config, "bad")
+    assert e.value.line == 4
+    assert "{{context}}" in str(e.value) and "not declared" in str(e.value)
+
+
+def test_template_code_is_rejected(config, repo):
+    write(repo / "prompts" / "bad.yaml",
+          "inputs: [q]\nmessages:\n  - role: user\n    content: '{{q.__class__}}'\n")
+    with pytest.raises(ConfigError, match="not a plain variable"):
+        load_prompt(config, "bad")
+
+
+def test_golden_case_missing_input(config, repo):
+    text = (repo / "golden" / "gsm8k.yaml").read_text().replace("    question:", "    problem:", 1)
+    write(repo / "golden" / "gsm8k.yaml", text)
+    with pytest.raises(ConfigError) as e:
+        load_task(config, "gsm8k")
+    assert e.value.line == 7  # the `inputs:` key of the first case
+    assert "missing input 'question'" in str(e.value)
+
+
+def test_invalid_json_schema_in_prompt(config, repo):
+    text = (repo / "prompts" / "hotel_slots.yaml").read_text().replace("date: {type: string,",
+                                                                       "date: {type: strng,")
+    write(repo / "prompts" / "hotel_slots.yaml", text)
+    with pytest.raises(ConfigError) as e:
+        load_prompt(config, "hotel_slots")
+    assert "invalid JSON Schema" in str(e.value) and e.value.line is not None
+
+
+def test_unknown_assertion_type(config, repo):
+    text = (repo / "prompts" / "trec.yaml").read_text().replace("type: label", "type: lable")
+    write(repo / "prompts" / "trec.yaml", text)
+    with pytest.raises(ConfigError) as e:
+        load_prompt(config, "trec")
+    assert "'lable'" in str(e.value) and "label" in str(e.value)
+    assert e.value.line == text.splitlines().index("  - type: lable") + 1
+
+
+def test_duplicate_keys_and_ids(config, repo, tmp_path):
+    with pytest.raises(ConfigError, match="duplicate key 'a'"):
+        load_yaml(tmp_path / "x.yaml", "a: 1\na: 2\n")
+    write(repo / "golden" / "dup.yaml", "cases:\n  - {id: a, inputs: {}}\n  - {id: a, inputs: {}}\n")
+    with pytest.raises(ConfigError) as e:
+        load_golden(repo / "golden" / "dup.yaml")
+    assert e.value.line == 3 and "duplicate case id" in str(e.value)
+
+
+def test_validate_repo_collects_all_errors(config, repo):
+    write(repo / "prompts" / "a.yaml", "messages: 3\n")
+    write(repo / "golden" / "orphan.yaml", "cases: [{id: 1}]\n")
+    _, errors = validate_repo(config)
+    assert len(errors) == 2
+    assert any("a.yaml:1" in str(e) for e in errors) and any("orphan.yaml:1" in str(e) for e in errors)
+
+
+def test_schemas_ship_and_reject_unknown_keys():
+    for name in ("prompt", "golden", "config", "trace"):
+        assert schema(name)["additionalProperties"] is False
+    assert "llm_judge" in schema("prompt")["$defs"]["assertion"]["properties"]["type"]["enum"]
+
+
+def test_schema_enum_matches_registry():
+    from promptloop.scoring.assertions import REGISTRY
+
+    assert set(schema("prompt")["$defs"]["assertion"]["properties"]["type"]["enum"]) == set(REGISTRY)

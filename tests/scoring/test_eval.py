@@ -1,0 +1,92 @@
+"""promptloop eval on the worked examples with the fake model: real scoring, scripted answers."""
+
+from __future__ import annotations
+
+import json
+
+from promptloop.scoring.eval_run import load_task, run_eval
+from promptloop.testing import FakeModel
+
+
+def answers_from_golden(config, name, wrong: set[str] = frozenset(), fmt=str):
+    """A fake model that answers each golden case with its expected value (wrong for ids in ``wrong``)."""
+    _prompt, golden = load_task(config, name)
+    fake = FakeModel()
+    for case in golden.cases:
+        needle = str(next(iter(case.inputs.values())))
+        fake.on(needle, "WRONG" if case.id in wrong else fmt(case.expected))
+    return fake, golden
+
+
+def test_trec_with_fake_model(config):
+    _prompt, golden = load_task(config, "trec")
+    wrong = {golden.cases[0].id, golden.cases[5].id}
+    fake, golden = answers_from_golden(config, "trec", wrong)
+    report = run_eval(config, "trec", client=fake)
+    s = report.summary
+    assert s.cases == 38 and s.passed == 36
+    assert s.metrics["accuracy"] == 36 / 38
+    assert sum(v["support"] for v in s.labels.values()) == 38
+    failing = {r.case_id for r in report.results if not r.passed}
+    assert failing == wrong
+    # the request carried the rendered template and the prompt's model settings
+    req = fake.history[0]
+    assert req.model == "local/smollm2" and req.params["temperature"] == 0 and req.params["max_tokens"] == 6
+    assert golden.cases[0].inputs["question"] in req.messages[1]["content"]
+    assert req.messages[0]["role"] == "system"
+
+
+def test_hotel_slots_fields_and_schema(config):
+    fake, _golden = answers_from_golden(config, "hotel_slots", fmt=json.dumps)
+    report = run_eval(config, "hotel_slots", client=fake, limit=10)
+    assert report.summary.passed == 10
+    assert report.summary.metrics["field_f1"] == 1.0
+    assert fake.history[0].params["response_format"]["type"] == "json_schema"
+
+
+def test_hotel_slots_invalid_json_scores_zero_even_if_fields_partly_right(config):
+    _prompt, golden = load_task(config, "hotel_slots")
+    case = golden.cases[0]
+    key, value = next(iter(case.expected.items()))
+    fake = FakeModel(default=json.dumps({key: value, "bogus_field": "x"}))
+    report = run_eval(config, "hotel_slots", client=fake, limit=1)
+    r = report.results[0]
+    assert not r.passed and r.score == 0.0  # the schema forbids bogus_field: hard failure gates the score
+    assert "schema violation" in r.reason
+
+
+def test_gsm8k_numeric(config):
+    fake, _golden = answers_from_golden(config, "gsm8k", fmt=lambda e: f"Step one... Answer: {e}")
+    report = run_eval(config, "gsm8k", client=fake)
+    assert report.summary.metrics["numeric_accuracy"] == 1.0
+    assert report.summary.metrics["mae"] == 0.0
+
+
+def test_repeat_samples_each_case_with_its_own_seed(config):
+    fake = FakeModel(queue=["NUM", "LOC", "NUM", "NUM"])
+    report = run_eval(config, "trec", client=fake, limit=2, repeat=2)
+    assert report.summary.samples == 4
+    seeds = sorted(r.params["seed"] for r in fake.history)
+    assert seeds == [1, 1, 2, 2]
+    assert set(report.summary.per_case.values()) <= {0.0, 0.5, 1.0}
+
+
+def test_thresholds_fail_the_run(config, repo):
+    (repo / "prompts" / "trec.yaml").write_text(
+        (repo / "prompts" / "trec.yaml").read_text() + "thresholds:\n  accuracy: 0.9\n")
+    report = run_eval(config, "trec", client=FakeModel(default="NUM"), limit=5)
+    assert not report.ok and report.missed[0].startswith("accuracy")
+
+
+def test_llm_judge_is_soft_and_runs_only_after_hard_checks(config, repo):
+    (repo / "prompts" / "trec.yaml").write_text((repo / "prompts" / "trec.yaml").read_text().replace(
+        "golden: trec", "  - type: llm_judge\n    value: The label fits the question.\ngolden: trec"))
+    _prompt, golden = load_task(config, "trec")
+    first = golden.cases[0]
+    fake = FakeModel().on("Rubric", '{"reasoning": "fine", "score": 1, "pass": true}')
+    fake.on(first.inputs["question"], str(first.expected))
+    fake.default = "garbage"
+    report = run_eval(config, "trec", client=fake, limit=3)
+    assert len(fake.calls("judge")) == 1  # only the case that passed its hard checks was judged
+    assert report.results[0].passed and report.summary.metrics["judge_score"] == 1.0
+    assert fake.calls("judge")[0].model == "local/smollm2"
