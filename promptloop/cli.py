@@ -126,8 +126,8 @@ def eval_(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
 ) -> None:
     """Score a prompt on its golden set. Exit 1 if a threshold is missed."""
-    from promptloop.scoring.reports import WRITERS, to_json
     from promptloop.scoring.eval_run import path_kind, run_eval
+    from promptloop.scoring.reports import WRITERS, to_json
 
     config = _config()
     if as_json:
@@ -235,7 +235,7 @@ def runs(
     detail: Annotated[str | None, typer.Argument(hidden=True)] = None,
 ) -> None:
     """List optimisation runs (`promptloop runs`), or show one (`promptloop runs show ID`)."""
-    from promptloop.optimize.search import list_runs
+    from promptloop.optimize.runlog import list_runs
     from promptloop.render import render_run, render_runs
 
     config = _config()
@@ -277,8 +277,8 @@ def regress(
 
     from promptloop.git.regress import regress as run_regress
     from promptloop.render import render_regress
-    from promptloop.scoring.reports import regress_dict, regress_junit, regress_markdown
     from promptloop.scoring.eval_run import open_client
+    from promptloop.scoring.reports import regress_dict, regress_junit, regress_markdown
 
     config = _config()
     ref = base or _default_base()

@@ -7,8 +7,8 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from promptloop.scoring.reports import clip, failures, metric_rows
 from promptloop.scoring.eval_run import EvalReport
+from promptloop.scoring.reports import clip, failures, metric_rows
 
 MAX_FAILURES_SHOWN = 20
 

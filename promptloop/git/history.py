@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptloop.errors import ConfigError, GitError, UsageError
 from promptloop.git.commits import (
     branch_name,
     check_committed,
@@ -18,7 +19,6 @@ from promptloop.git.commits import (
     trailers,
 )
 from promptloop.repo.config import Config
-from promptloop.errors import ConfigError, GitError, UsageError
 from promptloop.repo.prompts import resolve_prompt_path
 
 SCORE_TRAILER = "Promptloop-Pass-Rate"

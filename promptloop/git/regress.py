@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.git.commits import commit_sha, file_at, open_repo, relpath
-from promptloop.repo.config import Config
 from promptloop.errors import GitError, PromptloopError, UsageError
-from promptloop.scoring.evaluate import Progress, run_cases, task_model
+from promptloop.git.commits import commit_sha, file_at, open_repo, relpath
 from promptloop.model.client import ModelClient
+from promptloop.repo.config import Config
+from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
+from promptloop.scoring.evaluate import Progress, run_cases, task_model
 from promptloop.scoring.metrics import LOWER_IS_BETTER, summarise
 from promptloop.scoring.metrics import per_case_rates as rates
-from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
 from promptloop.scoring.significance import Paired, pair
 
 SHALLOW_HINT = ("if this is a shallow CI clone, fetch the history: in GitHub Actions use actions/checkout "

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from promptloop.model.cache import CompletionCache, cache_key
 from promptloop.errors import (
     BadResponse,
     BudgetExceeded,
@@ -35,6 +34,7 @@ from promptloop.errors import (
     RateLimited,
     TransientModelError,
 )
+from promptloop.model.cache import CompletionCache, cache_key
 
 LOCAL_PROVIDER = "local"
 PARAM_NAMES = ("temperature", "top_p", "max_tokens", "seed", "stop", "response_format")

@@ -13,9 +13,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptloop.scoring.assertions import parse_json
 from promptloop.repo.prompts import Case, Prompt
 from promptloop.repo.template import TemplateSyntaxError, as_text, render, variables
+from promptloop.scoring.assertions import parse_json
 
 META_PROMPT = """You improve a prompt for a language model. The prompt's instructions (its system message) \
 are below, followed by the task, the checks that define a good answer, and cases where the current prompt failed.

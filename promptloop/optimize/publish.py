@@ -1,4 +1,7 @@
-"""Shipping an optimisation's winner: the rewritten prompt file, committed on a new branch."""
+"""Publishing an optimisation's winner: the rewritten prompt file, committed on a new branch.
+
+Takes a plain :class:`Winner` record, so committing knows nothing of the search that produced it.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,26 @@ from typing import Any
 from tabulate import tabulate
 
 from promptloop.git.commits import blob_id, branch_name, commit_on_branch, diff_stat, relpath
-from promptloop.optimize.search import Outcome
 from promptloop.repo.prompts import GoldenSet, Prompt
 from promptloop.repo.rewrite import replace_messages
+
+
+@dataclass
+class Winner:
+    """What a commit says about the winning candidate, as plain data."""
+
+    messages: list[dict[str, str]]
+    origin: str
+    rationale: str
+    demos: int
+    baseline_rate: float
+    rate: float
+    baseline_metrics: dict[str, Any]
+    metrics: dict[str, Any]
+    heldout_fixed: int
+    fixed: list[str]
+    regressed: list[str]
+    usage: dict[str, Any]
 
 
 @dataclass
@@ -28,27 +48,21 @@ def golden_hash(golden: GoldenSet) -> str:
     return "sha256:" + hashlib.sha256(golden.path.read_bytes()).hexdigest()[:16]
 
 
-def commit_message(outcome: Outcome, prompt: Prompt, golden: GoldenSet, *, baseline: str | None,
+def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: str | None,
                    models: dict[str, str], seed: int, run_id: str) -> str:
-    assert outcome.winner is not None
-    w = outcome.winner
-    base_m, win_m = outcome.baseline_metrics, outcome.winner_metrics
+    base_m, win_m = w.baseline_metrics, w.metrics
     names = [k for k in base_m if k in win_m]
     table = tabulate([(k, f"{base_m[k]:.3f}", f"{win_m[k]:.3f}") for k in names],
                      headers=["metric", "baseline", "winner"], tablefmt="github")
-    u = outcome.usage
-    regressed = w.paired.regressed if w.paired else []
-    fixed = w.paired.fixed if w.paired else []
-    summary = (f"promptloop: improve {prompt.name} (pass rate {outcome.baseline_rate:.2f} -> "
-               f"{w.full_rate or 0:.2f})")
+    u = w.usage
+    summary = f"promptloop: improve {prompt.name} (pass rate {w.baseline_rate:.2f} -> {w.rate:.2f})"
     body = [
         summary, "", table, "",
-        f"Failures fixed: {len(w.fixed_failures)} of the held-out failures; on the golden set "
-        f"{len(fixed)} case(s) fixed, {len(regressed)} regressed"
-        + (f" ({', '.join(regressed)})" if regressed else "") + ".",
-        f"Candidate: {w.candidate.origin}: {w.candidate.rationale}"
-        + (f" (its {len(w.candidate.demos)} demonstration case(s) are left out of both columns)"
-           if w.candidate.demos else "") + ".",
+        f"Failures fixed: {w.heldout_fixed} of the held-out failures; on the golden set "
+        f"{len(w.fixed)} case(s) fixed, {len(w.regressed)} regressed"
+        + (f" ({', '.join(w.regressed)})" if w.regressed else "") + ".",
+        f"Candidate: {w.origin}: {w.rationale}"
+        + (f" (its {w.demos} demonstration case(s) are left out of both columns)" if w.demos else "") + ".",
         f"Budget spent: {u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
         f"${u.get('cost_usd', 0.0):.4f}.",
         "",
@@ -59,20 +73,19 @@ def commit_message(outcome: Outcome, prompt: Prompt, golden: GoldenSet, *, basel
         f"Promptloop-Proposer-Model: {models['proposer']}",
         f"Promptloop-Seed: {seed}",
         f"Promptloop-Cost-USD: {u.get('cost_usd', 0.0):.6f}",
-        f"Promptloop-Pass-Rate: {w.full_rate or 0:.4f}",
-        f"Promptloop-Baseline-Pass-Rate: {outcome.baseline_rate:.4f}",
+        f"Promptloop-Pass-Rate: {w.rate:.4f}",
+        f"Promptloop-Baseline-Pass-Rate: {w.baseline_rate:.4f}",
         f"Promptloop-Run: {run_id}",
     ]
     return "\n".join(body) + "\n"
 
 
-def ship(repo: Any, outcome: Outcome, prompt: Prompt, golden: GoldenSet, *, prefix: str, models: dict[str, str],
+def ship(repo: Any, winner: Winner, prompt: Prompt, golden: GoldenSet, *, prefix: str, models: dict[str, str],
          seed: int, run_id: str, now: datetime | None = None) -> Shipped:
-    assert outcome.winner is not None
     rel = relpath(repo, prompt.path)
     original = prompt.path.read_text(encoding="utf-8")
-    new_text = replace_messages(original, outcome.winner.candidate.messages)
-    message = commit_message(outcome, prompt, golden, baseline=blob_id(repo, "HEAD", rel), models=models,
+    new_text = replace_messages(original, winner.messages)
+    message = commit_message(winner, prompt, golden, baseline=blob_id(repo, "HEAD", rel), models=models,
                              seed=seed, run_id=run_id)
     branch = branch_name(prefix, prompt.name, now)
     sha = commit_on_branch(repo, {rel: new_text}, branch, message)

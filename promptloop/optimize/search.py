@@ -4,19 +4,18 @@ Flow: baseline on the golden set -> failures split into shown / held-out -> roun
 candidates (data-built few-shot and format variants, proposer rewrites) -> guards ->
 staged evaluation (a slice with the failures first, early stop, then the full set) ->
 acceptance (fixes held-out failures, no critical regression, no aggregate drop beyond noise).
-Committing the winner is :mod:`promptloop.commit`'s job.
+Committing the winner is :mod:`promptloop.optimize.publish`'s job.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from promptloop.errors import BudgetExceeded, TransientModelError
+from promptloop.model.client import Budget, ModelClient, Request
+from promptloop.optimize.acceptance import accept, mean, split_failures
 from promptloop.optimize.candidates import (
     Candidate,
     fewshot_variants,
@@ -27,13 +26,14 @@ from promptloop.optimize.candidates import (
     parse_proposals,
     proposal_format,
 )
+from promptloop.optimize.publish import Shipped, Winner, ship
+from promptloop.optimize.runlog import RunLog
 from promptloop.repo.config import Config, ModelRef
-from promptloop.errors import BudgetExceeded, TransientModelError
-from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
-from promptloop.model.client import Budget, ModelClient, Request
-from promptloop.scoring.metrics import per_case_rates as rates
 from promptloop.repo.prompts import Case, GoldenSet, Prompt
+from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
+from promptloop.scoring.metrics import per_case_rates as rates
 from promptloop.scoring.significance import Paired, pair
+from promptloop.traces.to_golden import trace_failures
 
 Event = Callable[[str, dict[str, Any]], None]
 
@@ -116,26 +116,22 @@ class Outcome:
     def improved(self) -> bool:
         return self.winner is not None
 
+    @property
+    def winner_id(self) -> str | None:
+        return self.winner.candidate.id if self.winner else None
 
-def _shown(case_id: str, seed: int) -> bool:
-    return int(hashlib.sha256(f"{seed}:{case_id}".encode()).hexdigest(), 16) % 2 == 0
+    def candidate_logs(self) -> list[dict[str, Any]]:
+        return [c.log() for c in self.candidates]
 
-
-def split_failures(ids: list[str], seed: int = 0) -> tuple[list[str], list[str]]:
-    """Deterministic half split; each side gets at least one case when there are two or more."""
-    shown = [i for i in ids if _shown(i, seed)]
-    held = [i for i in ids if not _shown(i, seed)]
-    if len(ids) >= 2 and not shown:
-        shown, held = held[:1], held[1:]
-    if len(ids) >= 2 and not held:
-        shown, held = shown[1:], shown[:1]
-    if len(ids) == 1:
-        shown, held = [], ids[:]
-    return shown, held
-
-
-def mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
+    def winner_record(self) -> Winner:
+        """The winner as plain data for :func:`promptloop.optimize.publish.ship`."""
+        assert self.winner is not None
+        w = self.winner
+        return Winner(messages=w.candidate.messages, origin=w.candidate.origin, rationale=w.candidate.rationale,
+                      demos=len(w.candidate.demos), baseline_rate=self.baseline_rate, rate=w.full_rate or 0.0,
+                      baseline_metrics=self.baseline_metrics, metrics=self.winner_metrics,
+                      heldout_fixed=len(w.fixed_failures), fixed=w.paired.fixed if w.paired else [],
+                      regressed=w.paired.regressed if w.paired else [], usage=self.usage)
 
 
 class Optimizer:
@@ -305,22 +301,8 @@ class Optimizer:
         s.fixed_failures = [i for i in failures if s.rates.get(i, 0) >= 0.5]
         critical = [i for i in s.paired.regressed if self.cases[i].critical]
         base_rate = mean([base[i] for i in evaluable])
-        if critical:
-            s.status, s.reason = "not-accepted", f"breaks critical case(s) {', '.join(critical)}"
-        elif not s.fixed_failures:
-            s.status, s.reason = "not-accepted", "fixes none of the held-out failures"
-        elif s.paired.regressed and s.paired.p_worse < self.o.alpha:
-            s.status, s.reason = "not-accepted", (f"{len(s.paired.regressed)} regressions, significant "
-                                                  f"(p={s.paired.p_worse:.3f} < {self.o.alpha})")
-        elif s.full_rate < base_rate - self.o.tolerance:
-            s.status, s.reason = "not-accepted", f"pass rate drops {base_rate:.2f} -> {s.full_rate:.2f}"
-        elif s.full_rate <= base_rate:
-            s.status = "not-accepted"
-            s.reason = f"no better than the baseline ({s.full_rate:.2f} <= {base_rate:.2f})"
-        else:
-            s.status = "accepted"
-            s.reason = (f"fixes {len(s.fixed_failures)} held-out failure(s); {len(s.paired.fixed)} fixed, "
-                        f"{len(s.paired.regressed)} regressed on the golden set")
+        s.status, s.reason = accept(s.full_rate, base_rate, s.paired, s.fixed_failures, critical,
+                                    alpha=self.o.alpha, tolerance=self.o.tolerance)
         return s
 
     def _usage(self) -> dict[str, Any]:
@@ -338,72 +320,11 @@ def _metrics(results: list[CaseResult]) -> dict[str, Any]:
     return {k: v for k, v in s.metrics.items() if v is not None}
 
 
-def trace_failures(config: Config, prompt: Prompt, limit: int = 200) -> list[Case]:
-    """Failed production traces of ``prompt`` that can be replayed and judged: input variables
-    recovered and a corrected (expected) output known. Secrets were masked at import."""
-    from promptloop.traces.store import TraceStore, store_path
-
-    path = store_path(config.cache_dir)
-    if not path.exists():
-        return []
-    with TraceStore(path) as store:
-        failed = store.query(prompt=prompt.name, verdict="fail")
-    out: list[Case] = []
-    for t in failed:
-        if t.expected is None or not t.inputs or any(k not in t.inputs for k in prompt.inputs):
-            continue
-        out.append(Case(id=f"trace:{t.id}", inputs={k: t.inputs[k] for k in prompt.inputs}, expected=t.expected,
-                        tags=["trace"]))
-        if len(out) >= limit:
-            break
-    return out
-
-
-class RunLog:
-    """Every optimisation run as JSON in the cache directory, rewritten as events arrive."""
-
-    def __init__(self, cache_dir: Path, prompt: str) -> None:
-        self.dir = cache_dir / "runs"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.id = time.strftime("%Y%m%d-%H%M%S") + f"-{prompt}"
-        self.path = self.dir / f"{self.id}.json"
-        self.data: dict[str, Any] = {"id": self.id, "prompt": prompt, "started": time.time(), "events": []}
-
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        self.data["events"].append({"kind": kind, "time": time.time(), **data})
-        self.save()
-
-    def finish(self, outcome: Outcome, extra: dict[str, Any]) -> None:
-        self.data.update(status=outcome.status, stop_reason=outcome.stop_reason, usage=outcome.usage,
-                         baseline_rate=outcome.baseline_rate, finished=time.time(),
-                         winner=outcome.winner.candidate.id if outcome.winner else None, **extra)
-        self.data["candidates"] = [c.log() for c in outcome.candidates]
-        self.save()
-
-    def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
-        tmp.replace(self.path)
-
-
-def list_runs(cache_dir: Path) -> list[dict[str, Any]]:
-    d = cache_dir / "runs"
-    if not d.is_dir():
-        return []
-    out = []
-    for p in sorted(d.glob("*.json"), reverse=True):
-        try:
-            out.append(json.loads(p.read_text(encoding="utf-8")))
-        except ValueError:
-            continue
-    return out
-
-
 @dataclass
 class OptimizeReport:
     outcome: Outcome
     run_id: str
-    shipped: Any = None  # ship.Shipped when a winner was committed
+    shipped: Shipped | None = None
 
 
 async def optimize_prompt(config: Config, prompt_name: str, options: Options, *, client: ModelClient,
@@ -431,9 +352,7 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
     outcome = await opt.run(dry_run=dry_run)
     shipped = None
     if outcome.winner is not None and repo is not None:
-        from promptloop.optimize.publish import ship
-
-        shipped = ship(repo, outcome, prompt, golden, prefix=config.branch_prefix,
+        shipped = ship(repo, outcome.winner_record(), prompt, golden, prefix=config.branch_prefix,
                        models={"task": opt.model.name, "proposer": opt.proposer.name}, seed=options.seed,
                        run_id=log.id)
     log.finish(outcome, {"branch": shipped.branch if shipped else None,

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.repo.files import load_validated
 from promptloop.errors import RepoNotFound
+from promptloop.repo.files import load_validated
 
 CONFIG_FILE = "promptloop.yaml"
 LOCAL_MODEL = "local/smollm2"

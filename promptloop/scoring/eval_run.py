@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.repo.config import Config, ModelRef
-from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
 from promptloop.model.client import LM, Budget, ModelClient
-from promptloop.scoring.metrics import Summary, check_thresholds, summarise
+from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt
+from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
+from promptloop.scoring.metrics import Summary, check_thresholds, summarise
 
 
 @dataclass

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.scoring import assertions as A
-from promptloop.repo.config import Config, ModelRef
 from promptloop.errors import BudgetExceeded, ModelError, TransientModelError
 from promptloop.model.client import Completion, ModelClient, Request
+from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Assertion, Case, Prompt
+from promptloop.scoring import assertions as A
 
 Progress = Callable[[int, int], None]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from promptloop.scoring.eval_run import EvalReport, report_dict
 from promptloop.repo.template import as_text
+from promptloop.scoring.eval_run import EvalReport, report_dict
 
 
 def fmt(value: Any) -> str:

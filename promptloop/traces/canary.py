@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from promptloop.repo.config import Config
 from promptloop.errors import PromptloopError, UsageError
+from promptloop.repo.config import Config
 from promptloop.scoring.metrics import percentile
 from promptloop.traces.store import Trace, TraceStore, store_path
 

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.repo.config import Config
 from promptloop.errors import ConfigError, PromptloopError
-from promptloop.traces.formats import Importer, RecordError, detect, parse_line, read_lines, read_records
+from promptloop.repo.config import Config
 from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
+from promptloop.traces.formats import Importer, RecordError, detect
+from promptloop.traces.reading import parse_line, read_lines, read_records
 from promptloop.traces.redact import has_secret, redact
-from promptloop.traces.verdicts import Matcher, decide
 from promptloop.traces.store import Trace, TraceStore, row_of, store_path
+from promptloop.traces.verdicts import Matcher, decide
 
 BATCH = 1000
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from promptloop.repo.config import Config
 from promptloop.errors import ConfigError
-from promptloop.repo.prompts import golden_path, load_golden, load_prompt
+from promptloop.repo.config import Config
+from promptloop.repo.prompts import Case, Prompt, golden_path, load_golden, load_prompt
 from promptloop.traces.redact import redact
 from promptloop.traces.store import Trace, TraceStore, store_path
 
@@ -105,4 +105,23 @@ def promote(config: Config, prompt_name: str, *, failed: bool = False, limit: in
         updated = append_cases(text, new)
         load_golden(gpath, prompt, text=updated)  # validate before writing: never a broken file
         gpath.write_text(updated, encoding="utf-8")
+    return out
+
+
+def trace_failures(config: Config, prompt: Prompt, limit: int = 200) -> list[Case]:
+    """Failed production traces of ``prompt`` that can be replayed and judged: input variables
+    recovered and a corrected (expected) output known. Secrets were masked at import."""
+    path = store_path(config.cache_dir)
+    if not path.exists():
+        return []
+    with TraceStore(path) as store:
+        failed = store.query(prompt=prompt.name, verdict="fail")
+    out: list[Case] = []
+    for t in failed:
+        if t.expected is None or not t.inputs or any(k not in t.inputs for k in prompt.inputs):
+            continue
+        out.append(Case(id=f"trace:{t.id}", inputs={k: t.inputs[k] for k in prompt.inputs}, expected=t.expected,
+                        tags=["trace"]))
+        if len(out) >= limit:
+            break
     return out

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from promptloop.scoring import assertions as A
 from promptloop.repo.prompts import Case, Prompt
 from promptloop.repo.template import recover
+from promptloop.scoring import assertions as A
 from promptloop.traces.store import Feedback, Trace
 
 LOWER_IS_BETTER = ("halluc", "toxic", "bias", "harm", "error")

@@ -1,0 +1,106 @@
+"""Reading trace files: JSONL, JSON, gzip and VCR cassettes into (line, record) pairs."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+class RecordError(ValueError):
+    """A record that cannot be imported; the message says why."""
+
+
+def open_binary(path: Path) -> Any:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+
+
+def decode(raw: bytes, where: str = "") -> str | RecordError:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return RecordError(f"not UTF-8 text{where} (byte {e.start}); re-export the file as UTF-8")
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
+    """Non-blank lines with their numbers; a line that is not UTF-8 is reported, not fatal."""
+    with open_binary(path) as fh:
+        for n, raw in enumerate(fh, 1):
+            if raw.strip():
+                yield n, decode(raw)
+
+
+def read_cassette(path: Path) -> Iterator[tuple[int, Any]]:
+    """VCR cassettes (YAML) of recorded HTTP calls: each chat completion becomes an OpenAI log record."""
+    import yaml
+
+    with open_binary(path) as fh:
+        text = decode(fh.read())
+    if isinstance(text, RecordError):
+        yield 1, text
+        return
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        yield (mark.line + 1 if mark else 1), RecordError(f"invalid YAML: {getattr(e, 'problem', e)}")
+        return
+    for i, it in enumerate((doc or {}).get("interactions") or []):
+        req, resp = it.get("request") or {}, it.get("response") or {}
+        if "chat/completions" not in str(req.get("uri", "")):
+            continue
+        body = (resp.get("body") or {}).get("string")
+        if isinstance(body, bytes):
+            body = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+            body = body.decode("utf-8")
+        try:
+            yield i + 1, {"request": json.loads(req.get("body") or "{}"), "response": json.loads(body or "null"),
+                          "uri": req.get("uri"), "status": (resp.get("status") or {}).get("code")}
+        except (ValueError, UnicodeDecodeError) as e:
+            yield i + 1, RecordError(f"interaction {i}: body is not JSON ({e})")
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line, record) pairs; a malformed line yields (line, RecordError). JSONL streams line by line."""
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".yaml", ".yml")):
+        yield from read_cassette(path)
+        return
+    lines = read_lines(path)
+    first = next(lines, None)
+    if first is None:
+        return
+    head = first[1].strip() if isinstance(first[1], str) else ""
+    if name.endswith(".json") or (head in ("[", "{") and not name.endswith(".jsonl")):
+        with open_binary(path) as fh:
+            text = decode(fh.read())
+        if isinstance(text, RecordError):
+            yield 1, text
+            return
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            yield e.lineno, RecordError(f"invalid JSON: {e.msg} (column {e.colno})")
+            return
+        items = doc if isinstance(doc, list) else (doc["data"] if isinstance(doc, dict) and doc.get(
+            "object") == "list" and isinstance(doc.get("data"), list) else [doc])
+        for item in items:
+            yield 1, item
+        return
+    for n, line in itertools.chain([first], lines):
+        yield n, parse_line(line)
+
+
+def parse_line(line: str | RecordError) -> Any:
+    """A JSONL line's record, or the RecordError saying why it is not one."""
+    if isinstance(line, RecordError):
+        return line
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        return RecordError(f"invalid JSON: {e.msg} (column {e.colno})")
