@@ -45,6 +45,7 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], runs: int = 3) -> floa
 
 def in_process(root: Path, *, fast: bool) -> tuple[float, int, int]:
     from promptloop.model import client as lm
+    from promptloop.model import routes
     from promptloop.repo.config import load_config
     from promptloop.scoring.eval_run import evaluate_prompt, load_task
 
@@ -52,7 +53,7 @@ def in_process(root: Path, *, fast: bool) -> tuple[float, int, int]:
         os.environ.pop("PROMPTLOOP_NO_FAST_PATH", None)
     else:
         os.environ["PROMPTLOOP_NO_FAST_PATH"] = "1"
-    lm.litellm_module()  # import cost is reported separately
+    routes.litellm_module()  # import cost is reported separately
     config = load_config(root)
     prompt, golden = load_task(config, "bench")
 
@@ -88,9 +89,9 @@ def main() -> None:
             exe = [sys.executable, "-m", "promptloop"]
 
             start = time.perf_counter()
-            from promptloop.model import client as lm
+            from promptloop.model import routes
 
-            lm.litellm_module()
+            routes.litellm_module()
             import_s = time.perf_counter() - start
             wall, passed, calls = in_process(root, fast=True)
             print(f"eval {args.cases} cases @ concurrency {args.concurrency}, {args.latency * 1000:.0f} ms latency: "

@@ -37,8 +37,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    from promptloop.repo.config import load_config
     from promptloop.optimize.search import Options, optimize_prompt
+    from promptloop.repo.config import load_config
     from promptloop.scoring.eval_run import evaluate_prompt, load_task, open_client
 
     rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]

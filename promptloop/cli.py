@@ -160,9 +160,8 @@ def eval_(
 @command
 def models() -> None:
     """Show each configured model and whether it can be used now, with the fix when not."""
-    from rich.table import Table
-
     from promptloop.model.client import model_status
+    from promptloop.render import render_models
     from promptloop.repo.prompts import list_prompt_paths, load_prompt
 
     config = _config()
@@ -177,14 +176,9 @@ def models() -> None:
             continue
         if settings.get("name"):
             rows.setdefault((settings["name"], settings.get("api_base")), []).append(f"prompt {path.stem}")
-    table = Table("model", "used by", "ready", "detail")
-    all_ok = True
-    for (name, base), users in rows.items():
-        ok, detail = model_status(name, base)
-        all_ok &= ok
-        table.add_row(name, ", ".join(users), "[green]yes[/]" if ok else "[red]no[/]", _escape(detail))
-    _console().print(table)
-    raise typer.Exit(0 if all_ok else 2)
+    statuses = [(name, users, *model_status(name, base)) for (name, base), users in rows.items()]
+    render_models(_console(), statuses)
+    raise typer.Exit(0 if all(ok for _, _, ok, _ in statuses) else 2)
 
 
 @app.command()
@@ -308,15 +302,10 @@ def regress(
 @command
 def log_(prompt: Annotated[str, typer.Argument(help="Prompt name.")]) -> None:
     """The versions of a prompt from git history, with recorded scores."""
-    from rich.table import Table
-
     from promptloop.git.history import versions
+    from promptloop.render import render_versions
 
-    t = Table("commit", "date", "author", "pass rate", "subject")
-    for v in versions(_config(), prompt):
-        t.add_row(v.commit[:10], v.date, _escape(v.author), "–" if v.score is None else f"{v.score:.3f}",
-                  _escape(v.subject))
-    _console().print(t)
+    render_versions(_console(), versions(_config(), prompt))
 
 
 @app.command()
@@ -327,20 +316,10 @@ def diff(
     b: Annotated[str | None, typer.Argument(help="Newer revision (default the working tree).")] = None,
 ) -> None:
     """The prompt text diff between two versions, with their score deltas when known."""
-    from rich.syntax import Syntax
-
     from promptloop.git.history import diff as prompt_diff
+    from promptloop.render import render_diff
 
-    d = prompt_diff(_config(), prompt, a, b)
-    con = _console()
-    if not d.text:
-        con.print(f"no difference between {_escape(d.a)} and {_escape(d.b)}")
-        return
-    con.print(Syntax(d.text, "diff", theme="ansi_dark", background_color="default"))
-    if d.score_a is not None or d.score_b is not None:
-        delta = (f" ({d.score_b - d.score_a:+.3f})" if d.score_a is not None and d.score_b is not None else "")
-        con.print(f"pass rate: {d.score_a if d.score_a is not None else '–'} → "
-                  f"{d.score_b if d.score_b is not None else '–'}{delta}")
+    render_diff(_console(), prompt_diff(_config(), prompt, a, b))
 
 
 @app.command()
@@ -383,16 +362,9 @@ def import_(
     if as_json:
         sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
         return
-    con, err = _console(), _console(stderr=True)
-    for p in s.problems[:50]:
-        err.print(f"[yellow]skipped[/] {_escape(p)}")
-    if len(s.problems) > 50:
-        err.print(f"… and {len(s.problems) - 50} more")
-    con.print(f"imported {s.imported}, duplicate {s.duplicates}, skipped {s.skipped}; feedback records "
-              f"{s.feedback}; matched to prompts {s.matched}")
-    if s.formats:
-        con.print("formats: " + ", ".join(f"{k} {v}" for k, v in s.formats.items()) + "; verdicts: "
-                  + ", ".join(f"{k} {v}" for k, v in s.verdicts.items()))
+    from promptloop.render import render_import
+
+    render_import(_console(), _console(stderr=True), s)
 
 
 @app.command()
@@ -403,8 +375,6 @@ def traces(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Counts by verdict, prompt version and model; top failure reasons; latency and cost percentiles."""
-    from rich.table import Table
-
     from promptloop.traces.store import TraceStore, store_path, summarize
 
     config = _config()
@@ -414,22 +384,9 @@ def traces(
     if as_json:
         sys.stdout.write(json.dumps(s, indent=2) + "\n")
         return
-    con = _console()
-    con.print(f"{s['traces']} trace(s)" + (f" of {prompt}" if prompt else "") + (" (failed)" if failed else ""))
-    for title, key in (("verdict", "verdicts"), ("prompt@version", "prompt_versions"), ("model", "models")):
-        t = Table(title, "traces")
-        for k, v in sorted(s[key].items(), key=lambda kv: -kv[1]):
-            t.add_row(_escape(k), str(v))
-        con.print(t)
-    if s["top_failure_reasons"]:
-        t = Table("top failure reasons", "traces")
-        for reason, n in s["top_failure_reasons"]:
-            t.add_row(_escape(reason[:100]), str(n))
-        con.print(t)
-    lat, cost = s["latency_ms"], s["cost_usd"]
-    fmt_ = lambda v, d=1: "–" if v is None else f"{v:.{d}f}"  # noqa: E731
-    con.print(f"latency ms p50 {fmt_(lat['p50'])} p95 {fmt_(lat['p95'])}; cost USD p50 {fmt_(cost['p50'], 6)} "
-              f"p95 {fmt_(cost['p95'], 6)} total {fmt_(cost['total'], 4)}")
+    from promptloop.render import render_trace_summary
+
+    render_trace_summary(_console(), s, prompt=prompt, failed=failed)
 
 
 golden_app = typer.Typer(help="Work with golden sets.", no_args_is_help=True)
@@ -466,8 +423,6 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Canary comparison on imported traces: promote, hold, or not enough traffic."""
-    from rich.table import Table
-
     from promptloop.traces.canary import compare as run_compare
     from promptloop.traces.canary import comparison_dict
 
@@ -475,18 +430,9 @@ def compare(
     if as_json:
         sys.stdout.write(json.dumps(comparison_dict(c), indent=2) + "\n")
         return
-    t = Table("version", "traces", "with feedback", "pass rate (95% CI)", "latency p50/p95 ms", "cost/call USD")
-    for x in (c.a, c.b):
-        lo, hi = x.interval
-        rate = "–" if x.rate is None else f"{x.rate:.1%} ({lo:.1%}–{hi:.1%})"
-        lat = "–" if x.latency_p50 is None else f"{x.latency_p50:.0f}/{x.latency_p95:.0f}"
-        t.add_row(_escape(x.version), str(x.traces), str(x.judged), rate, lat,
-                  "–" if x.cost_per_call is None else f"{x.cost_per_call:.6f}")
-    con = _console()
-    con.print(t)
-    colour = {"promote": "green", "hold": "red"}.get(c.verdict, "yellow")
-    con.print(f"[bold {colour}]{c.verdict}[/]: {_escape(c.reason)}"
-              + (f"; about {c.more_needed} more traces with feedback would settle it" if c.more_needed else ""))
+    from promptloop.render import render_comparison
+
+    render_comparison(_console(), c)
 
 
 def run() -> None:

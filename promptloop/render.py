@@ -192,3 +192,75 @@ def render_regress(con: Any, report: Any) -> None:
                           escape(clip(c.get("reason", ""), 70)))
             con.print(t)
     con.print("[bold green]pass[/]" if report.ok else "[bold red]fail[/]: a changed prompt regressed")
+
+
+def render_models(con: Any, statuses: list[tuple[str, list[str], bool, str]]) -> None:
+    table = Table("model", "used by", "ready", "detail")
+    for name, users, ok, detail in statuses:
+        table.add_row(escape(name), ", ".join(users), "[green]yes[/]" if ok else "[red]no[/]", escape(detail))
+    con.print(table)
+
+
+def render_versions(con: Any, versions: list[Any]) -> None:
+    t = Table("commit", "date", "author", "pass rate", "subject")
+    for v in versions:
+        t.add_row(v.commit[:10], v.date, escape(v.author), "–" if v.score is None else f"{v.score:.3f}",
+                  escape(v.subject))
+    con.print(t)
+
+
+def render_diff(con: Any, d: Any) -> None:
+    from rich.syntax import Syntax
+
+    if not d.text:
+        con.print(f"no difference between {escape(d.a)} and {escape(d.b)}")
+        return
+    con.print(Syntax(d.text, "diff", theme="ansi_dark", background_color="default"))
+    if d.score_a is not None or d.score_b is not None:
+        delta = (f" ({d.score_b - d.score_a:+.3f})" if d.score_a is not None and d.score_b is not None else "")
+        con.print(f"pass rate: {d.score_a if d.score_a is not None else '–'} → "
+                  f"{d.score_b if d.score_b is not None else '–'}{delta}")
+
+
+def render_import(con: Any, err: Any, s: Any) -> None:
+    for p in s.problems[:50]:
+        err.print(f"[yellow]skipped[/] {escape(p)}")
+    if len(s.problems) > 50:
+        err.print(f"… and {len(s.problems) - 50} more")
+    con.print(f"imported {s.imported}, duplicate {s.duplicates}, skipped {s.skipped}; feedback records "
+              f"{s.feedback}; matched to prompts {s.matched}")
+    if s.formats:
+        con.print("formats: " + ", ".join(f"{k} {v}" for k, v in s.formats.items()) + "; verdicts: "
+                  + ", ".join(f"{k} {v}" for k, v in s.verdicts.items()))
+
+
+def render_trace_summary(con: Any, s: dict[str, Any], *, prompt: str | None, failed: bool) -> None:
+    con.print(f"{s['traces']} trace(s)" + (f" of {prompt}" if prompt else "") + (" (failed)" if failed else ""))
+    for title, key in (("verdict", "verdicts"), ("prompt@version", "prompt_versions"), ("model", "models")):
+        t = Table(title, "traces")
+        for k, v in sorted(s[key].items(), key=lambda kv: -kv[1]):
+            t.add_row(escape(k), str(v))
+        con.print(t)
+    if s["top_failure_reasons"]:
+        t = Table("top failure reasons", "traces")
+        for reason, n in s["top_failure_reasons"]:
+            t.add_row(escape(reason[:100]), str(n))
+        con.print(t)
+    lat, cost = s["latency_ms"], s["cost_usd"]
+    fmt_ = lambda v, d=1: "–" if v is None else f"{v:.{d}f}"  # noqa: E731
+    con.print(f"latency ms p50 {fmt_(lat['p50'])} p95 {fmt_(lat['p95'])}; cost USD p50 {fmt_(cost['p50'], 6)} "
+              f"p95 {fmt_(cost['p95'], 6)} total {fmt_(cost['total'], 4)}")
+
+
+def render_comparison(con: Any, c: Any) -> None:
+    t = Table("version", "traces", "with feedback", "pass rate (95% CI)", "latency p50/p95 ms", "cost/call USD")
+    for x in (c.a, c.b):
+        lo, hi = x.interval
+        rate = "–" if x.rate is None else f"{x.rate:.1%} ({lo:.1%}–{hi:.1%})"
+        lat = "–" if x.latency_p50 is None else f"{x.latency_p50:.0f}/{x.latency_p95:.0f}"
+        t.add_row(escape(x.version), str(x.traces), str(x.judged), rate, lat,
+                  "–" if x.cost_per_call is None else f"{x.cost_per_call:.6f}")
+    con.print(t)
+    colour = {"promote": "green", "hold": "red"}.get(c.verdict, "yellow")
+    con.print(f"[bold {colour}]{c.verdict}[/]: {escape(c.reason)}"
+              + (f"; about {c.more_needed} more traces with feedback would settle it" if c.more_needed else ""))

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 
 from promptloop.cli import app
 from promptloop.testing import FakeServer
-
 from tests.conftest import point_at
 
 

@@ -10,12 +10,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from promptloop.cli import app
-from promptloop.repo.config import load_config
 from promptloop.errors import UsageError
 from promptloop.git.history import diff, rollback, versions
 from promptloop.git.regress import regress
+from promptloop.repo.config import load_config
 from promptloop.testing import FakeModel, FakeServer
-
 from tests.gitrepo import commit_files, git, init_repo, snapshot
 from tests.optimize.test_optimize import CASES, CONFIG, PROMPT, golden_yaml
 

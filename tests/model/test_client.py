@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from promptloop.repo.config import load_config
 from promptloop.errors import MissingKeyError, ModelConfigError
 from promptloop.model.client import LM, Budget, Request
+from promptloop.repo.config import load_config
 from promptloop.scoring.eval_run import evaluate_prompt, load_task, run_eval
 from promptloop.testing import FakeServer
-
 from tests.conftest import point_at
 
 FAULT_CASES = """cases:

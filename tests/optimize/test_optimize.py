@@ -7,14 +7,13 @@ import json
 
 import pytest
 
-from promptloop.git.commits import trailers
-from promptloop.repo.config import load_config
 from promptloop.errors import GitError
+from promptloop.git.commits import trailers
 from promptloop.model.client import Request
 from promptloop.optimize.runlog import list_runs
 from promptloop.optimize.search import Options, optimize_prompt
+from promptloop.repo.config import load_config
 from promptloop.testing import FakeModel
-
 from tests.gitrepo import git, init_repo, snapshot
 
 PROMPT = """\

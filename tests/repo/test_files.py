@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from promptloop.errors import ConfigError, RepoNotFound
 from promptloop.repo.config import load_config
 from promptloop.repo.files import load_yaml, schema
-from promptloop.errors import ConfigError, RepoNotFound
 from promptloop.repo.prompts import load_golden, load_prompt, validate_repo
 from promptloop.scoring.eval_run import load_task
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from promptloop.repo.prompts import Assertion, Case
 from promptloop.scoring import assertions as A
 from promptloop.scoring.evaluate import CaseResult
 from promptloop.scoring.metrics import check_thresholds, summarise
-from promptloop.repo.prompts import Assertion, Case
 
 CTX = A.Context()
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from promptloop.traces.canary import compare, required_n, wilson
 from promptloop.cli import app
 from promptloop.errors import UsageError
+from promptloop.traces.canary import compare, required_n, wilson
 from promptloop.traces.importer import import_files
 
 

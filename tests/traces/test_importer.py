@@ -194,8 +194,8 @@ def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
     """Large JSONL files are parsed in worker processes; the store must come out the same."""
     import shutil
 
-    from promptloop.traces import importer as trace_import
     from promptloop.repo.config import load_config
+    from promptloop.traces import importer as trace_import
 
     lines = []
     for name in ("openai_chat_completions.jsonl", "openai_batch_input.jsonl", "openai_batch_output.jsonl",

@@ -6,10 +6,10 @@ import json
 
 import yaml
 
-from promptloop.traces.to_golden import append_cases, promote
 from promptloop.repo.prompts import load_golden, load_prompt
 from promptloop.traces.importer import import_files
 from promptloop.traces.store import TraceStore, store_path
+from promptloop.traces.to_golden import append_cases, promote
 
 
 def trec_trace(config, tid, question, output, **extra):

@@ -1,0 +1,189 @@
+"""Fakes for tests: a scripted model client and a local OpenAI-compatible server.
+
+``FakeModel`` stands in for :class:`promptloop.model.client.LM` (like dspy's DummyLM):
+answers come from substring rules or a queue, and every request is recorded.
+``FakeServer`` serves ``/v1/chat/completions`` on 127.0.0.1 with optional latency and
+faults (429 with Retry-After, 500, hangs, malformed JSON), for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptloop.model.client import Budget, Completion, Request, Usage
+
+
+@dataclass
+class FakeModel:
+    """Scripted answers: the first rule whose substring occurs in the last message wins,
+    else the next queued answer, else ``default``."""
+
+    rules: list[tuple[str, str]] = field(default_factory=list)
+    queue: list[str] = field(default_factory=list)
+    default: str = ""
+    history: list[Request] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    responder: Callable[[Request], str] | None = None
+    budget: Budget | None = None
+
+    def on(self, substring: str, answer: str) -> FakeModel:
+        self.rules.append((substring, answer))
+        return self
+
+    def answer(self, request: Request) -> str:
+        if self.responder is not None:
+            return self.responder(request)
+        text = request.messages[-1]["content"] if request.messages else ""
+        for needle, answer in self.rules:
+            if needle in text:
+                return answer
+        if self.queue:
+            return self.queue.pop(0)
+        return self.default
+
+    async def complete(self, request: Request) -> Completion:
+        if self.budget is not None:
+            self.budget.reserve(self.usage)
+        self.history.append(request)
+        text = self.answer(request)
+        c = Completion(text=text, model=request.model,
+                       input_tokens=sum(len(str(m.get("content", "")).split()) for m in request.messages),
+                       output_tokens=len(text.split()), cost_usd=0.0, latency_s=0.0)
+        self.usage.add(c, request.purpose)
+        return c
+
+    def calls(self, purpose: str | None = None) -> list[Request]:
+        return [r for r in self.history if purpose is None or r.purpose == purpose]
+
+
+class FakeServer:
+    """An OpenAI-compatible chat server on 127.0.0.1, run in a background thread.
+
+    The answer is ``answer(body)`` (default: "ok"). A last message containing
+    ``FAULT:429``/``FAULT:500`` fails the first ``fault_times`` requests for that text;
+    ``FAULT:hang`` never answers; ``FAULT:malformed`` returns broken JSON once.
+    """
+
+    def __init__(self, *, latency: float = 0.0, answer: Callable[[dict[str, Any]], str] | None = None,
+                 fault_times: int = 1, retry_after: float = 0.05) -> None:
+        self.latency = latency
+        self.answer = answer or (lambda body: "ok")
+        self.fault_times = fault_times
+        self.retry_after = retry_after
+        self.requests: list[dict[str, Any]] = []
+        self.seen: Counter[str] = Counter()
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: Any = None
+        self._started = threading.Event()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def _handle(self, request: Any) -> Any:
+        from aiohttp import web
+
+        body = await request.json()
+        self.requests.append(body)
+        text = body["messages"][-1]["content"] if body.get("messages") else ""
+        self.seen[text] += 1
+        n = self.seen[text]
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if "FAULT:hang" in text:
+            await self._closing.wait()
+            raise web.HTTPServiceUnavailable()
+        if "FAULT:429" in text and n <= self.fault_times:
+            return web.json_response({"error": {"message": "slow down"}}, status=429,
+                                     headers={"Retry-After": str(self.retry_after)})
+        if "FAULT:500" in text and n <= self.fault_times:
+            return web.json_response({"error": {"message": "boom"}}, status=500)
+        if "FAULT:malformed" in text and n <= self.fault_times:
+            return web.Response(text='{"choices": [', content_type="application/json")
+        content = self.answer(body)
+        return web.json_response({
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "model": body.get("model"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(content.split())),
+                      "total_tokens": 10 + max(1, len(content.split()))},
+        })
+
+    async def _start(self) -> None:
+        from aiohttp import web
+
+        self._closing = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._handle)
+        app.router.add_post("/chat/completions", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=1024)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def start(self) -> FakeServer:
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self._start())
+            self._started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        loop = self._loop
+
+        async def shutdown() -> None:
+            self._closing.set()
+            await self._runner.cleanup()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in others:
+                t.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread:
+            self._thread.join(10)
+        loop.close()
+        self._loop = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:  # python -m promptloop.testing --port P --latency S (for benchmarks)
+    import argparse
+    import time
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.2)
+    args = ap.parse_args()
+    server = FakeServer(latency=args.latency)
+    server.port = args.port
+    server.start()
+    print(json.dumps({"port": server.port}), flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()

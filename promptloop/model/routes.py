@@ -1,0 +1,266 @@
+"""How a model name becomes calls: provider, endpoint, key and price, over the fast OpenAI-compatible
+path or through litellm; provider errors translated into promptloop's error tree.
+
+This module and :mod:`promptloop.model.embedded` are the only ones that import litellm or llama.cpp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from promptloop.errors import (
+    BadResponse,
+    MissingKeyError,
+    ModelConfigError,
+    ModelError,
+    ModelTimeout,
+    RateLimited,
+    TransientModelError,
+)
+from promptloop.model.request import Completion, Request
+
+LOCAL_PROVIDER = "local"
+_FAST_PROVIDERS = {"openai"}
+
+
+class SessionSource(Protocol):
+    async def session(self) -> Any: ...
+
+
+_litellm: Any = None
+
+
+def litellm_module() -> Any:
+    """Import litellm once, configured never to reach the network on its own."""
+    global _litellm
+    if _litellm is None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        os.environ.setdefault("LITELLM_TELEMETRY", "False")
+        import litellm
+
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        litellm.num_retries = 0
+        litellm.drop_params = True
+        _register_local(litellm)
+        _litellm = litellm
+    return _litellm
+
+
+@dataclass
+class Route:
+    """How calls to one model are made: provider, endpoint, key, price."""
+
+    model: str
+    provider: str
+    bare_model: str
+    api_base: str | None
+    api_key: str | None
+    fast: bool
+    input_price: float | None
+    output_price: float | None
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        if self.input_price is None or self.output_price is None:
+            return None
+        return input_tokens * self.input_price + output_tokens * self.output_price
+
+    async def call(self, lm: SessionSource, request: Request) -> Completion:
+        if self.fast:
+            return await _call_openai_compatible(lm, self, request)
+        return await _call_litellm(self, request)
+
+
+def key_env_hint(provider: str) -> str:
+    return f"{provider.upper()}_API_KEY"
+
+
+def model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
+    """Whether ``model`` can be called now, and if not, what to do about it."""
+    try:
+        resolve(model, api_base)
+    except ModelError as e:
+        return False, str(e)
+    if model.startswith(LOCAL_PROVIDER + "/"):
+        from promptloop.model.embedded import weights_path
+
+        return True, f"embedded weights at {weights_path()}"
+    if api_base:
+        return True, f"served at {api_base}"
+    return True, "API key found in the environment"
+
+
+def resolve(model: str, api_base: str | None) -> Route:
+    if model.startswith(LOCAL_PROVIDER + "/"):
+        from promptloop.model.embedded import check_available
+
+        check_available(model)
+        litellm = litellm_module()
+        return Route(model, LOCAL_PROVIDER, model.split("/", 1)[1], None, None, False, 0.0, 0.0)
+    litellm = litellm_module()
+    try:
+        bare, provider, dynamic_key, resolved_base = litellm.get_llm_provider(model, api_base=api_base)
+    except Exception as e:
+        raise ModelConfigError(
+            f"unknown model '{model}': {str(e).splitlines()[0][:200]}; write it as provider/model, "
+            "e.g. openai/gpt-4o-mini (see litellm's provider list)", model=model) from None
+    api_key = dynamic_key
+    if not api_base:
+        env = litellm.validate_environment(model=model)
+        if not env.get("keys_in_environment", False):
+            missing = env.get("missing_keys") or [key_env_hint(provider)]
+            raise MissingKeyError(
+                f"{model} needs {', '.join(missing)}: export {missing[0]}=... (or use the embedded "
+                "model: set models.task to local/smollm2 in promptloop.yaml)", model=model)
+    if provider in _FAST_PROVIDERS:
+        api_key = api_key or os.environ.get("OPENAI_API_KEY")
+    price = litellm.model_cost.get(model) or litellm.model_cost.get(bare) or {}
+    return Route(model=model, provider=provider, bare_model=bare, api_base=resolved_base or api_base,
+                  api_key=api_key, fast=provider in _FAST_PROVIDERS and not os.environ.get("PROMPTLOOP_NO_FAST_PATH"),
+                  input_price=price.get("input_cost_per_token"), output_price=price.get("output_cost_per_token"))
+
+
+def _retry_after(headers: Any) -> float | None:
+    if not headers:
+        return None
+    value = headers.get("retry-after") or headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _status_error(model: str, status: int, body: str, headers: Any) -> ModelError:
+    detail = body.strip().replace("\n", " ")[:200]
+    if status == 429:
+        return RateLimited(f"{model}: rate limited (429) {detail}", model=model, status=status,
+                           retry_after=_retry_after(headers))
+    if status in (408, 409) or status >= 500:
+        return TransientModelError(f"{model}: server error {status} {detail}", model=model, status=status,
+                                   retry_after=_retry_after(headers))
+    if status in (401, 403):
+        return MissingKeyError(f"{model}: the provider refused the API key ({status}); check the key "
+                               "in your environment", model=model, status=status)
+    return ModelConfigError(f"{model}: request rejected ({status}) {detail}", model=model, status=status)
+
+
+async def _call_openai_compatible(lm: SessionSource, route: Route, request: Request) -> Completion:
+    import aiohttp
+
+    base = (route.api_base or "https://api.openai.com/v1").rstrip("/")
+    headers = {"Content-Type": "application/json"}
+    if route.api_key:
+        headers["Authorization"] = f"Bearer {route.api_key}"
+    body = {"model": route.bare_model, "messages": request.messages, **request.params}
+    session = await lm.session()
+    try:
+        async with session.post(f"{base}/chat/completions", json=body, headers=headers) as resp:
+            text = await resp.text()
+            if resp.status != 200:
+                raise _status_error(request.model, resp.status, text, resp.headers)
+    except aiohttp.ClientError as e:
+        raise TransientModelError(f"{request.model}: cannot reach {base} ({e.__class__.__name__}: {e})",
+                                  model=request.model) from None
+    try:
+        data = json.loads(text)
+        content = data["choices"][0]["message"].get("content") or ""
+        usage = data.get("usage") or {}
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise BadResponse(f"{request.model}: malformed response from {base}: {text[:120]!r}",
+                          model=request.model) from None
+    itok, otok = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    return Completion(text=content, model=request.model, input_tokens=itok, output_tokens=otok,
+                      cost_usd=route.cost(itok, otok))
+
+
+async def _call_litellm(route: Route, request: Request) -> Completion:
+    litellm = litellm_module()
+    kwargs: dict[str, Any] = dict(request.params)
+    if request.api_base:
+        kwargs["api_base"] = request.api_base
+    try:
+        resp = await litellm.acompletion(model=request.model, messages=request.messages, num_retries=0,
+                                         **kwargs)
+    except ModelError:
+        raise
+    except Exception as e:
+        raise _translate(request.model, e) from None
+    try:
+        content = resp.choices[0].message.content or ""
+        usage = getattr(resp, "usage", None)
+        itok = int(getattr(usage, "prompt_tokens", 0) or 0)
+        otok = int(getattr(usage, "completion_tokens", 0) or 0)
+    except (AttributeError, IndexError) as e:
+        raise BadResponse(f"{request.model}: malformed response ({e})", model=request.model) from None
+    return Completion(text=content, model=request.model, input_tokens=itok, output_tokens=otok,
+                      cost_usd=route.cost(itok, otok))
+
+
+def _translate(model: str, e: Exception) -> ModelError:
+    status = getattr(e, "status_code", None)
+    name = e.__class__.__name__
+    message = str(e).splitlines()[0][:240] if str(e) else name
+    if name == "AuthenticationError":
+        return MissingKeyError(f"{model}: the provider refused the API key: {message}", model=model, status=status)
+    if name in ("Timeout", "APITimeoutError"):
+        return ModelTimeout(f"{model}: timed out: {message}", model=model)
+    if name in ("APIConnectionError", "ServiceUnavailableError", "InternalServerError"):
+        return TransientModelError(f"{model}: {message}", model=model, status=status)
+    if isinstance(status, int):
+        response = getattr(e, "response", None)
+        return _status_error(model, status, message, getattr(response, "headers", None))
+    if isinstance(e, ModelError):
+        return e
+    return ModelConfigError(f"{model}: {name}: {message}", model=model)
+
+
+def _register_local(litellm: Any) -> None:
+    """Make ``local/<name>`` an ordinary litellm model, served in-process by llama.cpp."""
+
+    class LocalHandler(litellm.CustomLLM):  # type: ignore[misc,name-defined]
+        def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+            return self._run(model, messages, kwargs)
+
+        async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(self._run, model, messages, kwargs)
+
+        def _run(self, model: str, messages: list[Any], kwargs: dict[str, Any]) -> Any:
+            from promptloop.model.embedded import engine
+
+            params = dict(kwargs.get("optional_params") or {})
+            try:
+                out = engine(model).chat(messages, params)
+            except ModelError:
+                raise
+            except Exception as e:  # llama.cpp raises bare ValueErrors, e.g. on a too-long prompt
+                raise ModelConfigError(f"local/{model}: {e}", model=f"local/{model}") from None
+            response = kwargs["model_response"]
+            response.choices[0].message.content = out["text"]
+            response.choices[0].finish_reason = out["finish_reason"]
+            response.model = f"local/{model}"
+            response.usage = litellm.Usage(prompt_tokens=out["input_tokens"],
+                                           completion_tokens=out["output_tokens"],
+                                           total_tokens=out["input_tokens"] + out["output_tokens"])
+            return response
+
+    handler = LocalHandler()
+    litellm.custom_provider_map = [m for m in litellm.custom_provider_map if m.get("provider") != LOCAL_PROVIDER]
+    litellm.custom_provider_map.append({"provider": LOCAL_PROVIDER, "custom_handler": handler})
+    try:
+        from litellm.utils import custom_llm_setup
+
+        custom_llm_setup()
+    except ImportError:  # pragma: no cover - older litellm registers lazily
+        pass
