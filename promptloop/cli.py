@@ -125,7 +125,10 @@ def eval_(
         "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
 ) -> None:
-    """Score a prompt on its golden set. Exit 1 if a threshold is missed."""
+    """Score a prompt on its golden set.
+
+    Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
+    """
     from promptloop.scoring.eval_run import path_kind, run_eval
     from promptloop.scoring.reports import WRITERS, to_json
 
@@ -153,7 +156,7 @@ def eval_(
         render_eval(_console(), report)
         for path in output or []:
             _console().print(f"wrote {path}")
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()
@@ -196,7 +199,10 @@ def optimize(
     no_commit: Annotated[bool, typer.Option("--no-commit", help="Report the winner without committing it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
-    """Find a better prompt from its failures and commit it on a new branch (exit 1 if none qualifies)."""
+    """Find a better prompt from its failures and commit it on a new branch.
+
+    Exit 0 a better prompt (or --dry-run), 1 none qualifies, 2 a usage or input error, 3 model calls failed.
+    """
     import asyncio
 
     from promptloop.optimize.search import Options, optimize_prompt
@@ -219,7 +225,8 @@ def optimize(
         sys.stdout.write(json.dumps(optimize_json(report), indent=2, default=str) + "\n")
     else:
         view.final(_console(), report)
-    raise typer.Exit(0 if report.outcome.improved or dry_run else 1)
+    outcome = report.outcome
+    raise typer.Exit(0 if outcome.improved or dry_run else (3 if outcome.model_errors else 1))
 
 
 @app.command()

@@ -7,6 +7,11 @@ Every message says what went wrong *and* what to do next; the CLI prints
 from __future__ import annotations
 
 
+# Exit codes: 0 ok; 1 a threshold missed, a regression, no better prompt; 2 a usage or input error;
+# 3 the model could not be reached or answered badly for some cases (and nothing worse happened).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
+
+
 class PromptloopError(Exception):
     """Base of every error promptloop raises on purpose."""
 
@@ -75,9 +80,10 @@ class ModelNotAvailable(ModelError):
 
 
 class TransientModelError(ModelError):
-    """Rate limits, 5xx, timeouts and broken responses: worth retrying."""
+    """Rate limits, 5xx, timeouts, unreachable endpoints and broken responses: worth retrying."""
 
     retryable = True
+    exit_code = 3
 
 
 class RateLimited(TransientModelError):
@@ -90,6 +96,12 @@ class ModelTimeout(TransientModelError):
 
 class BadResponse(TransientModelError):
     pass
+
+
+class Interrupted(PromptloopError):
+    """The user pressed Ctrl-C: no new call is sent; calls in flight are awaited and cached."""
+
+    exit_code = 130
 
 
 class BudgetExceeded(PromptloopError):

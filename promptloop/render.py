@@ -16,8 +16,9 @@ MAX_FAILURES_SHOWN = 20
 def render_eval(con: Any, report: EvalReport) -> None:
     s = report.summary
     con.print(f"[bold]{escape(report.prompt)}[/] on [bold]{escape(report.golden)}[/] with "
-              f"[cyan]{escape(report.model)}[/]: {s.passed}/{s.samples} passed ({s.pass_rate:.1%}) "
-              f"in {report.duration_s:.1f} s")
+              f"[cyan]{escape(report.model)}[/]: {s.passed} passed, {s.failed} failed"
+              + (f", [bold red]{s.errors} errors[/]" if s.errors else "")
+              + f" (pass rate {s.pass_rate:.1%} of {s.scored} scored) in {report.duration_s:.1f} s")
     table = Table("metric", "value", title="metrics", title_justify="left")
     for k, v in metric_rows(report):
         table.add_row(k, v)
@@ -33,17 +34,22 @@ def render_eval(con: Any, report: EvalReport) -> None:
                   + (": " + ", ".join(f"{k} {v:.0%}" for k, v in list(flaky.items())[:10]) if flaky else ""))
     fails = failures(report)
     if fails:
-        ft = Table("case", "input", "expected", "got", "reason",
-                   title=f"failing cases ({len(fails)})", title_justify="left")
+        ft = Table("case", "status", "input", "expected", "got", "reason",
+                   title=f"failing {'and errored ' if s.errors else ''}cases ({len(fails)})", title_justify="left")
         for r in fails[:MAX_FAILURES_SHOWN]:
             ft.add_row(escape(r.case_id + (f"#{r.sample}" if report.repeat > 1 else "")),
+                       "[red]error[/]" if r.error else "failed",
                        escape(clip(r.inputs, 50)), escape(clip(r.expected, 30)),
                        escape(clip(r.output, 30)), escape(clip(r.reason, 70)))
         con.print(ft)
         if len(fails) > MAX_FAILURES_SHOWN:
             con.print(f"… and {len(fails) - MAX_FAILURES_SHOWN} more (use -o report.md for all)")
-    if report.missed:
-        con.print("[bold red]FAILED[/] thresholds: " + escape("; ".join(report.missed)))
+    code = report.exit_code
+    if code == 1:
+        con.print("[bold red]FAILED[/] " + escape(report.verdict))
+    elif code == 3:
+        con.print("[bold red]ERRORS[/] " + escape(report.verdict) + " (exit 3: fix the endpoint or key, then "
+                  "rerun; answers already received are cached)")
     elif report.thresholds:
         con.print("[bold green]ok[/]: thresholds met (" + ", ".join(
             f"{k} {'≤' if k in ('mae', 'rmse') else '≥'} {v:g}" for k, v in report.thresholds.items()) + ")")
@@ -117,6 +123,9 @@ class OptimizeView:
         if o.winner is None:
             con.print(f"[bold red]no improvement[/] over the baseline (pass rate {o.baseline_rate:.2f}); "
                       f"nothing committed. Run log: promptloop runs show {report.run_id}")
+            if o.model_errors:
+                con.print(f"[bold red]ERRORS[/] {o.model_errors} proposer call(s) or candidate(s) failed on model "
+                          "errors, so a better prompt may exist (exit 3); see the run log")
             return
         w = o.winner
         con.print(f"[bold green]improved[/] {escape(o.prompt)}: pass rate {o.baseline_rate:.2f} → "
@@ -133,7 +142,8 @@ def optimize_json(report: Any) -> dict[str, Any]:
     return {"prompt": o.prompt, "status": o.status, "run": report.run_id, "stop_reason": o.stop_reason,
             "baseline_rate": o.baseline_rate, "baseline_metrics": o.baseline_metrics,
             "winner": o.winner.log() if o.winner else None, "winner_metrics": o.winner_metrics,
-            "plan": o.plan.log(), "usage": o.usage, "candidates": [c.log() for c in o.candidates],
+            "plan": o.plan.log(), "usage": o.usage, "model_errors": o.model_errors,
+            "candidates": [c.log() for c in o.candidates],
             "branch": report.shipped.branch if report.shipped else None,
             "commit": report.shipped.commit if report.shipped else None}
 

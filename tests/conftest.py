@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,6 @@ def cli() -> CliRunner:
 def point_at(repo: Path, api_base: str, model: str = "openai/fake-model") -> None:
     """Make every model in the repo's config an OpenAI-compatible server at api_base."""
     text = (repo / "promptloop.yaml").read_text()
-    for role in ("task", "proposer", "judge"):
-        text = text.replace(f"  {role}: local/smollm2", f"  {role}: {{name: {model}, api_base: '{api_base}'}}")
+    text, n = re.subn(r"(?m)^  default: .*$", f"  default: {{name: {model}, api_base: '{api_base}'}}", text)
+    assert n == 1
     (repo / "promptloop.yaml").write_text(text)

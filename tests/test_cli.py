@@ -94,7 +94,7 @@ def test_missing_api_key_is_one_line_exit_2(cli, repo, monkeypatch):
 def test_models_says_what_to_set(cli, repo, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     (repo / "promptloop.yaml").write_text((repo / "promptloop.yaml").read_text().replace(
-        "  judge: local/smollm2", "  judge: openai/gpt-4o-mini"))
+        "  default: local/smollm2", "  default: local/smollm2\n  judge: openai/gpt-4o-mini"))
     r = run(cli, "-C", repo, "models")
     assert r.exit_code == 2
     assert "openai/gpt-4o-mini" in r.output and "OPENAI_API_KEY" in r.output

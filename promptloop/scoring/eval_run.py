@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptloop.errors import EXIT_FAILED, EXIT_MODEL, EXIT_OK, ConfigError, UsageError
 from promptloop.model.client import LM, Budget, ModelClient
 from promptloop.repo.config import Config, ModelRef
-from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt
+from promptloop.repo.prompts import Case, GoldenSet, Prompt, golden_path, load_golden, load_prompt
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
 from promptloop.scoring.metrics import Summary, check_thresholds, summarise
 
@@ -30,7 +31,30 @@ class EvalReport:
 
     @property
     def ok(self) -> bool:
-        return not self.missed
+        """Every threshold met and every case scored."""
+        return not self.missed and not self.summary.errors
+
+    @property
+    def exit_code(self) -> int:
+        if self.missed and self.summary.scored:
+            return EXIT_FAILED
+        if self.summary.errors:
+            return EXIT_MODEL
+        return EXIT_OK
+
+    @property
+    def verdict(self) -> str:
+        """One line: what the exit code means for this run."""
+        s = self.summary
+        errors = (f"{s.errors} of {s.samples} call(s) failed and were not scored ({s.first_error})"
+                  if s.errors else "")
+        if self.missed and s.scored:
+            return "thresholds missed: " + "; ".join(self.missed) + (f"; also {errors}" if errors else "")
+        if errors:
+            return errors
+        if not self.thresholds:
+            return "ok (no thresholds set: add `thresholds:` to promptloop.yaml or the prompt to gate on)"
+        return "ok: thresholds met"
 
 
 def open_client(config: Config, *, no_cache: bool = False, budget: Budget | None = None) -> LM:
@@ -43,13 +67,26 @@ def load_task(config: Config, prompt_name: str, golden: str | None = None) -> tu
     """The prompt and its golden set, fully checked: every error surfaces before any model call."""
     prompt = load_prompt(config, prompt_name)
     gs = load_golden(golden_path(config, prompt, golden), prompt)
+    require_cases(gs)
     return prompt, gs
+
+
+def require_cases(golden: GoldenSet, selected: list[Case] | None = None, how: str = "") -> list[Case]:
+    """The cases to score; nothing to score is an input error, never a silent pass."""
+    cases = golden.cases if selected is None else selected
+    if not golden.cases:
+        raise ConfigError("the golden set has no cases, so there is nothing to score; add cases under `cases:` "
+                          "(or `promptloop golden add NAME --from-traces`)", file=str(golden.path))
+    if not cases:
+        raise UsageError(f"{how or 'the selection'} selects none of the {len(golden.cases)} case(s) in "
+                         f"{golden.path}; widen it")
+    return cases
 
 
 async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, client: ModelClient,
                           model: str | None = None, repeat: int = 1, limit: int | None = None,
                           progress: Progress | None = None) -> EvalReport:
-    cases = golden.cases[:limit] if limit else golden.cases
+    cases = require_cases(golden, golden.cases[:limit] if limit else golden.cases, f"--limit {limit}")
     ref: ModelRef = task_model(prompt, config, model)
     start = time.perf_counter()
     before = getattr(getattr(client, "usage", None), "calls", 0)
@@ -83,13 +120,14 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
     s = report.summary
     return {
         "prompt": report.prompt, "golden": report.golden, "model": report.model, "repeat": report.repeat,
-        "ok": report.ok, "thresholds": report.thresholds, "missed_thresholds": report.missed,
-        "cases": s.cases, "samples": s.samples, "passed": s.passed, "errors": s.errors,
+        "ok": report.ok, "exit_code": report.exit_code, "verdict": report.verdict, "thresholds": report.thresholds, "missed_thresholds": report.missed,
+        "cases": s.cases, "samples": s.samples, "scored": s.scored, "passed": s.passed, "failed": s.failed,
+        "errors": s.errors,
         "metrics": s.metrics, "labels": s.labels, "usage": s.usage, "calls": report.calls,
         "duration_s": round(report.duration_s, 3),
         "per_case_pass_rate": s.per_case if report.repeat > 1 else None,
         "results": [
-            {"id": r.case_id, "sample": r.sample, "passed": r.passed, "score": round(r.score, 4),
+            {"id": r.case_id, "sample": r.sample, "status": r.status, "passed": r.passed, "score": round(r.score, 4),
              "inputs": r.inputs, "expected": r.expected, "output": r.output, "error": r.error,
              "tags": r.tags, "reason": r.reason,
              "assertions": [{"type": x.type, "pass": x.passed, "score": round(x.score, 4), "reason": x.reason}

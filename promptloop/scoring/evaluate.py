@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.errors import BudgetExceeded, ModelError, TransientModelError
+from promptloop.errors import BudgetExceeded, Interrupted, ModelError, TransientModelError
 from promptloop.model.client import Completion, ModelClient, Request
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Assertion, Case, Prompt
@@ -34,6 +34,13 @@ class CaseResult:
     cost_usd: float | None = None
     latency_s: float = 0.0
     cached: bool = False
+
+    @property
+    def status(self) -> str:
+        """passed, failed, or error: a call that failed after retries is never scored."""
+        if self.error:
+            return "error"
+        return "passed" if self.passed else "failed"
 
     @property
     def reason(self) -> str:
@@ -100,7 +107,11 @@ class Scorer:
         out.results = [A.run(out.output, a, case, ctx) for a in hard]
         if all(r.passed for r in out.results):
             for a in soft:
-                out.results.append(await self._soft(out, a, case, ctx))
+                try:
+                    out.results.append(await self._soft(out, a, case, ctx))
+                except TransientModelError as e:
+                    out.error, out.passed, out.score = f"judge call failed: {e}", False, 0.0
+                    return
         hard_ok = all(r.passed for r in out.results if r.hard)
         weight = sum(r.weight for r in out.results)
         out.passed = hard_ok and all(r.passed for r in out.results)
@@ -118,10 +129,7 @@ class Scorer:
         req = Request(model=model.name, api_base=model.api_base, messages=A.judge_messages(out.output, a, case),
                       params={"temperature": 0.0, "max_tokens": 256, "response_format": A.JUDGE_FORMAT},
                       sample=out.sample, purpose="judge")
-        try:
-            c = await self.client.complete(req)
-        except TransientModelError as e:
-            return A.Result("llm_judge", False, 0.0, f"judge call failed: {e}", hard=False)
+        c = await self.client.complete(req)  # a failed judge call makes the case an error, not a failure
         out.input_tokens += c.input_tokens
         out.output_tokens += c.output_tokens
         if c.cost_usd is not None:
@@ -133,8 +141,9 @@ async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, m
                     root: Path, repeat: int = 1, progress: Progress | None = None) -> list[CaseResult]:
     """Call the model for every case and sample, concurrently, and score each answer.
 
-    Transient model failures become per-case errors; a configuration error (missing key,
-    unknown model) or an exhausted budget stops the run.
+    Transient model failures become per-case errors (status ``error``, never scored); a
+    configuration error (missing key, unknown model), an exhausted budget or an interrupt stops
+    the run. On an interrupt, calls already in flight are awaited so their answers are cached.
     """
     scorer = Scorer(prompt, root, judge, client)
     jobs = [(case, s) for case in cases for s in range(repeat)]
@@ -162,6 +171,9 @@ async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, m
     tasks = [asyncio.ensure_future(one(case, s)) for case, s in jobs]
     try:
         return list(await asyncio.gather(*tasks))
+    except Interrupted:
+        await asyncio.gather(*tasks, return_exceptions=True)  # paid calls in flight land in the cache
+        raise
     except (ModelError, BudgetExceeded):
         for t in tasks:
             t.cancel()

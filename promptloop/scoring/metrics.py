@@ -22,36 +22,51 @@ def percentile(values: list[float], q: float) -> float | None:
 
 @dataclass
 class Summary:
+    """Counts keep passed, failed and errored samples apart; metrics are over scored samples only."""
+
     cases: int
     samples: int
     passed: int
     errors: int
+    failed: int = 0
+    error_messages: list[str] = field(default_factory=list)  # distinct, first few
     metrics: dict[str, float | None] = field(default_factory=dict)
     labels: dict[str, dict[str, int]] = field(default_factory=dict)
     per_case: dict[str, float] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def scored(self) -> int:
+        return self.samples - self.errors
+
+    @property
     def pass_rate(self) -> float:
-        return self.passed / self.samples if self.samples else 0.0
+        return self.passed / self.scored if self.scored else 0.0
+
+    @property
+    def first_error(self) -> str | None:
+        return self.error_messages[0] if self.error_messages else None
 
 
 def per_case_rates(results: list[CaseResult]) -> dict[str, float]:
-    """Each case's pass rate over its samples."""
+    """Each case's pass rate over its scored samples; a case whose every call failed has none."""
     by: dict[str, list[bool]] = {}
     for r in results:
-        by.setdefault(r.case_id, []).append(r.passed)
+        if not r.error:
+            by.setdefault(r.case_id, []).append(r.passed)
     return {k: sum(v) / len(v) for k, v in by.items()}
 
 
-def summarise(results: list[CaseResult]) -> Summary:
+def summarise(all_results: list[CaseResult]) -> Summary:
     by_case: dict[str, list[CaseResult]] = defaultdict(list)
-    for r in results:
+    for r in all_results:
         by_case[r.case_id].append(r)
-    s = Summary(cases=len(by_case), samples=len(results), passed=sum(r.passed for r in results),
-                errors=sum(1 for r in results if r.error))
+    results = [r for r in all_results if not r.error]  # errors are counted, never scored
+    s = Summary(cases=len(by_case), samples=len(all_results), passed=sum(r.passed for r in results),
+                errors=len(all_results) - len(results), failed=sum(1 for r in results if not r.passed),
+                error_messages=list(dict.fromkeys(r.error for r in all_results if r.error))[:5])
     s.per_case = per_case_rates(results)
-    s.metrics["pass_rate"] = s.pass_rate
+    s.metrics["pass_rate"] = s.pass_rate if results else None
     s.metrics["mean_score"] = sum(r.score for r in results) / len(results) if results else None
 
     label_rows = [x.extra for r in results for x in r.results if x.type == "label"]
@@ -100,15 +115,15 @@ def summarise(results: list[CaseResult]) -> Summary:
     if judge:
         s.metrics["judge_score"] = sum(judge) / len(judge)
 
-    latencies = [r.latency_s for r in results if not r.error]
-    costs = [r.cost_usd for r in results if r.cost_usd is not None]
+    latencies = [r.latency_s for r in results]
+    costs = [r.cost_usd for r in all_results if r.cost_usd is not None]
     s.usage = {
-        "input_tokens": sum(r.input_tokens for r in results),
-        "output_tokens": sum(r.output_tokens for r in results),
+        "input_tokens": sum(r.input_tokens for r in all_results),
+        "output_tokens": sum(r.output_tokens for r in all_results),
         "cost_usd": sum(costs) if costs else None,
         "latency_p50_s": percentile(latencies, 0.5),
         "latency_p95_s": percentile(latencies, 0.95),
-        "cached": sum(1 for r in results if r.cached),
+        "cached": sum(1 for r in all_results if r.cached),
     }
     return s
 

@@ -45,10 +45,11 @@ def failures(report: EvalReport) -> list[Any]:
 
 def to_markdown(report: EvalReport) -> str:
     s = report.summary
-    verdict = "passed" if report.ok else "FAILED: " + "; ".join(report.missed)
+    verdict = {0: "passed", 1: "FAILED", 3: "ERRORS"}.get(report.exit_code, "FAILED") + ": " + report.verdict
     out = [f"# promptloop eval: {report.prompt}", "",
            f"Golden set `{report.golden}`, model `{report.model}`, {s.cases} cases × {report.repeat}: "
-           f"**{s.passed}/{s.samples} passed** ({s.pass_rate:.1%}), {verdict}.", "",
+           f"**{s.passed} passed, {s.failed} failed, {s.errors} errors** (pass rate {s.pass_rate:.1%} of "
+           f"{s.scored} scored); {verdict}.", "",
            tabulate(metric_rows(report), headers=["metric", "value"], tablefmt="github"), ""]
     if s.labels:
         rows = [(k, v["support"], v["tp"], v["fp"], v["fn"]) for k, v in s.labels.items()]
@@ -56,10 +57,11 @@ def to_markdown(report: EvalReport) -> str:
                                           tablefmt="github"), ""]
     fails = failures(report)
     if fails:
-        rows2 = [(r.case_id, clip(r.inputs, 60), clip(r.expected, 40), clip(r.output, 40),
+        rows2 = [(r.case_id, r.status, clip(r.inputs, 60), clip(r.expected, 40), clip(r.output, 40),
                   clip(r.reason, 80)) for r in fails]
-        out += [f"## Failing cases ({len(fails)})", "",
-                tabulate(rows2, headers=["case", "input", "expected", "got", "reason"], tablefmt="github"), ""]
+        out += [f"## Failing {'and errored ' if s.errors else ''}cases ({len(fails)})", "",
+                tabulate(rows2, headers=["case", "status", "input", "expected", "got", "reason"],
+                         tablefmt="github"), ""]
     return "\n".join(out)
 
 
