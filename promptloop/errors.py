@@ -6,7 +6,6 @@ Every message says what went wrong *and* what to do next; the CLI prints
 
 from __future__ import annotations
 
-
 # Exit codes: 0 ok; 1 a threshold missed, a regression, no better prompt; 2 a usage or input error;
 # 3 the model could not be reached or answered badly for some cases (and nothing worse happened).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3

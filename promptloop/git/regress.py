@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.errors import GitError, PromptloopError, UsageError
+from promptloop.errors import EXIT_FAILED, EXIT_MODEL, EXIT_OK, GitError, PromptloopError, UsageError
 from promptloop.git.commits import commit_sha, file_at, open_repo, relpath
 from promptloop.model.client import ModelClient
-from promptloop.repo.config import Config
+from promptloop.repo.config import CONFIG_FILE, Config, config_from_text
 from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
 from promptloop.scoring.evaluate import Progress, run_cases, task_model
 from promptloop.scoring.metrics import LOWER_IS_BETTER, summarise
@@ -29,6 +29,7 @@ class Change:
     new_path: Path | None
     old_name: str | None = None
     golden_changed: bool = False
+    inputs_changed: list[str] = field(default_factory=list)  # other inputs of its score that changed
 
 
 @dataclass
@@ -43,6 +44,7 @@ class PromptVerdict:
     new_metrics: dict[str, float] = field(default_factory=dict)
     cases: list[dict[str, Any]] = field(default_factory=list)
     confidence: str = ""
+    errors: list[str] = field(default_factory=list)  # model errors: those cases are neither pass nor fail
 
 
 @dataclass
@@ -56,6 +58,16 @@ class RegressReport:
     @property
     def ok(self) -> bool:
         return all(p.ok for p in self.prompts)
+
+    @property
+    def errors(self) -> int:
+        return sum(len(p.errors) for p in self.prompts)
+
+    @property
+    def exit_code(self) -> int:
+        if not self.ok:
+            return EXIT_FAILED
+        return EXIT_MODEL if self.errors else EXIT_OK
 
 
 def resolve_base(repo: Any, ref: str) -> str:
@@ -116,9 +128,67 @@ def find_changes(config: Config, repo: Any, merge_base: str, only: list[str] | N
                 rel = relpath(repo, config.prompts_dir / f"{name}.yaml")
                 changes[name] = Change(name, "golden-changed", file_at(repo, merge_base, rel),
                                        config.prompts_dir / f"{name}.yaml", golden_changed=True)
+    for name, why in other_inputs_changed(config, repo, merge_base, all_prompts).items():
+        if name in changes:
+            changes[name].inputs_changed += why
+        else:
+            rel = relpath(repo, config.prompts_dir / f"{name}.yaml")
+            changes[name] = Change(name, "inputs-changed", file_at(repo, merge_base, rel),
+                                   config.prompts_dir / f"{name}.yaml", inputs_changed=why)
     selected = [c for n, c in sorted(changes.items()) if not only or n in only]
     unchanged = [n for n in all_prompts if n not in changes and (not only or n in only)]
     return selected, unchanged
+
+
+def base_config(config: Config, repo: Any, merge_base: str) -> Config:
+    """promptloop.yaml as it was at the merge-base (defaults if it did not exist)."""
+    return config_from_text(config.root, file_at(repo, merge_base, relpath(repo, config.root / CONFIG_FILE)))
+
+
+def python_modules(prompt: Prompt, golden: GoldenSet | None) -> set[str]:
+    found = [a for a in prompt.assertions if a.type == "python"]
+    found += [a for c in (golden.cases if golden else []) for a in c.assertions if a.type == "python"]
+    return {str(a.value).partition(":")[0] for a in found if a.value}
+
+
+def module_paths(root: Path, module: str) -> list[Path]:
+    base = root.joinpath(*module.split("."))
+    return [base.with_suffix(".py"), base / "__init__.py"]
+
+
+def other_inputs_changed(config: Config, repo: Any, merge_base: str, names: list[str]) -> dict[str, list[str]]:
+    """Prompts whose score can change without their own files changing: promptloop.yaml (models,
+    thresholds, timeout) or a ``python:`` check module in the repo."""
+    out: dict[str, list[str]] = {}
+    before = base_config(config, repo, merge_base).scoring_settings()
+    after = config.scoring_settings()
+    changed_keys = [k for k in after if after[k] != before[k]]
+    changed_roles = [r for r in after["models"] if after["models"][r] != before["models"][r]]
+    for name in names:
+        try:
+            prompt = load_prompt(config, name)
+        except PromptloopError:
+            continue
+        why: list[str] = []
+        if "models" in changed_keys and (("task" in changed_roles and not prompt.model_settings.get("name"))
+                                         or "judge" in changed_roles):
+            why.append(f"{CONFIG_FILE}: models ({', '.join(changed_roles)}) changed")
+        if "thresholds" in changed_keys or "timeout" in changed_keys:
+            why.append(f"{CONFIG_FILE}: {', '.join(k for k in changed_keys if k != 'models')} changed")
+        try:
+            golden: GoldenSet | None = load_golden(golden_path(config, prompt), prompt)
+        except PromptloopError:
+            golden = None
+        for module in sorted(python_modules(prompt, golden)):
+            for path in module_paths(config.root, module):
+                rel = relpath(repo, path)
+                now = path.read_text(encoding="utf-8") if path.is_file() else None
+                if now != file_at(repo, merge_base, rel):
+                    why.append(f"python check module {rel} changed")
+                    break
+        if why:
+            out[name] = why
+    return out
 
 
 async def judge_change(config: Config, change: Change, client: ModelClient, *, repeat: int,

@@ -15,6 +15,7 @@ imported lazily, on the first call that misses the cache, because importing it t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from promptloop.errors import (
 from promptloop.model.budget import Budget, Usage, worst_case_tokens
 from promptloop.model.cache import CompletionCache
 from promptloop.model.request import Completion, ModelClient, Request
-from promptloop.model.routes import LOCAL_PROVIDER, Route, model_status, resolve
+from promptloop.model.routes import LOCAL_PROVIDER, Route, env_base, model_status, resolve
 
 __all__ = ["LM", "Budget", "Completion", "ModelClient", "Request", "Usage", "model_status"]
 
@@ -70,6 +71,9 @@ class LM:
             self.cache = None
 
     async def complete(self, request: Request) -> Completion:
+        if request.api_base is None and (base := env_base(request.model)):
+            # Answers from the endpoint named in the environment are cached apart from the provider's own.
+            request = dataclasses.replace(request, api_base=base)
         key = request.key()
         if self.cache is not None:
             row = self.cache.get(key)
@@ -144,3 +148,17 @@ class LM:
                 connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
                 timeout=aiohttp.ClientTimeout(total=None))
         return self._session
+
+
+async def check_model(model: str, api_base: str | None = None, *, timeout: float = 30.0) -> tuple[bool, str]:
+    """Make one tiny real call (1 output token, no cache, no retry): ready means it answered."""
+    ok, detail = model_status(model, api_base)
+    if not ok:
+        return ok, detail
+    async with LM(timeout=timeout, retries=0) as lm:
+        try:
+            c = await lm.complete(Request(model, [{"role": "user", "content": "Say OK."}],
+                                          {"max_tokens": 1, "temperature": 0}, api_base=api_base, purpose="check"))
+        except ModelError as e:
+            return False, f"the test call failed: {e}"
+    return True, f"answered a test call in {c.latency_s:.2f} s; " + detail

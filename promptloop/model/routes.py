@@ -80,19 +80,62 @@ def key_env_hint(provider: str) -> str:
     return f"{provider.upper()}_API_KEY"
 
 
-def model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
-    """Whether ``model`` can be called now, and if not, what to do about it."""
+def env_base(model: str) -> str | None:
+    """The endpoint the OpenAI SDKs would use from the environment: ``OPENAI_BASE_URL``, then
+    ``OPENAI_API_BASE``; only for OpenAI models (``openai/...`` or a bare name). A config ``api_base`` wins."""
+    provider = model.split("/", 1)[0] if "/" in model else "openai"
+    if provider != "openai":
+        return None
+    return os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or None
+
+
+def endpoint(route: Route) -> str:
+    """Where calls on ``route`` go, for people to read."""
+    if route.provider == LOCAL_PROVIDER:
+        return "in-process (llama.cpp)"
+    if route.api_base:
+        return route.api_base
+    return DEFAULT_BASES.get(route.provider, f"{route.provider}'s default endpoint")
+
+
+DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}
+
+
+def reachable(base: str, timeout: float = 2.0) -> str | None:
+    """None if something accepts connections at ``base``; else why not. Costs no model call."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base)
+    host = parts.hostname
+    if not host:
+        return f"'{base}' is not a URL; write it as http(s)://host:port/v1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        resolve(model, api_base)
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as e:
+        return f"nothing answers at {base} ({e.strerror or e.__class__.__name__})"
+
+
+def model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
+    """Whether ``model`` can be called now, and if not, what to do about it. An explicit endpoint
+    (config or environment) is probed with a TCP connection; a provider's public endpoint is not."""
+    try:
+        route = resolve(model, api_base)
     except ModelError as e:
         return False, str(e)
     if model.startswith(LOCAL_PROVIDER + "/"):
         from promptloop.model.embedded import weights_path
 
         return True, f"embedded weights at {weights_path()}"
-    if api_base:
-        return True, f"served at {api_base}"
-    return True, "API key found in the environment"
+    where = endpoint(route)
+    if route.api_base:
+        problem = reachable(route.api_base)
+        if problem:
+            return False, f"{problem}; start the server or fix api_base / OPENAI_BASE_URL"
+        return True, f"endpoint {where} accepts connections" + ("" if route.fast else " (through litellm)")
+    return True, f"endpoint {where}; API key found in the environment (--check makes one tiny call)"
 
 
 def resolve(model: str, api_base: str | None) -> Route:
@@ -103,6 +146,7 @@ def resolve(model: str, api_base: str | None) -> Route:
         litellm = litellm_module()
         return Route(model, LOCAL_PROVIDER, model.split("/", 1)[1], None, None, False, 0.0, 0.0)
     litellm = litellm_module()
+    api_base = api_base or env_base(model)
     try:
         bare, provider, dynamic_key, resolved_base = litellm.get_llm_provider(model, api_base=api_base)
     except Exception as e:
@@ -116,11 +160,11 @@ def resolve(model: str, api_base: str | None) -> Route:
             missing = env.get("missing_keys") or [key_env_hint(provider)]
             raise MissingKeyError(
                 f"{model} needs {', '.join(missing)}: export {missing[0]}=... (or use the embedded "
-                "model: set models.task to local/smollm2 in promptloop.yaml)", model=model)
+                "model: set models.default to local/smollm2 in promptloop.yaml)", model=model)
     if provider in _FAST_PROVIDERS:
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
     price = litellm.model_cost.get(model) or litellm.model_cost.get(bare) or {}
-    return Route(model=model, provider=provider, bare_model=bare, api_base=resolved_base or api_base,
+    return Route(model=model, provider=provider, bare_model=bare, api_base=api_base or resolved_base,
                   api_key=api_key, fast=provider in _FAST_PROVIDERS and not os.environ.get("PROMPTLOOP_NO_FAST_PATH"),
                   input_price=price.get("input_cost_per_token"), output_price=price.get("output_cost_per_token"))
 
@@ -188,8 +232,8 @@ async def _call_openai_compatible(lm: SessionSource, route: Route, request: Requ
 async def _call_litellm(route: Route, request: Request) -> Completion:
     litellm = litellm_module()
     kwargs: dict[str, Any] = dict(request.params)
-    if request.api_base:
-        kwargs["api_base"] = request.api_base
+    if route.api_base and route.provider != LOCAL_PROVIDER:
+        kwargs["api_base"] = route.api_base
     try:
         resp = await litellm.acompletion(model=request.model, messages=request.messages, num_retries=0,
                                          **kwargs)

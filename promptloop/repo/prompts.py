@@ -231,7 +231,9 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
             continue
         used_golden.add(gpath)
         try:
-            load_golden(gpath, prompt)
+            if not load_golden(gpath, prompt).cases:
+                errors.append(ConfigError(f"no cases, so prompt '{prompt.name}' has nothing to be scored on; add "
+                                          "cases under `cases:`", file=str(gpath)))
         except ConfigError as e:
             errors.append(e)
     if config.golden_dir.is_dir():
@@ -244,3 +246,21 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
             except ConfigError as e:
                 errors.append(e)
     return checked, errors
+
+
+def models_in_use(config: Config) -> dict[tuple[str, str | None], list[str]]:
+    """Every (model, api_base) the repo names, with who uses it: the roles and prompts that set their own."""
+    from promptloop.repo.config import ROLES
+
+    rows: dict[tuple[str, str | None], list[str]] = {}
+    for role in ROLES:
+        ref = config.model(role)
+        rows.setdefault((ref.name, ref.api_base), []).append(role)
+    for path in list_prompt_paths(config):
+        try:
+            settings = load_prompt(config, str(path)).model_settings
+        except ConfigError:
+            continue
+        if settings.get("name"):
+            rows.setdefault((settings["name"], settings.get("api_base")), []).append(f"prompt {path.stem}")
+    return rows

@@ -120,7 +120,8 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
     s = report.summary
     return {
         "prompt": report.prompt, "golden": report.golden, "model": report.model, "repeat": report.repeat,
-        "ok": report.ok, "exit_code": report.exit_code, "verdict": report.verdict, "thresholds": report.thresholds, "missed_thresholds": report.missed,
+        "ok": report.ok, "exit_code": report.exit_code, "verdict": report.verdict,
+        "thresholds": report.thresholds, "missed_thresholds": report.missed,
         "cases": s.cases, "samples": s.samples, "scored": s.scored, "passed": s.passed, "failed": s.failed,
         "errors": s.errors,
         "metrics": s.metrics, "labels": s.labels, "usage": s.usage, "calls": report.calls,

@@ -1,0 +1,79 @@
+"""The Typer app, its global options, and the one wrapper that turns errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import typer.core
+
+from promptloop.errors import PromptloopError
+
+# The loop's order, not the order the command modules happen to be imported in.
+ORDER = ("init", "validate", "schema", "eval", "models", "optimize", "runs", "regress", "log", "diff", "rollback",
+         "import", "traces", "golden", "compare")
+
+
+class LoopOrder(typer.core.TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, cls=LoopOrder,
+                  help="promptloop: prompt engineering as an engineering loop that lives in git.")
+state: dict[str, Path] = {"dir": Path(".")}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def command(fn: F) -> F:
+    """Turn promptloop errors into one line and an exit code; never a traceback for a user error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PromptloopError as e:
+            raise fail(esc(str(e)), e.exit_code) from None
+        except OSError as e:  # a file the user named cannot be read or written
+            where = f"{e.filename}: " if e.filename else ""
+            raise fail(esc(f"{where}{e.strerror or e}"), 2) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted; every finished model call is cached, so rerunning continues "
+                       "where this stopped", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def repo_config() -> Any:
+    from promptloop.repo.config import load_config
+
+    return load_config(state["dir"])
+
+
+@app.callback()
+def main(directory: Annotated[Path | None, typer.Option(
+        "-C", help="Run as if promptloop was started in DIR (like git -C).", metavar="DIR")] = None) -> None:
+    if directory is not None and not directory.is_dir():
+        raise fail(f"-C {directory}: no such directory")
+    state["dir"] = directory or Path(".")

@@ -1,0 +1,78 @@
+"""The optimiser's commands: optimize, runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from promptloop.cli.app import app, command, console, fail, repo_config
+
+
+@app.command()
+@command
+def optimize(
+    prompt: Annotated[str, typer.Argument(help="Prompt name (prompts/NAME.yaml) or path.")],
+    rounds: Annotated[int | None, typer.Option(min=1, help="Rounds of candidates (default: budget.rounds).")] = None,
+    candidates: Annotated[int | None, typer.Option(min=1, help="Candidates per round.")] = None,
+    calls: Annotated[int | None, typer.Option("--budget-calls", min=0, help="Cap on paid model calls.")] = None,
+    usd: Annotated[float | None, typer.Option("--budget-usd", min=0, help="Cap on spend in USD.")] = None,
+    repeat: Annotated[int | None, typer.Option(min=1, help="Sample each case N times.")] = None,
+    target: Annotated[float | None, typer.Option(min=0, max=1, help="Stop at this pass rate.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for splits, demonstrations and the proposer.")] = 0,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and estimate; make no call.")] = False,
+    no_commit: Annotated[bool, typer.Option("--no-commit", help="Report the winner without committing it.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Find a better prompt from its failures and commit it on a new branch.
+
+    Exit 0 a better prompt (or --dry-run), 1 none qualifies, 2 a usage or input error, 3 model calls failed.
+    """
+    import asyncio
+
+    from promptloop.optimize.search import Options, optimize_prompt
+    from promptloop.render import OptimizeView, optimize_json
+    from promptloop.scoring.eval_run import open_client
+
+    config = repo_config()
+    options = Options.from_config(config, rounds=rounds, candidates=candidates, calls=calls, usd=usd,
+                                  repeat=repeat, target=target, seed=seed)
+    view = OptimizeView(console(stderr=True), options, quiet=as_json)
+
+    async def go() -> Any:
+        async with open_client(config) as lm:
+            return await optimize_prompt(config, prompt, options, client=lm, commit=not no_commit,
+                                         dry_run=dry_run, on_event=view.event)
+
+    with view:
+        report = asyncio.run(go())
+    if as_json:
+        sys.stdout.write(json.dumps(optimize_json(report), indent=2, default=str) + "\n")
+    else:
+        view.final(console(), report)
+    outcome = report.outcome
+    raise typer.Exit(0 if outcome.improved or dry_run else (3 if outcome.model_errors else 1))
+
+
+@app.command()
+@command
+def runs(
+    run_id: Annotated[str | None, typer.Argument(metavar="[show] ID", help="Show one run.")] = None,
+    detail: Annotated[str | None, typer.Argument(hidden=True)] = None,
+) -> None:
+    """List optimisation runs (`promptloop runs`), or show one (`promptloop runs show ID`)."""
+    from promptloop.optimize.runlog import list_runs
+    from promptloop.render import render_run, render_runs
+
+    config = repo_config()
+    all_runs = list_runs(config.cache_dir)
+    wanted = detail if run_id == "show" else run_id
+    if wanted is None:
+        render_runs(console(), all_runs)
+        return
+    match = [r for r in all_runs if r["id"] == wanted or r["id"].startswith(wanted)]
+    if not match:
+        raise fail(f"no run '{wanted}' in {config.cache_dir / 'runs'}; `promptloop runs` lists them")
+    render_run(console(), match[0])

@@ -1,0 +1,79 @@
+"""The prompt repo's commands: init, validate, schema, models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from promptloop.cli.app import app, command, console, esc, fail, repo_config, state
+
+
+@app.command()
+@command
+def init(directory: Annotated[Path, typer.Argument(help="Where to create the prompt repo.")] = Path(".")) -> None:
+    """Create a prompt repo: promptloop.yaml, an example prompt and golden set, .gitignore."""
+    from promptloop.repo.scaffold import scaffold
+
+    base = directory if directory.is_absolute() else state["dir"] / directory
+    created, kept = scaffold(base)
+    con = console()
+    for p in created:
+        con.print(f"created {p}")
+    for p in kept:
+        con.print(f"kept    {p} (already there)")
+    con.print(f"next: cd {base} && promptloop eval sentiment")
+
+
+@app.command()
+@command
+def validate() -> None:
+    """Check promptloop.yaml, every prompt and every golden set, offline (exit 0 or 2)."""
+    from promptloop.repo.prompts import validate_repo
+
+    checked, errors = validate_repo(repo_config())
+    if errors:
+        err = console(stderr=True)
+        for e in errors:
+            err.print(f"[bold red]error:[/] {esc(str(e))}")
+        raise typer.Exit(2)
+    console().print(f"ok: {checked} files valid")
+
+
+@app.command()
+@command
+def schema(name: Annotated[str, typer.Argument(help="prompt, golden, config or trace")]) -> None:
+    """Print a file format's JSON Schema (for editors and other tools)."""
+    from promptloop.repo.files import SCHEMA_NAMES
+    from promptloop.repo.files import schema as get
+
+    if name not in SCHEMA_NAMES:
+        raise fail(f"no schema '{name}'; use one of: {', '.join(SCHEMA_NAMES)}")
+    sys.stdout.write(json.dumps(get(name), indent=2) + "\n")
+
+
+@app.command()
+@command
+def models(
+    check: Annotated[bool, typer.Option("--check", help="Make one tiny real call to each model (costs a few "
+                                                         "tokens) so that ready means it answers.")] = False,
+) -> None:
+    """Show each configured model, where its calls go, and whether it can be used now (exit 2 if not)."""
+    import asyncio
+
+    from promptloop.model.client import check_model, model_status
+    from promptloop.render import render_models
+    from promptloop.repo.prompts import models_in_use
+
+    config = repo_config()
+    rows = models_in_use(config)
+    if check:
+        statuses = [(name, users, *asyncio.run(check_model(name, base, timeout=config.timeout)))
+                    for (name, base), users in rows.items()]
+    else:
+        statuses = [(name, users, *model_status(name, base)) for (name, base), users in rows.items()]
+    render_models(console(), statuses)
+    raise typer.Exit(0 if all(ok for _, _, ok, _ in statuses) else 2)

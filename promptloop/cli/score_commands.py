@@ -1,0 +1,113 @@
+"""Scoring commands: eval, and regress (the CI gate)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from promptloop.cli.app import app, command, console, fail, repo_config
+
+
+@app.command("eval")
+@command
+def eval_(
+    prompt: Annotated[str, typer.Argument(help="Prompt name (prompts/NAME.yaml) or path.")],
+    golden: Annotated[str | None, typer.Option("--golden", "-g", help="Golden set name or path.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Override the task model.")] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Sample each case N times.")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first K cases.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    output: Annotated[list[Path] | None, typer.Option(
+        "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
+) -> None:
+    """Score a prompt on its golden set.
+
+    Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
+    """
+    from promptloop.scoring.eval_run import path_kind, run_eval
+    from promptloop.scoring.reports import WRITERS, to_json
+
+    config = repo_config()
+    if as_json:
+        report = run_eval(config, prompt, golden=golden, model=model, repeat=repeat, limit=limit,
+                          no_cache=no_cache)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
+            task = bar.add_task(prompt, total=None)
+            report = run_eval(config, prompt, golden=golden, model=model, repeat=repeat, limit=limit,
+                              no_cache=no_cache,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for path in output or []:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(WRITERS[path_kind(path)](report), encoding="utf-8")
+    if as_json:
+        sys.stdout.write(to_json(report) + "\n")
+    else:
+        from promptloop.render import render_eval
+
+        render_eval(console(), report)
+        for path in output or []:
+            console().print(f"wrote {path}")
+    raise typer.Exit(report.exit_code)
+
+
+def _default_base() -> str:
+    from promptloop.git.commits import commit_sha, open_repo
+
+    repo = open_repo(repo_config().root)
+    for ref in ("origin/HEAD", "origin/main", "origin/master", "main", "master"):
+        if commit_sha(repo, ref):
+            return ref
+    raise fail("no base to compare with: pass --base REF (e.g. --base origin/main)")
+
+
+@app.command()
+@command
+def regress(
+    prompts: Annotated[list[str] | None, typer.Argument(help="Only these prompts (default: all changed).")] = None,
+    base: Annotated[str | None, typer.Option(help="Compare with the merge-base of REF and HEAD.",
+                                             metavar="REF")] = None,
+    repeat: Annotated[int | None, typer.Option(min=1, help="Samples per case (default: regress.repeats).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML: one test case per golden case.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """CI gate: fail (exit 1) when a changed prompt regresses its golden set."""
+    import asyncio
+    import os
+
+    from promptloop.git.regress import regress as run_regress
+    from promptloop.render import render_regress
+    from promptloop.scoring.eval_run import open_client
+    from promptloop.scoring.reports import regress_dict, regress_junit, regress_markdown
+
+    config = repo_config()
+    ref = base or _default_base()
+
+    async def go() -> Any:
+        async with open_client(config) as lm:
+            return await run_regress(config, lm, base=ref, prompts=prompts or None, repeat=repeat)
+
+    report = asyncio.run(go())
+    md = regress_markdown(report)
+    if junit:
+        junit.write_text(regress_junit(report), encoding="utf-8")
+    if markdown:
+        markdown.write_text(md, encoding="utf-8")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write(md + "\n")
+    if as_json:
+        sys.stdout.write(json.dumps(regress_dict(report), indent=2, default=str) + "\n")
+    else:
+        render_regress(console(), report)
+    raise typer.Exit(0 if report.ok else 1)

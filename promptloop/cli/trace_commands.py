@@ -1,0 +1,105 @@
+"""Production traces: import, traces, golden add, compare."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from promptloop.cli.app import app, command, console, esc, fail, repo_config
+
+
+@app.command("import")
+@command
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="JSONL, JSON or .gz exports (and VCR cassettes).")],
+    fmt: Annotated[str, typer.Option("--format", help="auto, or one of: promptloop, openai_log, openai_batch, "
+                                     "openai_completion, openai_eval, otlp, genai_attributes, openinference, "
+                                     "langfuse, langsmith, mlflow, mlflow_assessment.")] = "auto",
+    prompt: Annotated[str | None, typer.Option(help="Attribute every trace to this prompt.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import production traces into the local trace store (idempotent)."""
+    from promptloop.traces.formats import FORMATS
+    from promptloop.traces.importer import import_files, summary_dict
+
+    if fmt != "auto" and fmt not in FORMATS:
+        raise fail(f"--format {fmt}: unknown; use auto or one of: {', '.join(FORMATS)}")
+    s = import_files(repo_config(), files, fmt=fmt, prompt=prompt)
+    if as_json:
+        sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
+        return
+    from promptloop.render import render_import
+
+    render_import(console(), console(stderr=True), s)
+
+
+@app.command()
+@command
+def traces(
+    prompt: Annotated[str | None, typer.Argument(help="Only this prompt's traces.")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Counts by verdict, prompt version and model; top failure reasons; latency and cost percentiles."""
+    from promptloop.traces.store import TraceStore, store_path, summarize
+
+    config = repo_config()
+    with TraceStore(store_path(config.cache_dir)) as store:
+        found = store.query(prompt=prompt, verdict="fail" if failed else None)
+    s = summarize(found)
+    if as_json:
+        sys.stdout.write(json.dumps(s, indent=2) + "\n")
+        return
+    from promptloop.render import render_trace_summary
+
+    render_trace_summary(console(), s, prompt=prompt, failed=failed)
+
+
+golden_app = typer.Typer(help="Work with golden sets.", no_args_is_help=True)
+app.add_typer(golden_app, name="golden")
+
+
+@golden_app.command("add")
+@command
+def golden_add(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    from_traces: Annotated[bool, typer.Option("--from-traces", help="Promote imported traces.")] = False,
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N new cases.")] = None,
+) -> None:
+    """Append traces to the prompt's golden set (corrections become expected values)."""
+    from promptloop.traces.to_golden import promote
+
+    if not from_traces:
+        raise fail("say where the cases come from: --from-traces")
+    r = promote(repo_config(), prompt, failed=failed, limit=limit)
+    con = console()
+    con.print(f"added {len(r.added) + len(r.review)} case(s) to {r.path}: {len(r.added)} with expected values, "
+              f"{len(r.review)} marked `review: true` (fill in `expected`); skipped {len(r.skipped)}")
+    for s in r.skipped[:10]:
+        con.print(f"  skipped {esc(s)}")
+
+
+@app.command()
+@command
+def compare(
+    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    versions: Annotated[tuple[str, str], typer.Option("--versions", help="Two versions: labels or git revisions.",
+                                                      metavar="A B")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Canary comparison on imported traces: promote, hold, or not enough traffic."""
+    from promptloop.traces.canary import compare as run_compare
+    from promptloop.traces.canary import comparison_dict
+
+    c = run_compare(repo_config(), prompt, versions[0], versions[1])
+    if as_json:
+        sys.stdout.write(json.dumps(comparison_dict(c), indent=2) + "\n")
+        return
+    from promptloop.render import render_comparison
+
+    render_comparison(console(), c)
