@@ -178,8 +178,11 @@ def render_regress(con: Any, report: Any) -> None:
     con.print(f"regress against {escape(report.base)} (merge-base {report.merge_base[:10]}): "
               f"{len(report.prompts)} changed prompt(s), {len(report.unchanged)} unchanged, {report.calls} call(s)")
     for v in report.prompts:
-        mark = "[green]ok[/]" if v.ok else "[bold red]REGRESSION[/]"
+        mark = "[bold red]REGRESSION[/]" if not v.ok else "[bold red]ERRORS[/]" if v.errors else "[green]ok[/]"
         con.print(f"[bold]{escape(v.name)}[/] ({escape(v.status)}): {mark}")
+        if v.errors:
+            con.print(f"  [red]![/] {len(v.errors)} case(s) could not be scored (model errors), e.g. "
+                      f"{escape(clip(v.errors[0], 160))}")
         for n in v.notes:
             con.print(f"  note: {escape(n)}")
         for r in v.reasons:
@@ -201,7 +204,13 @@ def render_regress(con: Any, report: Any) -> None:
                 t.add_row(escape(str(c["id"])), f"[{style}]{c['class']}[/]" + (" (critical)" if c["critical"] else ""),
                           escape(clip(c.get("reason", ""), 70)))
             con.print(t)
-    con.print("[bold green]pass[/]" if report.ok else "[bold red]fail[/]: a changed prompt regressed")
+    if not report.ok:
+        con.print("[bold red]fail[/]: a changed prompt regressed")
+    elif report.errors:
+        con.print(f"[bold red]errors[/]: {report.errors} case(s) could not be scored because model calls failed, so "
+                  "nothing can be said about them (exit 3); fix the endpoint or key and rerun")
+    else:
+        con.print("[bold green]pass[/]")
 
 
 def render_models(con: Any, statuses: list[tuple[str, list[str], bool, str]]) -> None:

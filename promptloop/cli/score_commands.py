@@ -80,7 +80,11 @@ def regress(
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """CI gate: fail (exit 1) when a changed prompt regresses its golden set."""
+    """CI gate: fail (exit 1) when a changed prompt regresses its golden set.
+
+    A prompt counts as changed when its file, its golden set, promptloop.yaml (models, thresholds) or a
+    python check module it uses changed. Exit 0 pass, 1 regression, 2 usage or input error, 3 model errors.
+    """
     import asyncio
     import os
 
@@ -110,4 +114,4 @@ def regress(
         sys.stdout.write(json.dumps(regress_dict(report), indent=2, default=str) + "\n")
     else:
         render_regress(console(), report)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(report.exit_code)

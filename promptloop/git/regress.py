@@ -192,7 +192,11 @@ def other_inputs_changed(config: Config, repo: Any, merge_base: str, names: list
 
 
 async def judge_change(config: Config, change: Change, client: ModelClient, *, repeat: int,
-                       progress: Progress | None = None) -> PromptVerdict:
+                       progress: Progress | None = None, old_config: Config | None = None) -> PromptVerdict:
+    """Score both versions, each under its own promptloop.yaml, and classify every case.
+
+    A case whose call failed on either side is an ``error``: neither fixed nor regressed."""
+    old_config = old_config or config
     v = PromptVerdict(change.name, change.status)
     if change.status == "deleted":
         v.notes.append("prompt deleted: nothing to score")
@@ -206,6 +210,9 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
         v.notes.append(f"renamed from {change.old_name}")
     if change.golden_changed:
         v.notes.append("golden set changed in this change: both versions scored on the new golden set")
+    v.notes += change.inputs_changed
+    if any("python check module" in why for why in change.inputs_changed):
+        v.notes.append("both versions are scored with the working tree's python check modules")
     settings = config.regress
     model = task_model(new, config)
     kwargs = dict(judge=config.model("judge"), root=config.root, repeat=repeat, progress=progress)
@@ -213,21 +220,30 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
     v.new_metrics = {k: x for k, x in summarise(new_results).metrics.items() if x is not None}
     new_rates = rates(new_results)
     new_by_id = {r.case_id: r for r in new_results}
+    errors = {r.case_id: r.error for r in new_results if r.error and r.case_id not in new_rates}
     if base is None:
         v.notes.append("new prompt: no base version to compare with")
-        v.cases = [{"id": c.id, "class": "passing" if new_rates[c.id] >= 0.5 else "failing", "critical": c.critical,
-                    "reason": new_by_id[c.id].reason} for c in golden.cases]
+        v.cases = [{"id": c.id, "class": "error" if c.id in errors else
+                    "passing" if new_rates[c.id] >= 0.5 else "failing", "critical": c.critical,
+                    "reason": errors.get(c.id) or new_by_id[c.id].reason} for c in golden.cases]
+        v.errors = [f"{i}: {e}" for i, e in errors.items()]
         return v
-    base_results = await run_cases(base, golden.cases, client, model=task_model(base, config),
-                                   **kwargs)  # type: ignore[arg-type]
+    base_kwargs = {**kwargs, "judge": old_config.model("judge")}
+    base_results = await run_cases(base, golden.cases, client, model=task_model(base, old_config),
+                                   **base_kwargs)  # type: ignore[arg-type]
     v.base_metrics = {k: x for k, x in summarise(base_results).metrics.items() if x is not None}
     base_rates = rates(base_results)
-    p = pair(base_rates, new_rates)
+    errors |= {r.case_id: f"base version: {r.error}" for r in base_results
+               if r.error and r.case_id not in base_rates and r.case_id not in errors}
+    v.errors = [f"{i}: {e}" for i, e in errors.items()]
+    both = [c.id for c in golden.cases if c.id not in errors]
+    p = pair({i: base_rates[i] for i in both}, {i: new_rates[i] for i in both})
     v.paired = p
     klass = {**{i: "fixed" for i in p.fixed}, **{i: "regressed" for i in p.regressed},
-             **{i: "still failing" for i in p.still_failing}, **{i: "still passing" for i in p.still_passing}}
-    v.cases = [{"id": c.id, "class": klass[c.id], "critical": c.critical, "base_rate": base_rates[c.id],
-                "new_rate": new_rates[c.id], "reason": new_by_id[c.id].reason,
+             **{i: "still failing" for i in p.still_failing}, **{i: "still passing" for i in p.still_passing},
+             **{i: "error" for i in errors}}
+    v.cases = [{"id": c.id, "class": klass[c.id], "critical": c.critical, "base_rate": base_rates.get(c.id),
+                "new_rate": new_rates.get(c.id), "reason": errors.get(c.id) or new_by_id[c.id].reason,
                 "output": new_by_id[c.id].output, "expected": c.expected} for c in golden.cases]
     critical = [c.id for c in golden.cases if c.critical and klass[c.id] == "regressed"]
     if critical:
@@ -245,7 +261,8 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
     v.ok = not v.reasons
     v.confidence = (f"{len(p.fixed)} fixed, {len(p.regressed)} regressed of {p.n} cases × {repeat} sample(s); "
                     f"sign test p={p.p_worse:.3f} (the chance of this many regressions if both versions were "
-                    f"equally good; {'significant' if significant else 'not significant'} at α={settings['alpha']:g})")
+                    f"equally good; {'significant' if significant else 'not significant'} at α={settings['alpha']:g})"
+                    + (f"; {len(errors)} case(s) not compared: their model calls failed" if errors else ""))
     return v
 
 
@@ -256,8 +273,9 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
         raise GitError("the repository has no commits yet: nothing to compare against")
     mb = resolve_base(repo, base)
     changes, unchanged = find_changes(config, repo, mb, prompts)
+    old_config = base_config(config, repo, mb)
     before = getattr(getattr(client, "usage", None), "calls", 0)
-    verdicts = [await judge_change(config, c, client, repeat=repeat or config.regress["repeats"], progress=progress)
-                for c in changes]
+    verdicts = [await judge_change(config, c, client, repeat=repeat or config.regress["repeats"], progress=progress,
+                                   old_config=old_config) for c in changes]
     calls = getattr(getattr(client, "usage", None), "calls", 0) - before
     return RegressReport(base=base, merge_base=mb, prompts=verdicts, unchanged=unchanged, calls=calls)

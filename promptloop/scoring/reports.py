@@ -90,9 +90,11 @@ WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit}
 
 # ---------------------------------------------------------------- regress
 def regress_dict(report: Any) -> dict[str, Any]:
-    return {"base": report.base, "merge_base": report.merge_base, "ok": report.ok, "calls": report.calls,
+    return {"base": report.base, "merge_base": report.merge_base, "ok": report.ok, "exit_code": report.exit_code,
+            "errors": report.errors, "calls": report.calls,
             "unchanged": report.unchanged,
             "prompts": [{"name": v.name, "status": v.status, "ok": v.ok, "reasons": v.reasons, "notes": v.notes,
+                         "errors": v.errors,
                          "confidence": v.confidence, "base_metrics": v.base_metrics, "new_metrics": v.new_metrics,
                          "fixed": v.paired.fixed if v.paired else [],
                          "regressed": v.paired.regressed if v.paired else [], "cases": v.cases}
@@ -100,13 +102,16 @@ def regress_dict(report: Any) -> dict[str, Any]:
 
 
 def regress_markdown(report: Any) -> str:
-    head = "✅ no regressions" if report.ok else "❌ regression"
+    head = "❌ regression" if not report.ok else (f"⚠️ {report.errors} case(s) not scored: model errors"
+                                                  if report.errors else "✅ no regressions")
     out = [f"## promptloop regress: {head}", "",
            f"Base `{report.base}` (merge-base `{report.merge_base[:10]}`); {len(report.prompts)} changed prompt(s), "
            f"{len(report.unchanged)} unchanged (not scored); {report.calls} model call(s).", ""]
     for v in report.prompts:
-        mark = "✅" if v.ok else "❌"
+        mark = "❌" if not v.ok else "⚠️" if v.errors else "✅"
         out += [f"### {mark} `{v.name}` ({v.status})", ""]
+        if v.errors:
+            out.append(f"- **{len(v.errors)} case(s) not scored (model errors)**, e.g. {clip(v.errors[0], 160)}")
         out += [f"- {n}" for n in v.notes]
         out += [f"- **{r}**" for r in v.reasons]
         if v.confidence:
@@ -128,10 +133,13 @@ def regress_junit(report: Any) -> str:
     suites = ET.Element("testsuites", name="promptloop regress")
     for v in report.prompts:
         suite = ET.SubElement(suites, "testsuite", name=f"promptloop.regress.{v.name}", tests=str(len(v.cases)),
-                              failures=str(sum(1 for c in v.cases if c["class"] == "regressed")))
+                              failures=str(sum(1 for c in v.cases if c["class"] == "regressed")),
+                              errors=str(sum(1 for c in v.cases if c["class"] == "error")))
         for c in v.cases:
             tc = ET.SubElement(suite, "testcase", classname=f"promptloop.{v.name}", name=str(c["id"]))
-            if c["class"] == "regressed":
+            if c["class"] == "error":
+                ET.SubElement(tc, "error", message=clip(c.get("reason", ""), 200)).text = str(c.get("reason", ""))
+            elif c["class"] == "regressed":
                 crit = "critical case " if c["critical"] else ""
                 el = ET.SubElement(tc, "failure", message=f"{crit}regressed: {clip(c.get('reason', ''), 160)}")
                 el.text = f"expected: {as_text(c.get('expected'))}\ngot: {c.get('output', '')}"
