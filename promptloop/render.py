@@ -214,10 +214,11 @@ def render_regress(con: Any, report: Any) -> None:
 
 
 def render_models(con: Any, statuses: list[tuple[str, list[str], bool, str]]) -> None:
-    table = Table("model", "used by", "ready", "detail")
+    # Lines, not a table: endpoints and fixes must never be cut at the terminal's width.
     for name, users, ok, detail in statuses:
-        table.add_row(escape(name), ", ".join(users), "[green]yes[/]" if ok else "[red]no[/]", escape(detail))
-    con.print(table)
+        mark = "[green]ready[/]" if ok else "[bold red]not ready[/]"
+        con.print(f"[bold]{escape(name)}[/] ({escape(', '.join(users))}): {mark}")
+        con.print(f"  {escape(detail)}")
 
 
 def render_versions(con: Any, versions: list[Any]) -> None:
