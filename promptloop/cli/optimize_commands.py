@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from promptloop.cli.app import app, command, console, fail, repo_config
+from promptloop.cli.app import app, command, console, esc, fail, repo_config
 
 
 @app.command()
@@ -59,20 +59,29 @@ def optimize(
 @app.command()
 @command
 def runs(
-    run_id: Annotated[str | None, typer.Argument(metavar="[show] ID", help="Show one run.")] = None,
+    run_id: Annotated[str | None, typer.Argument(metavar="[show|apply] ID", help="Show one run, or apply its "
+                                                 "winner.")] = None,
     detail: Annotated[str | None, typer.Argument(hidden=True)] = None,
 ) -> None:
-    """List optimisation runs (`promptloop runs`), or show one (`promptloop runs show ID`)."""
+    """List optimisation runs (`promptloop runs`), show one (`promptloop runs show ID`), or commit a run's
+    saved winner on a new branch (`promptloop runs apply ID`)."""
     from promptloop.optimize.runlog import list_runs
     from promptloop.render import render_run, render_runs
 
     config = repo_config()
     all_runs = list_runs(config.cache_dir)
-    wanted = detail if run_id == "show" else run_id
+    wanted = detail if run_id in ("show", "apply") else run_id
     if wanted is None:
         render_runs(console(), all_runs)
         return
     match = [r for r in all_runs if r["id"] == wanted or r["id"].startswith(wanted)]
     if not match:
         raise fail(f"no run '{wanted}' in {config.cache_dir / 'runs'}; `promptloop runs` lists them")
+    if run_id == "apply":
+        from promptloop.optimize.search import apply_run
+
+        s = apply_run(config, match[0])
+        console().print(f"committed {s.commit[:10]} on branch [bold]{esc(s.branch)}[/] (your checkout is unchanged); "
+                        f"push it: {esc(s.push)}")
+        return
     render_run(console(), match[0])

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from promptloop.errors import BudgetExceeded, TransientModelError
+from promptloop.errors import BudgetExceeded, GitError, PromptloopError, TransientModelError, UsageError
 from promptloop.model.client import Budget, ModelClient, Request
 from promptloop.optimize.acceptance import accept, mean, split_failures
 from promptloop.optimize.candidates import (
@@ -379,10 +379,36 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
     opt = Optimizer(config, prompt, golden, client, options, extra_failures=extra_failures, on_event=emit)
     outcome = await opt.run(dry_run=dry_run)
     shipped = None
+    models = {"task": opt.model.name, "proposer": opt.proposer.name}
+    if outcome.winner is not None:
+        # Saved before committing: a failed commit must not lose what the budget paid for.
+        log.data["winner_record"] = asdict(outcome.winner_record())
+        log.data["ship"] = {"models": models, "seed": options.seed, "prefix": config.branch_prefix}
     if outcome.winner is not None and repo is not None:
-        shipped = ship(repo, outcome.winner_record(), prompt, golden, prefix=config.branch_prefix,
-                       models={"task": opt.model.name, "proposer": opt.proposer.name}, seed=options.seed,
-                       run_id=log.id)
+        try:
+            shipped = ship(repo, outcome.winner_record(), prompt, golden, prefix=config.branch_prefix,
+                           models=models, seed=options.seed, run_id=log.id)
+        except (PromptloopError, OSError) as e:
+            log.finish(outcome, {"branch": None, "commit": None, "commit_error": str(e)})
+            raise GitError(f"the winner could not be committed ({e}); it is saved in the run log: fix that, then "
+                           f"`promptloop runs apply {log.id}` commits it on a new branch") from None
     log.finish(outcome, {"branch": shipped.branch if shipped else None,
                          "commit": shipped.commit if shipped else None})
     return OptimizeReport(outcome, log.id, shipped)
+
+
+def apply_run(config: Config, run: dict[str, Any], *, now: Any = None) -> Shipped:
+    """Commit a finished run's saved winner on a new branch (``promptloop runs apply ID``)."""
+    from promptloop.git.commits import check_committed, open_repo
+    from promptloop.scoring.eval_run import load_task
+
+    record = run.get("winner_record")
+    if not record:
+        raise UsageError(f"run {run['id']} has no winner to apply (status: {run.get('status', 'unknown')})")
+    prompt, golden = load_task(config, run["prompt"])
+    repo = open_repo(config.root)
+    check_committed(repo, [prompt.path, golden.path])
+    ship_args = run.get("ship") or {}
+    return ship(repo, Winner(**record), prompt, golden, prefix=ship_args.get("prefix", config.branch_prefix),
+                models=ship_args.get("models", {"task": "unknown", "proposer": "unknown"}),
+                seed=int(ship_args.get("seed", 0)), run_id=run["id"], now=now)

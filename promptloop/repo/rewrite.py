@@ -1,105 +1,178 @@
-"""Rewrite a prompt file's ``messages:`` block, keeping every other byte (comments, key order).
+"""Rewrite a prompt file's ``messages:`` list, keeping every other byte (comments, key order, layout).
 
-The winner of an optimisation is committed as this rewrite, so a reviewer's diff shows just
-the changed prompt text.
+The winner of an optimisation is committed as this rewrite, so a reviewer's diff shows just the
+changed prompt text. The edit is made on the text, at the positions the YAML parser reports for
+each node: unchanged messages keep their exact text (and the comments between them), a changed
+message has only its changed scalars replaced, and messages are inserted or removed as whole
+items. Any layout YAML allows works: block sequences indented or not, flow style, quoted, folded
+and literal scalars, comments anywhere, CRLF line ends. The result is parsed back and checked.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any
 
 import yaml
 
-TOP_KEY = re.compile(r"^[A-Za-z_\"'][^\n:]*:")
+from promptloop.errors import ConfigError
+
+Message = dict[str, Any]
 
 
-def _scalar(text: str, indent: str) -> str:
-    """A YAML scalar for ``text``: a literal block for multi-line text, else a quoted line."""
-    lines = text.split("\n")
-    body = lines[:-1] if text.endswith("\n") else lines
-    block_ok = "\n" in text and all(not ln[:1].isspace() for ln in body[:1]) and not text.endswith("\n\n") \
-        and all(ln == ln.rstrip(" \t") for ln in body) and "\t" not in text and "\r" not in text
+_PLAIN = re.compile(r"[A-Za-z_][\w .!?()/'-]*")
+
+
+def _plain_ok(text: str) -> bool:
+    """Whether ``text`` survives as an unquoted one-line scalar in block and flow context alike."""
+    if not _PLAIN.fullmatch(text) or text != text.strip():
+        return False
+    return yaml.safe_load(text) == text  # not a bool, number or null in disguise (yes, no, null, 1e3)
+
+
+def scalar(text: str, indent: int, nl: str, *, flow: bool) -> str:
+    """A YAML scalar for ``text`` that needs nothing after it on its line.
+
+    A literal block (``|`` / ``|-``) for ordinary multi-line text in block context, else a plain
+    scalar where that is safe, else a double-quoted JSON string (always valid YAML)."""
+    if _plain_ok(text):
+        return text
+    body = text[:-1] if text.endswith("\n") else text
+    lines = body.split("\n")
+    block_ok = (not flow and "\n" in text and not text.endswith("\n\n") and "\r" not in text and "\t" not in text
+                and lines[0][:1] not in (" ", "") and all(ln == ln.rstrip(" ") for ln in lines))
     if block_ok:
-        chomp = "|" if text.endswith("\n") else "|-"
-        return chomp + "\n" + "\n".join((indent + ln) if ln else "" for ln in body) + "\n"
-    if "\n" not in text and text and text == text.strip():
-        plain = yaml.safe_dump(text, default_flow_style=True, width=10**9, allow_unicode=True)
-        plain = plain.removesuffix("\n...\n").removesuffix("\n")
-        if "\n" not in plain:
-            return plain + "\n"
-    return json.dumps(text, ensure_ascii=False) + "\n"
+        pad = " " * indent
+        head = "|" if text.endswith("\n") else "|-"
+        return head + nl + nl.join((pad + ln) if ln else "" for ln in lines)
+    return json.dumps(text, ensure_ascii=False)
 
 
-def dump_messages(messages: list[dict[str, Any]]) -> str:
-    out = "messages:\n"
-    for m in messages:
-        out += f"  - role: {m['role']}\n    content: " + _scalar(str(m["content"]), "      ")
-    return out
+def _line_start(text: str, index: int) -> int:
+    return text.rfind("\n", 0, index) + 1
 
 
-def messages_span(text: str) -> tuple[int, int]:
-    """Character offsets of the top-level ``messages:`` entry, trailing comments excluded."""
-    lines = text.splitlines(keepends=True)
-    offsets = [0]
-    for ln in lines:
-        offsets.append(offsets[-1] + len(ln))
-    start = next((i for i, ln in enumerate(lines) if ln.startswith("messages:")), None)
-    if start is None:
-        raise ValueError("no top-level messages: key")
-    end = len(lines)
-    for i in range(start + 1, len(lines)):
-        if TOP_KEY.match(lines[i]):
-            end = i
-            break
-    while end > start + 1 and (lines[end - 1].strip() == "" or lines[end - 1].startswith("#")):
-        end -= 1
-    return offsets[start], offsets[end]
+def _line_end(text: str, index: int) -> int:
+    """Index just past the line break ending the line that holds ``index``."""
+    end = text.find("\n", index)
+    return len(text) if end == -1 else end + 1
 
 
-def _original_items(block: str) -> dict[tuple[str, str], str]:
-    """The original text of each message item in a ``messages:`` block, by (role, content)."""
-    lines = block.splitlines(keepends=True)[1:]
-    item = re.compile(r"^(\s*)- ")
-    indent = next((m.group(1) for ln in lines if (m := item.match(ln))), None)
-    if indent is None:
-        return {}
-    chunks: list[str] = []
-    current = ""
-    for ln in lines:
-        m = item.match(ln)
-        if m and m.group(1) == indent and current.strip() and any(item.match(x) for x in current.splitlines()):
-            chunks.append(current)
-            current = ""
-        current += ln
-    chunks.append(current)
-    out: dict[tuple[str, str], str] = {}
-    for chunk in chunks:
-        try:
-            parsed = yaml.safe_load("\n".join(ln[len(indent):] if ln.startswith(indent) else ln
-                                              for ln in chunk.splitlines()))
-        except yaml.YAMLError:
+class _Item:
+    """One message of a block sequence, with the text positions needed to edit it."""
+
+    def __init__(self, text: str, node: yaml.MappingNode) -> None:
+        self.node = node
+        dash = node.start_mark.index - 1
+        while dash >= 0 and text[dash] in " \t\r\n":
+            dash -= 1
+        if dash < 0 or text[dash] != "-":
+            raise ValueError("a message item does not start with '-'")
+        self.start = _line_start(text, dash)  # the dash's line
+        nodes = [node] if node.flow_style else [n for pair in node.value for n in pair]
+        self.end = _line_end(text, max(_trim_block_end(text, n) for n in nodes) - 1)  # its last line, with the break
+        self.dash_col = dash - self.start
+        self.key_col = node.start_mark.column
+        self.flow = node.flow_style
+        self.values = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+
+def _trim_block_end(text: str, node: yaml.Node) -> int:
+    """Where a scalar's own text ends: a block scalar's span swallows the blank lines after it."""
+    end = node.end_mark.index
+    if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+        while end > node.start_mark.index and text[end - 1] in " \t\r\n":
+            end -= 1
+    return end
+
+
+def _messages_node(root: yaml.Node | None) -> yaml.SequenceNode:
+    if not isinstance(root, yaml.MappingNode):
+        raise ValueError("the prompt file is not a mapping")
+    for k, v in root.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == "messages":
+            if not isinstance(v, yaml.SequenceNode):
+                raise ValueError("messages: is not a list")
+            return v
+    raise ValueError("no top-level messages: key")
+
+
+def _key(m: Message) -> tuple[str, str]:
+    return str(m["role"]), str(m["content"])
+
+
+def _flow_item(m: Message) -> str:
+    return "{" + f"role: {json.dumps(m['role'])}, content: {json.dumps(m['content'], ensure_ascii=False)}" + "}"
+
+
+def _block_item(m: Message, dash_col: int, key_col: int, nl: str) -> str:
+    pad, keys = " " * dash_col, " " * key_col
+    content = scalar(str(m["content"]), key_col + 2, nl, flow=False)
+    return (f"{pad}-{' ' * (key_col - dash_col - 1)}role: {scalar(str(m['role']), key_col + 2, nl, flow=False)}{nl}"
+            f"{keys}content: {content}{nl}")
+
+
+def _rewrite_flow(text: str, seq: yaml.SequenceNode, old: list[Message], new: list[Message]) -> str:
+    spans = [text[n.start_mark.index:n.end_mark.index] for n in seq.value]
+    kept = {_key(m): spans[i] for i, m in enumerate(old)}
+    body = "[" + ", ".join(kept.get(_key(m)) or _flow_item(m) for m in new) + "]"
+    return text[:seq.start_mark.index] + body + text[seq.end_mark.index:]
+
+
+def _rewrite_block(text: str, seq: yaml.SequenceNode, old: list[Message], new: list[Message], nl: str) -> str:
+    items = [_Item(text, n) for n in seq.value]
+    dash_col, key_col = items[0].dash_col, items[0].key_col
+    edits: list[tuple[int, int, str]] = []  # (start, end, replacement), applied from the end
+    ops = difflib.SequenceMatcher(a=[_key(m) for m in old], b=[_key(m) for m in new], autojunk=False).get_opcodes()
+    for tag, i1, i2, j1, j2 in ops:
+        if tag == "equal":
             continue
-        if isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], dict):
-            m0 = parsed[0]
-            out.setdefault((str(m0.get("role")), str(m0.get("content"))), chunk)
+        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        for k in range(paired):  # edit in place: only the scalars that changed
+            item, m = items[i1 + k], new[j1 + k]
+            for field in ("role", "content"):
+                node = item.values[field]
+                if old[i1 + k][field] == m[field]:
+                    continue
+                start, end = node.start_mark.index, _trim_block_end(text, node)
+                # Inside a flow mapping, or with a comment after it on its line, only a one-line scalar fits.
+                flow = bool(item.flow) or bool(text[end:_line_end(text, end)].strip())
+                edits.append((start, end, scalar(str(m[field]), item.key_col + 2, nl, flow=flow)))
+        for k in range(i1 + paired, i2):  # removed messages go with their whole lines
+            edits.append((items[k].start, items[k].end, ""))
+        if j1 + paired < j2:
+            block = "".join(_block_item(m, dash_col, key_col, nl) for m in new[j1 + paired:j2])
+            at = items[i2].start if i2 < len(items) else items[-1].end
+            if at == len(text) and not text.endswith("\n"):
+                block = nl + block.removesuffix(nl)
+            edits.append((at, at, block))
+    out = text
+    for start, end, rep in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        out = out[:start] + rep + out[end:]
     return out
 
 
-def replace_messages(text: str, messages: list[dict[str, Any]]) -> str:
-    """``text`` with its messages replaced; unchanged messages keep their original text, so the
-    diff shows only what changed. Checked by parsing the result back."""
-    start, end = messages_span(text)
-    kept = _original_items(text[start:end])
-    body = "messages:\n"
-    for m in messages:
-        original = kept.get((m["role"], m["content"]))
-        body += original if original is not None else dump_messages([m]).removeprefix("messages:\n")
-    if not body.endswith("\n"):
-        body += "\n"
-    new = text[:start] + body + text[end:]
-    parsed = yaml.safe_load(new)
-    if [dict(m) for m in parsed["messages"]] != [{"role": m["role"], "content": m["content"]} for m in messages]:
-        raise ValueError("rewritten prompt does not round-trip")  # pragma: no cover - guarded by tests
-    return new
+def replace_messages(text: str, messages: list[Message]) -> str:
+    """``text`` with its ``messages:`` replaced by ``messages``, every other byte unchanged."""
+    nl = "\r\n" if "\r\n" in text else "\n"
+    work = text  # positions from the parser are indices into this very text, CRLF or not
+    new = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    try:
+        seq = _messages_node(yaml.compose(work, Loader=yaml.SafeLoader))
+        old = [{"role": str(m["role"]), "content": str(m["content"])}
+               for m in yaml.safe_load(work)["messages"]]
+        if not new:
+            raise ValueError("a prompt needs at least one message")
+        if seq.flow_style or not seq.value:
+            out = _rewrite_flow(work, seq, old, new)
+        else:
+            out = _rewrite_block(work, seq, old, new, nl)
+        back = yaml.safe_load(out)["messages"]
+    except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(f"cannot rewrite the messages of this file safely ({e})") from None
+    if [{"role": str(m["role"]), "content": str(m["content"])} for m in back] != new:
+        raise ConfigError("cannot rewrite the messages of this file safely (the result does not read back as "
+                          "the new messages)")
+    return out

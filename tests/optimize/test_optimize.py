@@ -281,3 +281,44 @@ def test_second_round_builds_on_a_fewshot_incumbent(prepo):
     first_winner = next(c for c in o.candidates if c.status == "accepted")
     assert second[0].candidate.parent == first_winner.candidate.id
     assert second[0].candidate.demos == first_winner.candidate.demos != []
+
+
+def test_a_pyyaml_written_prompt_file_commits_cleanly(tmp_path):
+    import yaml as pyyaml
+
+    root = tmp_path / "py"
+    data = pyyaml.safe_load(PROMPT)
+    text = pyyaml.safe_dump(data, sort_keys=False)
+    assert "\n- role: system" in text  # items not indented under the key, as PyYAML writes them
+    init_repo(root, {"promptloop.yaml": CONFIG, "prompts/cls.yaml": text, "golden/cls.yaml": golden_yaml(),
+                     ".gitignore": ".promptloop/\n"})
+    report = run(root, fake([{"rationale": "name the rule", "instructions": "Classify the item. MAGIC"}]))
+    assert report.shipped is not None
+    committed = git(root, "show", f"{report.shipped.branch}:prompts/cls.yaml")
+    assert "MAGIC" in pyyaml.safe_load(committed)["messages"][0]["content"]
+    assert committed.split("messages:")[0] == text.split("messages:")[0]
+
+
+def test_a_failed_commit_keeps_the_winner_and_runs_apply_commits_it(prepo, cli, monkeypatch):
+    from promptloop.cli import app
+    from promptloop.optimize import search
+
+    def broken_ship(*args, **kwargs):
+        raise GitError("simulated: could not write the branch")
+
+    monkeypatch.setattr(search, "ship", broken_ship)
+    before = snapshot(prepo)
+    with pytest.raises(GitError) as e:
+        run(prepo, fake([{"rationale": "name the rule", "instructions": "Classify the item. MAGIC"}]))
+    assert "promptloop runs apply" in str(e.value) and e.value.exit_code == 2
+    assert snapshot(prepo) == before and git(prepo, "branch", "--list", "pl/*").strip() == ""
+    run_id = str(e.value).split("promptloop runs apply ")[1].split("`")[0]
+    saved = list_runs(prepo / ".promptloop")[0]
+    assert saved["id"] == run_id and "MAGIC" in saved["winner_record"]["messages"][0]["content"]
+
+    monkeypatch.undo()
+    r = cli.invoke(app, ["-C", str(prepo), "runs", "apply", run_id])
+    assert r.exit_code == 0, r.output
+    branch = git(prepo, "branch", "--list", "pl/*").strip()
+    assert branch and "MAGIC" in git(prepo, "show", f"{branch}:prompts/cls.yaml")
+    assert snapshot(prepo) == before
