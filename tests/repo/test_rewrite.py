@@ -80,7 +80,7 @@ def prompt_files(draw):
     out = ["# top comment", "description: A prompt.   # trailing", "inputs: [q]", "messages:"]
     if layout == "flow":
         out[-1] = "messages: [" + ", ".join(
-            "{role: %s, content: %s}" % (m["role"], json.dumps(m["content"])) for m in msgs) + "]"
+            "{{role: {}, content: {}}}".format(m["role"], json.dumps(m["content"])) for m in msgs) + "]"
     else:
         dash = "  - " if layout == "indented" else "- "
         key = " " * len(dash)
