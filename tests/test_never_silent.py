@@ -217,3 +217,42 @@ def test_one_line_switches_every_role(cli, tmp_path):
         assert "weights" not in r.output and r.exit_code in (0, 1), r.output
         proposer = [b for b in server.requests if "response_format" in b and "candidates" in json.dumps(b)]
         assert proposer, "the proposer's call went to the switched model"
+
+
+# 8. Ctrl-C loses no paid call ---------------------------------------------------------------------------------
+def test_ctrl_c_waits_for_calls_in_flight_and_caches_them(repo):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    golden = "cases:\n" + "".join(f"  - {{id: q{i}, inputs: {{question: 'question {i}'}}, expected: NUM}}\n"
+                                  for i in range(20))
+    (repo / "golden" / "trec.yaml").write_text(golden)
+    with FakeServer(answer=lambda b: "NUM", latency=1.5) as server:
+        cfg = (repo / "promptloop.yaml").read_text()
+        cfg = re.sub(r"(?m)^  default: .*$", f"  default: {{name: openai/x, api_base: '{server.api_base}'}}", cfg)
+        cfg = re.sub(r"(?m)^concurrency: .*$", "concurrency: 8", cfg)
+        (repo / "promptloop.yaml").write_text(cfg)
+        proc = subprocess.Popen([sys.executable, "-m", "promptloop", "-C", str(repo), "eval", "trec"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "COLUMNS": "200"})
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(server.requests) == 8  # concurrency 8: eight paid calls in flight
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, out + err
+        assert "waiting up to" in err and "Traceback" not in err
+        assert len(server.requests) == 8  # nothing new was sent after the interrupt
+        with sqlite3.connect(repo / ".promptloop" / "cache.sqlite") as db:
+            cached = db.execute("select count(*) from sqlite_master").fetchone()
+            tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+            rows = sum(db.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+        assert cached and rows == 8  # all eight answers, paid for, are in the cache
+        r = subprocess.run([sys.executable, "-m", "promptloop", "-C", str(repo), "eval", "trec"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode in (0, 1) and len(server.requests) == 20  # the rerun makes only the 12 missing calls

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -27,6 +27,7 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
                   help="promptloop: prompt engineering as an engineering loop that lives in git.")
 state: dict[str, Path] = {"dir": Path(".")}
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def console(stderr: bool = False) -> Any:
@@ -77,3 +78,58 @@ def main(directory: Annotated[Path | None, typer.Option(
     if directory is not None and not directory.is_dir():
         raise fail(f"-C {directory}: no such directory")
     state["dir"] = directory or Path(".")
+
+
+GRACE_S = 5.0  # how long the first Ctrl-C waits for calls in flight to land in the cache
+
+
+def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cache: bool = False) -> T:
+    """Run ``work(client)`` on a fresh model client; Ctrl-C loses no paid call.
+
+    The first Ctrl-C stops new requests and waits up to ``GRACE_S`` for those in flight, whose answers
+    are cached as they arrive; a second Ctrl-C stops at once.
+    """
+    import asyncio
+    import signal
+
+    from promptloop.errors import Interrupted
+    from promptloop.scoring.eval_run import open_client
+
+    lm = open_client(config, no_cache=no_cache)
+
+    async def main() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(work(lm))
+        presses = 0
+
+        def on_sigint() -> None:
+            nonlocal presses
+            presses += 1
+            if presses == 1:
+                lm.stop_new()
+                console(stderr=True).print(f"interrupted: no new calls; waiting up to {GRACE_S:g} s for the calls in "
+                                           "flight so their answers are cached (Ctrl-C again to quit now)")
+                loop.call_later(GRACE_S, task.cancel)
+            else:
+                task.cancel()
+
+        try:
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            pass
+        try:
+            async with lm:
+                return await task
+        except asyncio.CancelledError:
+            raise Interrupted("interrupted") from None
+        finally:
+            try:
+                loop.remove_signal_handler(signal.SIGINT)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    try:
+        return asyncio.run(main())
+    except Interrupted:
+        raise Interrupted("interrupted; every answer that arrived is cached, so rerunning continues where this "
+                          "stopped") from None

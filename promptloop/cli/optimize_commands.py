@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from promptloop.cli.app import app, command, console, esc, fail, repo_config
+from promptloop.cli.app import app, command, console, esc, fail, repo_config, run_with_client
 
 
 @app.command()
@@ -30,24 +30,18 @@ def optimize(
 
     Exit 0 a better prompt (or --dry-run), 1 none qualifies, 2 a usage or input error, 3 model calls failed.
     """
-    import asyncio
 
     from promptloop.optimize.search import Options, optimize_prompt
     from promptloop.render import OptimizeView, optimize_json
-    from promptloop.scoring.eval_run import open_client
 
     config = repo_config()
     options = Options.from_config(config, rounds=rounds, candidates=candidates, calls=calls, usd=usd,
                                   repeat=repeat, target=target, seed=seed)
     view = OptimizeView(console(stderr=True), options, quiet=as_json)
 
-    async def go() -> Any:
-        async with open_client(config) as lm:
-            return await optimize_prompt(config, prompt, options, client=lm, commit=not no_commit,
-                                         dry_run=dry_run, on_event=view.event)
-
     with view:
-        report = asyncio.run(go())
+        report = run_with_client(config, lambda lm: optimize_prompt(
+            config, prompt, options, client=lm, commit=not no_commit, dry_run=dry_run, on_event=view.event))
     if as_json:
         sys.stdout.write(json.dumps(optimize_json(report), indent=2, default=str) + "\n")
     else:

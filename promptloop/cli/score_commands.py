@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from promptloop.cli.app import app, command, console, fail, repo_config
+from promptloop.cli.app import app, command, console, fail, repo_config, run_with_client
 
 
 @app.command("eval")
@@ -29,22 +29,26 @@ def eval_(
 
     Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
     """
-    from promptloop.scoring.eval_run import path_kind, run_eval
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task, path_kind
     from promptloop.scoring.reports import WRITERS, to_json
 
     config = repo_config()
+    task_prompt, gs = load_task(config, prompt, golden)
+
+    def run_eval(progress: Any = None) -> Any:
+        return run_with_client(config, lambda lm: evaluate_prompt(
+            config, task_prompt, gs, client=lm, model=model, repeat=repeat, limit=limit, progress=progress),
+            no_cache=no_cache)
+
     if as_json:
-        report = run_eval(config, prompt, golden=golden, model=model, repeat=repeat, limit=limit,
-                          no_cache=no_cache)
+        report = run_eval()
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
             task = bar.add_task(prompt, total=None)
-            report = run_eval(config, prompt, golden=golden, model=model, repeat=repeat, limit=limit,
-                              no_cache=no_cache,
-                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+            report = run_eval(progress=lambda done, total: bar.update(task, completed=done, total=total))
     for path in output or []:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(WRITERS[path_kind(path)](report), encoding="utf-8")
@@ -85,22 +89,17 @@ def regress(
     A prompt counts as changed when its file, its golden set, promptloop.yaml (models, thresholds) or a
     python check module it uses changed. Exit 0 pass, 1 regression, 2 usage or input error, 3 model errors.
     """
-    import asyncio
     import os
 
     from promptloop.git.regress import regress as run_regress
     from promptloop.render import render_regress
-    from promptloop.scoring.eval_run import open_client
     from promptloop.scoring.reports import regress_dict, regress_junit, regress_markdown
 
     config = repo_config()
     ref = base or _default_base()
 
-    async def go() -> Any:
-        async with open_client(config) as lm:
-            return await run_regress(config, lm, base=ref, prompts=prompts or None, repeat=repeat)
-
-    report = asyncio.run(go())
+    report = run_with_client(config, lambda lm: run_regress(config, lm, base=ref, prompts=prompts or None,
+                                                             repeat=repeat))
     md = regress_markdown(report)
     if junit:
         junit.write_text(regress_junit(report), encoding="utf-8")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import (
+    Interrupted,
     ModelError,
     ModelTimeout,
     TransientModelError,
@@ -55,6 +56,15 @@ class LM:
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._session: Any = None
         self._routes: dict[tuple[str, str | None], Route] = {}
+        self._stopping = False
+
+    def stop_new(self) -> None:
+        """Send no new request from now on (Ctrl-C): calls already in flight still finish and are cached."""
+        self._stopping = True
+
+    def _check_stopping(self) -> None:
+        if self._stopping:
+            raise Interrupted("interrupted before this call was sent")
 
     async def __aenter__(self) -> LM:
         return self
@@ -81,6 +91,7 @@ class LM:
                 self.usage.cached += 1
                 return Completion.from_row(row)
         async with self._semaphore(request):
+            self._check_stopping()
             tokens, usd = 0, 0.0
             if self.budget is not None:
                 tokens = worst_case_tokens(request)
@@ -115,6 +126,8 @@ class LM:
         route = self._route(request)
         attempt = 0
         while True:
+            if attempt:
+                self._check_stopping()
             start = time.perf_counter()
             try:
                 completion = await asyncio.wait_for(route.call(self, request), self.timeout)
