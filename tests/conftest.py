@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -10,6 +11,9 @@ from typer.testing import CliRunner
 
 from promptloop.repo.config import Config, load_config
 from promptloop.testing import FakeServer
+
+# Tests never reach the network: litellm reads its bundled price map instead of fetching one.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,7 @@ from promptloop.errors import PromptloopError
 
 # The loop's order, not the order the command modules happen to be imported in.
 ORDER = ("init", "validate", "schema", "eval", "models", "optimize", "runs", "regress", "log", "diff", "rollback",
-         "import", "traces", "golden", "compare")
+         "import", "traces", "golden", "compare", "bundle")
 
 
 class LoopOrder(typer.core.TyperGroup):

@@ -77,3 +77,18 @@ def models(
         statuses = [(name, users, *model_status(name, base)) for (name, base), users in rows.items()]
     render_models(console(), statuses)
     raise typer.Exit(0 if all(ok for _, _, ok, _ in statuses) else 2)
+
+
+@app.command("bundle")
+@command
+def bundle_(
+    prompts: Annotated[list[str] | None, typer.Argument(help="Only these prompts (default: all).")] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the bundle.")] = Path("prompts.json"),
+) -> None:
+    """Write prompts with their versions into one JSON file an app can ship (promptloop.load(..., bundle=))."""
+    from promptloop.runtime.loading import bundle
+
+    data = bundle(repo_config(), prompts or None)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    console().print(f"wrote {output}: " + ", ".join(f"{p['name']}@{p['version'][:10]}" for p in data["prompts"]))

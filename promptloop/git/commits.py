@@ -130,3 +130,16 @@ def trailers(message: str) -> dict[str, str]:
         if m:
             out[m.group(1)] = m.group(2)
     return out
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob: the same wherever the same text is, committed or not."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def blob_history(repo: Any, rel: str) -> set[str]:
+    """Every blob id the file ``rel`` has had in any commit of any branch."""
+    out = repo.git.rev_list("--all", "--objects", "--", rel)
+    return {line.split(" ", 1)[0] for line in out.splitlines() if line.endswith(" " + rel)}

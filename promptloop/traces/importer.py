@@ -42,15 +42,18 @@ def load_matcher(config: Config) -> Matcher:
         except ConfigError:
             continue  # `promptloop validate` reports it; import still works for the others
         prompts[p.name] = p
+    history: dict[str, set[str]] = {}
     try:
-        from promptloop.git.commits import blob_id, open_repo, relpath
+        from promptloop.git.commits import blob_history, blob_id, git_blob_id, open_repo, relpath
 
         repo = open_repo(config.root)
         for name, p in prompts.items():
-            versions[name] = blob_id(repo, "HEAD", relpath(repo, p.path))
+            rel = relpath(repo, p.path)
+            versions[name] = blob_id(repo, "HEAD", rel)
+            history[name] = blob_history(repo, rel) | {git_blob_id(p.path.read_bytes())}
     except PromptloopError:
         pass
-    return Matcher(prompts, versions)
+    return Matcher(prompts, versions, history)
 
 
 def clean(t: Trace) -> tuple[Trace, str]:
@@ -74,8 +77,21 @@ PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 CHUNK_LINES = 2000
 
 
+def named_in_metadata(t: Trace) -> None:
+    """A prompt name and version the app put in the call's metadata (promptloop.request, Langfuse, ...)."""
+    meta: dict[str, Any] = t.metadata if isinstance(t.metadata, dict) else {}
+    nested: dict[str, Any] = meta["metadata"] if isinstance(meta.get("metadata"), dict) else {}
+    for holder in (meta, nested):
+        t.prompt = t.prompt or holder.get("promptloop_prompt") or holder.get("promptloop.prompt")
+        t.prompt_version = t.prompt_version or holder.get("promptloop_version") or \
+            holder.get("promptloop.prompt_version")
+        if t.inputs is None and isinstance(holder.get("promptloop_inputs"), dict):
+            t.inputs = holder["promptloop_inputs"]
+
+
 def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
     """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
+    named_in_metadata(t)
     name, inputs = matcher.match(t, forced)
     matched = False
     if name:
@@ -161,6 +177,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
     summary = ImportSummary()
     work = Work(matcher, Importer(fmt), prompt)
     touched_groups: set[str] = set()
+    unknown_versions: Counter[tuple[str, str]] = Counter()
     with TraceStore(store_path(config.cache_dir)) as store:
         first_new = store.max_rowid()
         buffer: list[Row] = []
@@ -180,6 +197,10 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             for row, matched in rows:
                 summary.matched += matched
                 buffer.append(row)
+                name, version = row[4], row[5]
+                if version and name in matcher.history and not any(
+                        v.startswith(version) for v in matcher.history[name]):
+                    unknown_versions[(name, version)] += 1
             for group, f in feedback:
                 if store.add_feedback(group, f):
                     summary.feedback += 1
@@ -232,6 +253,9 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
         take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [])
         summary.problems += problems
         summary.skipped += len(problems)
+        summary.problems += [f"{n} trace(s) name version {v} of prompt '{name}', which is in none of this repo's "
+                             "commits (fetch the branch that has it, or they came from another repo)"
+                             for (name, v), n in unknown_versions.items()]
         flush()
         refresh_verdicts(store, matcher, touched_groups)
         mark_retries(store, window)

@@ -3,7 +3,7 @@ matched to the prompts that produced them, with their input variables recovered.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from promptloop.repo.prompts import Case, Prompt
@@ -82,8 +82,11 @@ class Matcher:
 
     prompts: dict[str, Prompt]
     versions: dict[str, str | None]
+    history: dict[str, set[str]] = field(default_factory=dict)  # every version each prompt file has had
 
     def match(self, trace: Trace, forced: str | None = None) -> tuple[str | None, dict[str, Any] | None]:
+        if trace.prompt and trace.prompt_version and trace.inputs is not None and not forced:
+            return trace.prompt, trace.inputs  # named with its exact version by the app: never guessed
         names = [forced] if forced else ([trace.prompt] if trace.prompt in self.prompts else list(self.prompts))
         for name in names:
             prompt = self.prompts.get(name or "")

@@ -18,6 +18,8 @@ def detect(r: dict[str, Any]) -> bool:
 def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
     fb = [Feedback(kind=f["kind"], value=f.get("value"), name=f.get("name", ""), comment=f.get("comment", ""))
           for f in r.get("feedback") or []]
+    if r.get("feedback_for"):  # a feedback line (promptloop.feedback): it decides the trace it names
+        return Parsed(feedback=[(f"promptloop:{r['feedback_for']}", f) for f in fb])
     tokens = r.get("tokens") or {}
     t = Trace(id=f"promptloop:{r['id']}", source="promptloop", group=f"promptloop:{r['id']}", time=r.get("time"),
               prompt=r.get("prompt"), prompt_version=r.get("prompt_version"), model=r.get("model"),

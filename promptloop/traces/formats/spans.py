@@ -140,7 +140,9 @@ def genai_from_attributes(a: dict[str, Any], events: list[dict[str, Any]] | None
     return {"messages": messages, "output": output, "model": model, "params": params, "input_tokens": itok,
             "output_tokens": otok, "cost_usd": as_float(a.get("gen_ai.usage.cost") or a.get("llm.cost.total")),
             "user_id": a.get("user.id") or a.get("enduser.id") or a.get("gen_ai.request.user") or None,
-            "session_id": a.get("session.id") or a.get("gen_ai.conversation.id")}
+            "session_id": a.get("session.id") or a.get("gen_ai.conversation.id"),
+            # Set by promptloop.span_attributes(prompt): an exact match on import, no template guessing.
+            "prompt": a.get("promptloop.prompt") or None, "prompt_version": a.get("promptloop.prompt_version") or None}
 
 
 def span_trace(source: str, a: dict[str, Any], events: list[dict[str, Any]], *, trace_id: str | None,
