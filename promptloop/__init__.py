@@ -21,16 +21,16 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load": "promptloop.runtime.loading", "load_bundle": "promptloop.runtime.loading",
     "bundle": "promptloop.runtime.loading", "LoadedPrompt": "promptloop.runtime.loading",
-    "MissingInputs": "promptloop.runtime.loading", "record": "promptloop.runtime.recording",
+    "MissingInputs": "promptloop.runtime.loading", "use_embedded_model": "promptloop.runtime.loading", "record": "promptloop.runtime.recording",
     "feedback": "promptloop.runtime.recording", "TraceSink": "promptloop.runtime.recording",
     "LiteLLMRecorder": "promptloop.runtime.hooks", "span_attributes": "promptloop.runtime.hooks",
 }
 __all__ = ["LiteLLMRecorder", "LoadedPrompt", "MissingInputs", "TraceSink", "__version__", "bundle", "feedback",
-           "load", "load_bundle", "record", "span_attributes"]
+           "load", "load_bundle", "record", "span_attributes", "use_embedded_model"]
 
 if TYPE_CHECKING:
     from promptloop.runtime.hooks import LiteLLMRecorder, span_attributes
-    from promptloop.runtime.loading import LoadedPrompt, MissingInputs, bundle, load, load_bundle
+    from promptloop.runtime.loading import LoadedPrompt, MissingInputs, bundle, load, load_bundle, use_embedded_model
     from promptloop.runtime.recording import TraceSink, feedback, record
 
 

@@ -130,3 +130,10 @@ def bundle(config: Config, names: list[str] | None = None) -> dict[str, Any]:
     paths = list_prompt_paths(config) if not names else [resolve_prompt_path(config, n) for n in names]
     prompts = [_from_text(p.stem, p, p.read_bytes(), config).to_bundle() for p in paths]
     return {"promptloop_bundle": BUNDLE_FORMAT, "prompts": prompts}
+
+
+def use_embedded_model() -> None:
+    """Let litellm call the embedded model as ``local/smollm2`` (offline; needs ``promptloop[local]``)."""
+    from promptloop.model.routes import litellm_module
+
+    litellm_module()
