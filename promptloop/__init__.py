@@ -19,11 +19,17 @@ __version__ = "0.1.0"
 
 # Loaded on first use, so that `promptloop --help` and `import promptloop.testing` stay fast.
 _EXPORTS = {
-    "load": "promptloop.runtime.loading", "load_bundle": "promptloop.runtime.loading",
-    "bundle": "promptloop.runtime.loading", "LoadedPrompt": "promptloop.runtime.loading",
-    "MissingInputs": "promptloop.runtime.loading", "use_embedded_model": "promptloop.runtime.loading", "record": "promptloop.runtime.recording",
-    "feedback": "promptloop.runtime.recording", "TraceSink": "promptloop.runtime.recording",
-    "LiteLLMRecorder": "promptloop.runtime.hooks", "span_attributes": "promptloop.runtime.hooks",
+    "load": "promptloop.runtime.loading",
+    "load_bundle": "promptloop.runtime.loading",
+    "bundle": "promptloop.runtime.loading",
+    "LoadedPrompt": "promptloop.runtime.loading",
+    "MissingInputs": "promptloop.runtime.loading",
+    "use_embedded_model": "promptloop.runtime.loading",
+    "record": "promptloop.runtime.recording",
+    "feedback": "promptloop.runtime.recording",
+    "TraceSink": "promptloop.runtime.recording",
+    "LiteLLMRecorder": "promptloop.runtime.hooks",
+    "span_attributes": "promptloop.runtime.hooks",
 }
 __all__ = ["LiteLLMRecorder", "LoadedPrompt", "MissingInputs", "TraceSink", "__version__", "bundle", "feedback",
            "load", "load_bundle", "record", "span_attributes", "use_embedded_model"]
