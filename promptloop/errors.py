@@ -6,15 +6,21 @@ Every message says what went wrong *and* what to do next; the CLI prints
 
 from __future__ import annotations
 
+from promptloop.masking import redact_text
+
 # Exit codes: 0 ok; 1 a threshold missed, a regression, no better prompt; 2 a usage or input error;
 # 3 the model could not be reached or answered badly for some cases (and nothing worse happened).
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_MODEL = 0, 1, 2, 3
 
 
 class PromptloopError(Exception):
-    """Base of every error promptloop raises on purpose."""
+    """Base of every error promptloop raises on purpose. Its message never carries a secret: a provider
+    that echoes an API key back in an error has it masked here, before any report, log or terminal."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        super().__init__(redact_text(str(message)), *args)
 
 
 class UsageError(PromptloopError):
@@ -29,7 +35,7 @@ class ConfigError(PromptloopError):
         self.file = file
         self.line = line
         self.column = column
-        self.detail = message
+        self.detail = redact_text(message)
         where = ""
         if file:
             where = file

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from promptloop.masking import redact
 from promptloop.runtime.loading import LoadedPrompt
 from promptloop.runtime.recording import TraceSink, sink_for
-from promptloop.traces.redact import redact
 
 PROMPT_ATTR = "promptloop.prompt"
 VERSION_ATTR = "promptloop.prompt_version"

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from promptloop.masking import redact
 from promptloop.runtime.loading import LoadedPrompt
-from promptloop.traces.redact import redact
 
 log = logging.getLogger("promptloop")
 DEFAULT_SINK = "promptloop-traces.jsonl"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -10,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ConfigError, PromptloopError
+from promptloop.masking import has_secret, redact
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
 from promptloop.traces.formats import Importer, RecordError, detect
 from promptloop.traces.reading import parse_line, read_lines, read_records
-from promptloop.traces.redact import has_secret, redact
 from promptloop.traces.store import Trace, TraceStore, row_of, store_path
 from promptloop.traces.verdicts import Matcher, decide
 
@@ -56,20 +57,16 @@ def load_matcher(config: Config) -> Matcher:
     return Matcher(prompts, versions, history)
 
 
-def clean(t: Trace) -> tuple[Trace, str]:
-    """Secrets out of everything stored, and the trace's JSON (checked on the serialised form first)."""
-    data = t.to_json()
-    if has_secret(data):
-        t.messages = redact(t.messages)
-        t.output = redact(t.output)
-        t.inputs = redact(t.inputs)
-        t.expected = redact(t.expected)
-        t.metadata = redact(t.metadata)
-        t.params = redact(t.params)
-        for f in t.feedback:
-            f.value, f.comment = redact(f.value), redact(f.comment)
-        data = t.to_json()
-    return t, data
+CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback", "session_id", "user_id",
+           "group", "id")
+
+
+def clean(t: Trace) -> Trace:
+    """Secrets out of everything that will be stored (content and ids), checked on the serialised form first."""
+    if has_secret(json.dumps([getattr(t, k) for k in CONTENT], default=repr, ensure_ascii=False)):
+        for k in CONTENT:
+            setattr(t, k, redact(getattr(t, k)))
+    return t
 
 
 Row = tuple[Any, ...]
@@ -92,6 +89,7 @@ def named_in_metadata(t: Trace) -> None:
 def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
     """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
     named_in_metadata(t)
+    t = clean(t)  # before matching and judging, so that no reason or recovered input quotes a secret
     name, inputs = matcher.match(t, forced)
     matched = False
     if name:
@@ -100,8 +98,8 @@ def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
             t.prompt_version = matcher.versions[name]
         matched = inputs is not None
     t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
-    t, data = clean(t)
-    return row_of(t, data), matched
+    t.reason = redact(t.reason)
+    return row_of(t, t.to_json()), matched
 
 
 class Work:
@@ -113,7 +111,7 @@ class Work:
     def record(self, record: Any) -> tuple[list[tuple[Row, bool]], list[tuple[str, Any]], list[str]]:
         parsed = self.importer.parse(record)
         rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
-        return rows, [(g, redact(f)) for g, f in parsed.feedback], parsed.skipped
+        return rows, [(redact(g), redact(f)) for g, f in parsed.feedback], parsed.skipped
 
     def lines(self, chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
@@ -276,6 +274,7 @@ def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> N
             if not t.expected:
                 t.expected = next((f.value for f in fb if f.kind == "correction"), None)
             t.verdict, t.reason = decide(t, fb, matcher.prompts.get(t.prompt or ""))
+            t.reason = redact(t.reason)
             store.update(t)
 
 

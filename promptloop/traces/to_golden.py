@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from promptloop.errors import ConfigError
+from promptloop.masking import redact
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import Case, Prompt, golden_path, load_golden, load_prompt
-from promptloop.traces.redact import redact
 from promptloop.traces.store import Trace, TraceStore, store_path
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from promptloop.traces.redact import redact, redact_text
+from promptloop.masking import redact, redact_text
 
 
 @pytest.mark.parametrize("secret", [
