@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptloop.repo.prompts import Case, Prompt
-from promptloop.repo.template import TemplateSyntaxError, as_text, render, variables
+from promptloop.repo.template import TemplateSyntaxError, as_text, literal, render, variables
 from promptloop.scoring.assertions import parse_json
 
 META_PROMPT = """You improve a prompt for a language model. The prompt's instructions (its system message) \
@@ -129,10 +129,11 @@ def meta_messages(base: list[dict[str, str]], prompt: Prompt, failures: list[dic
     instructions = base[i]["content"] if i is not None else ""
     blocks, used = [], 0
     for f in failures:
-        block = ("<data>\n" + json.dumps({"input": {k: _clip(v) for k, v in f["inputs"].items()},
-                                          "expected": _clip(f["expected"]), "got": _clip(f["output"]),
-                                          "why_it_failed": _clip(f["reason"])}, ensure_ascii=False, indent=1)
-                 + "\n</data>")
+        data = json.dumps({"input": {k: _clip(v) for k, v in f["inputs"].items()},
+                           "expected": _clip(f["expected"]), "got": _clip(f["output"]),
+                           "why_it_failed": _clip(f["reason"])}, ensure_ascii=False, indent=1)
+        # "<" as a JSON escape: the data stays the same JSON, but nothing in it can close its own <data> block.
+        block = "<data>\n" + data.replace("<", "\\u003c") + "\n</data>"
         if used + len(block) > MAX_FAILURE_CHARS:
             break
         blocks.append(block)
@@ -179,8 +180,9 @@ def with_demos(base: list[dict[str, str]], prompt: Prompt, demos: list[Case]) ->
     last = max(i for i, m in enumerate(base) if m["role"] == "user")
     turns: list[dict[str, str]] = []
     for case in demos:
-        turns.append({"role": "user", "content": render(base[last]["content"], case.inputs)})
-        turns.append({"role": "assistant", "content": demo_answer(prompt, case.expected)})
+        # Demonstration text is data: literal, so a case input holding "{{review}}" is never re-rendered.
+        turns.append({"role": "user", "content": literal(render(base[last]["content"], case.inputs))})
+        turns.append({"role": "assistant", "content": literal(demo_answer(prompt, case.expected))})
     return [*base[:last], *turns, *base[last:]]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,7 @@ def _check_prompt(prompt: Prompt) -> None:
         check_json_schema(schema, doc, ("output", "schema"))
     # Assertion types are checked by the schema's enum (a test keeps it equal to the scoring registry).
     for i, a in enumerate(prompt.data.get("assertions", [])):
+        check_assertion(a, doc, ("assertions", i))
         if a["type"] == "json_schema" and a.get("value") is not None:
             check_json_schema(a["value"], doc, ("assertions", i, "value"))
         if a["type"] == "json_schema" and a.get("value") is None and schema is None:
@@ -139,6 +141,75 @@ def check_json_schema(schema: Any, doc: Document, path: tuple[str | int, ...]) -
     except jsonschema.SchemaError as e:
         where = path + tuple(e.absolute_path)
         raise doc.error(where, f"invalid JSON Schema at {'.'.join(map(str, where))}: {e.message}") from None
+    for where, ref in _refs(schema, ()):
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise doc.error(path + where, f"$ref {ref!r} points outside this schema; only local refs (#/...) are "
+                                          "resolved, so that checking a schema never reaches the network")
+        if not _pointer_ok(schema, ref[1:]):
+            raise doc.error(path + where, f"$ref {ref!r} points at nothing in this schema; fix the path")
+
+
+def _refs(node: Any, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
+    out: list[tuple[tuple[str | int, ...], Any]] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref":
+                out.append(((*where, k), v))
+            else:
+                out += _refs(v, (*where, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _refs(v, (*where, i))
+    return out
+
+
+def _pointer_ok(schema: Any, pointer: str) -> bool:
+    node = schema
+    for raw in [p for p in pointer.split("/") if p]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(x, (str, int, float, bool)) for x in value)
+
+
+def check_assertion(a: dict[str, Any], doc: Document, path: tuple[str | int, ...]) -> None:
+    """What the schema cannot say about an assertion's value, checked before any model call is paid for."""
+    kind, value, at = a["type"], a.get("value"), (*path, "value")
+    problem = None
+    if kind == "regex":
+        if not isinstance(value, str):
+            problem = "regex needs `value:` holding a regular expression"
+        else:
+            try:
+                re.compile(value)
+            except re.error as e:
+                problem = f"invalid regular expression: {e}"
+    elif kind == "label" and value is not None and not _is_text_list(value):
+        problem = "label's `value:` is the list of allowed labels, e.g. [positive, negative]"
+    elif kind == "max_length" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        problem = "max_length needs `value:` holding a whole number of characters"
+    elif kind == "fields" and value is not None and not _is_text_list(value):
+        problem = "fields' `value:` is the list of field names to compare, e.g. [date, nights]"
+    elif kind in ("contains", "not_contains") and value is not None and not (
+            isinstance(value, str) or _is_text_list(value)):
+        problem = f"{kind}'s `value:` is a string or a list of strings"
+    elif kind == "numeric" and value is not None and (isinstance(value, bool) or not isinstance(
+            value, (int, float, str))):
+        problem = "numeric's `value:` is the expected number (or leave it out to use the case's expected)"
+    elif kind == "llm_judge" and value is not None and not isinstance(value, str):
+        problem = "llm_judge's `value:` is the rubric, as text"
+    elif kind == "python" and (not isinstance(value, str) or ":" not in value):
+        problem = "python needs `value: module:function`, a function in a .py file of the prompt repo"
+    if problem:
+        raise doc.error(at if "value" in a else path, problem)
 
 
 def load_prompt(config: Config, name_or_path: str) -> Prompt:
@@ -203,6 +274,8 @@ def load_golden(path: Path, prompt: Prompt | None = None, text: str | None = Non
         if cid in seen:
             raise doc.error(("cases", i, "id"), f"duplicate case id '{cid}'; ids must be unique")
         seen.add(cid)
+        for j, a in enumerate(c.get("assertions", [])):
+            check_assertion(a, doc, ("cases", i, "assertions", j))
         if prompt is not None:
             missing = [v for v in prompt.inputs if v not in c["inputs"]]
             if missing:
@@ -230,12 +303,17 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
             errors.append(e)
             continue
         used_golden.add(gpath)
+        errors += _missing_check_modules(config, prompt.doc, prompt.data.get("assertions", []), ("assertions",))
         try:
-            if not load_golden(gpath, prompt).cases:
-                errors.append(ConfigError(f"no cases, so prompt '{prompt.name}' has nothing to be scored on; add "
-                                          "cases under `cases:`", file=str(gpath)))
+            golden = load_golden(gpath, prompt)
         except ConfigError as e:
             errors.append(e)
+            continue
+        if not golden.cases:
+            errors.append(ConfigError(f"no cases, so prompt '{prompt.name}' has nothing to be scored on; add "
+                                      "cases under `cases:`", file=str(gpath)))
+        for i, c in enumerate(golden.doc.data["cases"] if golden.doc else []):
+            errors += _missing_check_modules(config, golden.doc, c.get("assertions", []), ("cases", i, "assertions"))
     if config.golden_dir.is_dir():
         for gpath in sorted([*config.golden_dir.glob("*.yaml"), *config.golden_dir.glob("*.yml")]):
             checked += 1
@@ -246,6 +324,22 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
             except ConfigError as e:
                 errors.append(e)
     return checked, errors
+
+
+def _missing_check_modules(config: Config, doc: Document | None, assertions: list[dict[str, Any]],
+                           path: tuple[str | int, ...]) -> list[ConfigError]:
+    """``python:`` checks whose module is not a file of the repo (they would fail every case, after paying)."""
+    out = []
+    for j, a in enumerate(assertions):
+        if a.get("type") != "python" or doc is None:
+            continue
+        module = str(a.get("value", "")).partition(":")[0]
+        base = config.root.joinpath(*module.split(".")) if module else config.root
+        if not module or not (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()):
+            out.append(doc.error((*path, j, "value"), f"python check module '{module}' is not a file in the prompt "
+                                                     f"repo ({module.replace('.', '/')}.py); python checks run only "
+                                                     "the repo's own code"))
+    return out
 
 
 def models_in_use(config: Config) -> dict[tuple[str, str | None], list[str]]:

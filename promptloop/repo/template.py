@@ -1,7 +1,8 @@
-"""``{{variable}}`` templates that execute nothing.
+r"""``{{variable}}`` templates that execute nothing.
 
 Only bare identifiers are substituted, in one pass, so a value that itself
 contains ``{{...}}`` (say, from a production trace) is inserted literally.
+``\{{`` stands for a literal ``{{``: demonstrations copied into a prompt use it (see :func:`literal`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import json
 import re
 from typing import Any
 
-PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+PLACEHOLDER = re.compile(r"\\\{\{|\{\{(.*?)\}\}", re.S)  # an escaped "\{{", or a {{placeholder}}
+ESCAPE = "\\{{"
+
+
+def literal(text: str) -> str:
+    """``text`` as template source that renders to exactly ``text`` (its ``{{`` are not placeholders)."""
+    return text.replace("{{", ESCAPE)
 IDENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
 
 
@@ -23,6 +30,8 @@ def variables(template: str) -> list[str]:
     """The variables a template uses, in order of first use; rejects anything but ``{{name}}``."""
     seen: list[str] = []
     for m in PLACEHOLDER.finditer(template):
+        if m.group(0) == ESCAPE:
+            continue
         ident = IDENT.match(m.group(1))
         if not ident:
             raise TemplateSyntaxError(
@@ -42,6 +51,8 @@ def as_text(value: Any) -> str:
 
 def render(template: str, values: dict[str, Any]) -> str:
     def sub(m: re.Match[str]) -> str:
+        if m.group(0) == ESCAPE:
+            return "{{"
         ident = IDENT.match(m.group(1))
         if not ident:
             raise TemplateSyntaxError(f"'{m.group(0)}' is not a plain variable")
@@ -69,6 +80,10 @@ def _inverse(template: str) -> re.Pattern[str] | None:
     names: list[str] = []
     for m in PLACEHOLDER.finditer(template):
         pattern += re.escape(template[pos:m.start()])
+        if m.group(0) == ESCAPE:
+            pattern += re.escape("{{")
+            pos = m.end()
+            continue
         ident = IDENT.match(m.group(1))
         if not ident:
             return None
