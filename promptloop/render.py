@@ -243,10 +243,18 @@ def render_diff(con: Any, d: Any) -> None:
 
 
 def render_import(con: Any, err: Any, s: Any) -> None:
-    for p in s.problems[:50]:
-        err.print(f"[yellow]skipped[/] {escape(p)}")
-    if len(s.problems) > 50:
-        err.print(f"… and {len(s.problems) - 50} more")
+    if len(s.problems) <= 10:
+        for p in s.problems:
+            err.print(f"[yellow]skipped[/] {escape(p)}")
+    else:  # many lines fail alike: one line per kind of problem, with where it first happened
+        kinds: dict[str, list[str]] = {}
+        for p in s.problems:
+            head, _, rest = p.partition(": ")
+            kinds.setdefault(rest or p, []).append(head)
+        for why, wheres in sorted(kinds.items(), key=lambda kv: -len(kv[1]))[:15]:
+            err.print(f"[yellow]skipped[/] {len(wheres)}× {escape(why[:160])} (first at {escape(wheres[0])})")
+        if len(kinds) > 15:
+            err.print(f"… and {len(kinds) - 15} more kinds of problem (`--json` lists them all)")
     con.print(f"imported {s.imported}, duplicate {s.duplicates}, skipped {s.skipped}; feedback records "
               f"{s.feedback}; matched to prompts {s.matched}")
     if s.formats:

@@ -31,10 +31,15 @@ def import_(
     s = import_files(repo_config(), files, fmt=fmt, prompt=prompt)
     if as_json:
         sys.stdout.write(json.dumps(summary_dict(s), indent=2) + "\n")
-        return
-    from promptloop.render import render_import
+    else:
+        from promptloop.render import render_import
 
-    render_import(console(), console(stderr=True), s)
+        render_import(console(), console(stderr=True), s)
+    if not s.records:
+        raise fail(f"nothing imported: no record of {', '.join(str(f) for f in files)} could be read as a trace "
+                   f"({len(s.problems)} problem(s) above); check the files, or pass --format NAME")
+    if s.files_failed:
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -62,6 +62,7 @@ def _identity_env(repo: Any) -> dict[str, str]:
 def commit_on_branch(repo: Any, files: dict[str, str], branch: str, message: str,
                      parent: str = "HEAD") -> str:
     """Commit ``files`` (repo-relative path -> new text) on a new ``branch`` whose parent is ``parent``."""
+    import git
     from gitdb import IStream
 
     if branch in [h.name for h in repo.heads]:
@@ -83,8 +84,21 @@ def commit_on_branch(repo: Any, files: dict[str, str], branch: str, message: str
             repo.git.execute(["git", "update-index", "--add", "--cacheinfo", f"{mode},{blob},{rel}"], env=env)
         tree = repo.git.execute(["git", "write-tree"], env=env).strip()
         commit = repo.git.execute(["git", "commit-tree", tree, "-p", parent_sha, "-m", message], env=env).strip()
-    repo.git.execute(["git", "update-ref", f"refs/heads/{branch}", commit, ""])
+    try:  # "" as the old value: fails, rather than overwrites, if another run took the name meanwhile
+        repo.git.execute(["git", "update-ref", f"refs/heads/{branch}", commit, ""])
+    except git.GitCommandError:
+        raise GitError(f"branch {branch} was created by someone else meanwhile; run again") from None
     return str(commit)
+
+
+def free_branch_name(repo: Any, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``… if a branch of that name exists (two runs in one second)."""
+    taken = {h.name for h in repo.heads}
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
 
 
 def diff_stat(repo: Any, branch: str) -> str:

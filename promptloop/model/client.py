@@ -33,6 +33,8 @@ from promptloop.model.cache import CompletionCache
 from promptloop.model.request import Completion, ModelClient, Request
 from promptloop.model.routes import LOCAL_PROVIDER, Route, env_base, model_status, resolve
 
+MAX_RETRY_AFTER_S = 60.0  # a Retry-After beyond this ends the call instead of stalling the run
+
 __all__ = ["LM", "Budget", "Completion", "ModelClient", "Request", "Usage", "model_status"]
 
 
@@ -143,6 +145,10 @@ class LM:
                 raise error
             delay = min(self.max_backoff, self.backoff * 2 ** attempt) * random.uniform(0.5, 1.5)
             if error.retry_after is not None:
+                if error.retry_after > MAX_RETRY_AFTER_S:
+                    raise type(error)(f"{error}; the provider asked to wait {error.retry_after:g} s, longer than "
+                                      f"promptloop waits ({MAX_RETRY_AFTER_S:g} s): try again later",
+                                      model=error.model, status=error.status) from None
                 delay = max(error.retry_after, 0.0)
             attempt += 1
             await asyncio.sleep(delay)

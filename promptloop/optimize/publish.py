@@ -12,7 +12,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from promptloop.git.commits import blob_id, branch_name, commit_on_branch, diff_stat, relpath
+from promptloop.git.commits import blob_id, branch_name, commit_on_branch, diff_stat, free_branch_name, relpath
 from promptloop.repo.prompts import GoldenSet, Prompt
 from promptloop.repo.rewrite import replace_messages
 
@@ -87,7 +87,7 @@ def ship(repo: Any, winner: Winner, prompt: Prompt, golden: GoldenSet, *, prefix
     new_text = replace_messages(original, winner.messages)
     message = commit_message(winner, prompt, golden, baseline=blob_id(repo, "HEAD", rel), models=models,
                              seed=seed, run_id=run_id)
-    branch = branch_name(prefix, prompt.name, now)
+    branch = free_branch_name(repo, branch_name(prefix, prompt.name, now))
     sha = commit_on_branch(repo, {rel: new_text}, branch, message)
     return Shipped(branch=branch, commit=sha, diff_stat=diff_stat(repo, branch),
                    push=f"git push -u origin {branch}", message=message)

@@ -6,6 +6,7 @@ It is also where a winner that could not be committed stays available (``promptl
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,7 +30,8 @@ class RunLog:
     def __init__(self, cache_dir: Path, prompt: str) -> None:
         self.dir = cache_dir / "runs"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.id = time.strftime("%Y%m%d-%H%M%S") + f"-{prompt}"
+        # Unique per run even for two runs started in the same second (the file is never shared).
+        self.id = time.strftime("%Y%m%d-%H%M%S") + f"-{prompt}-{os.urandom(3).hex()}"
         self.path = self.dir / f"{self.id}.json"
         self.data: dict[str, Any] = {"id": self.id, "prompt": prompt, "started": time.time(), "events": []}
 

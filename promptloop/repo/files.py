@@ -79,18 +79,71 @@ def _constructor() -> Any:
     return yaml.SafeLoader("")
 
 
+# Bounds on what one YAML document may cost: a few hundred bytes of nested aliases ("billion laughs")
+# otherwise expand to gigabytes, and deep nesting exhausts the stack.
+MAX_BYTES = 64 * 1024 * 1024
+MAX_NODES = 1_000_000
+MAX_DEPTH = 64
+
+
+def check_size(root: yaml.Node | None, file: str) -> None:
+    """Reject a composed document whose expansion (aliases followed) or depth is beyond the bounds."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"nested deeper than {MAX_DEPTH} levels; flatten the document", file=file,
+                              line=node.start_mark.line + 1)
+        key = id(node)
+        if key in sizes:  # an alias: counted again each time it is used, but computed once
+            return sizes[key]
+        n = 1
+        if isinstance(node, yaml.MappingNode):
+            n += sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            n += sum(size(v, depth + 1) for v in node.value)
+        if n > MAX_NODES:
+            raise ConfigError(f"expands to more than {MAX_NODES:,} values (YAML aliases used over and over); "
+                              "write the values out or use fewer aliases", file=file, line=node.start_mark.line + 1)
+        sizes[key] = n
+        return n
+
+    if root is not None:
+        size(root, 0)
+
+
+def compose_bounded(text: str, file: str, loader: Any = None) -> yaml.Node | None:
+    """``yaml.compose`` with bounded size, depth and alias expansion; every failure one ConfigError."""
+    if len(text) > MAX_BYTES:
+        raise ConfigError(f"larger than {MAX_BYTES // 2**20} MB; split it", file=file)
+    try:
+        node = yaml.compose(text, Loader=loader or yaml.SafeLoader)
+    except RecursionError:
+        raise ConfigError(f"nested deeper than {MAX_DEPTH} levels; flatten the document", file=file) from None
+    check_size(node, file)
+    return node
+
+
+def safe_load_bounded(text: str, file: str) -> Any:
+    """``yaml.safe_load`` for untrusted text (e.g. cassettes), with the same bounds as the repo's files."""
+    node = compose_bounded(text, file)
+    return None if node is None else yaml.SafeLoader("").construct_document(node)
+
+
 def load_yaml(path: Path, text: str | None = None) -> Document:
     """Parse ``path`` (or ``text`` as if it were that file) keeping positions."""
     file = str(path)
     if text is None:
         try:
+            if path.stat().st_size > MAX_BYTES:
+                raise ConfigError(f"larger than {MAX_BYTES // 2**20} MB; split it", file=file)
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError("file not found", file=file) from None
         except UnicodeDecodeError as e:
             raise ConfigError(f"not UTF-8 text ({e.reason}); save it as UTF-8", file=file) from None
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = compose_bounded(text, file, _Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"

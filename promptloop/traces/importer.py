@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ class ImportSummary:
     formats: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
     matched: int = 0
+    records: int = 0  # records read and understood, whatever they added
+    files_failed: int = 0
 
 
 def load_matcher(config: Config) -> Matcher:
@@ -109,9 +113,12 @@ class Work:
         self.matcher, self.importer, self.forced = matcher, importer, forced
 
     def record(self, record: Any) -> tuple[list[tuple[Row, bool]], list[tuple[str, Any]], list[str]]:
-        parsed = self.importer.parse(record)
-        rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
-        return rows, [(redact(g), redact(f)) for g, f in parsed.feedback], parsed.skipped
+        try:
+            parsed = self.importer.parse(record)
+            rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
+            return rows, [(redact(g), redact(f)) for g, f in parsed.feedback], parsed.skipped
+        except RecursionError:
+            raise RecordError("nested too deeply to import") from None
 
     def lines(self, chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
@@ -192,6 +199,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
 
         def take(where: str, rows: list[tuple[Row, bool]], feedback: list[tuple[str, Any]],
                  skipped: list[str]) -> None:
+            summary.records += 1
             for row, matched in rows:
                 summary.matched += matched
                 buffer.append(row)
@@ -225,7 +233,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                     summary.skipped += 1
                     summary.problems.append(f"{where}: {item[2]}")
 
-        for path in paths:
+        def read_file(path: Path) -> None:
             if parallel_ok(path) and (workers is None or workers > 1):
                 import concurrent.futures as cf
                 from collections import deque
@@ -240,13 +248,24 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                             results(path, inflight.popleft().result())
                     while inflight:
                         results(path, inflight.popleft().result())
-                continue
+                return
             for line, record in read_records(path):
                 if isinstance(record, RecordError):
                     summary.skipped += 1
                     summary.problems.append(f"{path}:{line}: {record}")
                 else:
                     one(f"{path}:{line}", record)
+
+        for path in paths:
+            try:
+                read_file(path)
+            except (OSError, EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError) as e:
+                # One broken file (truncated or corrupt gzip, unreadable) is reported; the others, and this
+                # file's records before the damage, are kept.
+                summary.files_failed += 1
+                summary.problems.append(f"{path}: cannot be read to the end ({e.__class__.__name__}: {e}); the "
+                                        "records before that point were imported")
+                flush()
         leftover, problems = work.importer.finish()
         take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [])
         summary.problems += problems
@@ -298,5 +317,6 @@ def mark_retries(store: TraceStore, window: float) -> None:
 
 def summary_dict(s: ImportSummary) -> dict[str, Any]:
     return {"imported": s.imported, "duplicates": s.duplicates, "skipped": s.skipped, "feedback": s.feedback,
+            "records_read": s.records, "files_failed": s.files_failed,
             "matched_to_prompts": s.matched, "formats": dict(s.formats), "verdicts": dict(s.verdicts),
             "problems": s.problems}

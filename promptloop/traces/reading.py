@@ -9,6 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from promptloop.errors import ConfigError
+from promptloop.repo.files import safe_load_bounded
+
 
 class RecordError(ValueError):
     """A record that cannot be imported; the message says why."""
@@ -37,32 +42,41 @@ def read_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
 
 def read_cassette(path: Path) -> Iterator[tuple[int, Any]]:
     """VCR cassettes (YAML) of recorded HTTP calls: each chat completion becomes an OpenAI log record."""
-    import yaml
-
     with open_binary(path) as fh:
         text = decode(fh.read())
     if isinstance(text, RecordError):
         yield 1, text
         return
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_load_bounded(text, str(path))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         yield (mark.line + 1 if mark else 1), RecordError(f"invalid YAML: {getattr(e, 'problem', e)}")
         return
-    for i, it in enumerate((doc or {}).get("interactions") or []):
+    except ConfigError as e:
+        yield 1, RecordError(e.detail)
+        return
+    interactions = doc.get("interactions") if isinstance(doc, dict) else None
+    if not isinstance(interactions, list):
+        yield 1, RecordError("not a VCR cassette: no `interactions:` list")
+        return
+    for i, it in enumerate(interactions):
+        if not isinstance(it, dict) or not isinstance(it.get("request") or {}, dict) or not isinstance(
+                it.get("response") or {}, dict):
+            yield i + 1, RecordError(f"interaction {i}: request and response must be mappings")
+            continue
         req, resp = it.get("request") or {}, it.get("response") or {}
         if "chat/completions" not in str(req.get("uri", "")):
             continue
-        body = (resp.get("body") or {}).get("string")
+        body = (resp.get("body") or {}).get("string") if isinstance(resp.get("body"), dict) else resp.get("body")
         if isinstance(body, bytes):
             body = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
             body = body.decode("utf-8")
         try:
             yield i + 1, {"request": json.loads(req.get("body") or "{}"), "response": json.loads(body or "null"),
                           "uri": req.get("uri"), "status": (resp.get("status") or {}).get("code")}
-        except (ValueError, UnicodeDecodeError) as e:
-            yield i + 1, RecordError(f"interaction {i}: body is not JSON ({e})")
+        except (ValueError, UnicodeDecodeError, TypeError, OSError, EOFError, RecursionError) as e:
+            yield i + 1, RecordError(f"interaction {i}: body is not JSON ({e.__class__.__name__}: {e})")
 
 
 def read_records(path: Path) -> Iterator[tuple[int, Any]]:
@@ -87,6 +101,9 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
         except json.JSONDecodeError as e:
             yield e.lineno, RecordError(f"invalid JSON: {e.msg} (column {e.colno})")
             return
+        except RecursionError:
+            yield 1, RecordError("JSON nested too deeply to read")
+            return
         items = doc if isinstance(doc, list) else (doc["data"] if isinstance(doc, dict) and doc.get(
             "object") == "list" and isinstance(doc.get("data"), list) else [doc])
         for item in items:
@@ -104,3 +121,5 @@ def parse_line(line: str | RecordError) -> Any:
         return json.loads(line)
     except json.JSONDecodeError as e:
         return RecordError(f"invalid JSON: {e.msg} (column {e.colno})")
+    except RecursionError:
+        return RecordError("JSON nested too deeply to read")
