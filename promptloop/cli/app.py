@@ -37,7 +37,9 @@ def console(stderr: bool = False) -> Any:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    console(stderr=True).print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    from promptloop.masking import redact_text
+
+    console(stderr=True).print(f"[bold red]error:[/] {redact_text(message)}", markup=True, highlight=False)
     return typer.Exit(code)
 
 

@@ -75,16 +75,21 @@ def golden_add(
     from_traces: Annotated[bool, typer.Option("--from-traces", help="Promote imported traces.")] = False,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="At most N new cases.")] = None,
+    keep_personal_data: Annotated[bool, typer.Option(
+        "--keep-personal-data", help="Keep e-mail addresses and phone numbers (masked by default).")] = False,
 ) -> None:
     """Append traces to the prompt's golden set (corrections become expected values)."""
     from promptloop.traces.to_golden import promote
 
     if not from_traces:
         raise fail("say where the cases come from: --from-traces")
-    r = promote(repo_config(), prompt, failed=failed, limit=limit)
+    r = promote(repo_config(), prompt, failed=failed, limit=limit, keep_personal_data=keep_personal_data)
     con = console()
     con.print(f"added {len(r.added) + len(r.review)} case(s) to {r.path}: {len(r.added)} with expected values, "
               f"{len(r.review)} marked `review: true` (fill in `expected`); skipped {len(r.skipped)}")
+    if r.masked:
+        con.print("masked personal data before it reaches git: " + ", ".join(f"{n} {k}" for k, n in r.masked.items())
+                  + " (--keep-personal-data keeps it)")
     for s in r.skipped[:10]:
         con.print(f"  skipped {esc(s)}")
 

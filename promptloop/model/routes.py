@@ -22,6 +22,7 @@ from promptloop.errors import (
     RateLimited,
     TransientModelError,
 )
+from promptloop.masking import redact_text
 from promptloop.model.request import Completion, Request
 
 LOCAL_PROVIDER = "local"
@@ -119,6 +120,11 @@ def reachable(base: str, timeout: float = 2.0) -> str | None:
 
 
 def model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
+    ok, detail = _model_status(model, api_base)
+    return ok, redact_text(detail)  # an endpoint may carry user:password@
+
+
+def _model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
     """Whether ``model`` can be called now, and if not, what to do about it. An explicit endpoint
     (config or environment) is probed with a TCP connection; a provider's public endpoint is not."""
     try:

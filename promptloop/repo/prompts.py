@@ -238,6 +238,9 @@ def resolve_prompt_path(config: Config, name_or_path: str) -> Path:
                   config.prompts_dir / f"{name_or_path}.yaml", config.prompts_dir / f"{name_or_path}.yml"]
     for c in candidates:
         if c.suffix in (".yaml", ".yml") and c.is_file():
+            if not c.resolve().is_relative_to(config.root.resolve()):
+                raise ConfigError(f"{c} is outside the prompt repo {config.root}; prompts live in its prompts/ "
+                                  "directory (copy the file there)")
             return c.resolve()
     known = ", ".join(sorted(p.stem for p in list_prompt_paths(config))) or "none"
     raise ConfigError(f"no prompt '{name_or_path}' in {config.prompts_dir}; known prompts: {known}")

@@ -266,14 +266,21 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                 summary.problems.append(f"{path}: cannot be read to the end ({e.__class__.__name__}: {e}); the "
                                         "records before that point were imported")
                 flush()
-        leftover, problems = work.importer.finish()
+        leftover, inputs = work.importer.finish()
         take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [])
+        summary.problems += leftover.skipped
+        summary.skipped += len(leftover.skipped)
+        flush()
+        problems = complete_batch_traces(store, inputs, matcher, prompt)
         summary.problems += problems
         summary.skipped += len(problems)
         summary.problems += [f"{n} trace(s) name version {v} of prompt '{name}', which is in none of this repo's "
                              "commits (fetch the branch that has it, or they came from another repo)"
                              for (name, v), n in unknown_versions.items()]
         flush()
+        # Feedback imported earlier than its traces (another file, an earlier run) decides them now.
+        touched_groups |= {g for (g,) in store.db.execute(
+            "SELECT DISTINCT grp FROM traces WHERE rowid > ? AND grp IN (SELECT grp FROM feedback)", (first_new,))}
         refresh_verdicts(store, matcher, touched_groups)
         mark_retries(store, window)
         store.commit()
@@ -283,6 +290,30 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             summary.formats[source] += n
             summary.verdicts[verdict] += n
     return summary
+
+
+def complete_batch_traces(store: TraceStore, inputs: dict[str, dict[str, Any]], matcher: Matcher,
+                          forced: str | None) -> list[str]:
+    """Batch inputs whose output was imported before them: the stored call gets its messages now."""
+    from promptloop.traces.formats.base import params_of
+    from promptloop.traces.formats.messages import norm_messages
+
+    problems = []
+    for cid, body in inputs.items():
+        rows = store.db.execute("SELECT id FROM traces WHERE source = 'openai_batch' AND "
+                                "json_extract(data, '$.metadata.custom_id') = ?", (cid,)).fetchall()
+        if not rows:
+            problems.append(f"batch input {cid} has no output (import the output file too)")
+            continue
+        for t in store.query(ids=[r[0] for r in rows]):
+            if t.messages:
+                continue
+            t.messages, t.params = norm_messages(body.get("messages")), params_of(body)
+            t.model = t.model or body.get("model")
+            t.prompt = t.inputs = t.prompt_version = None
+            prepare(t, matcher, forced)
+            store.update(t)
+    return problems
 
 
 def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> None:

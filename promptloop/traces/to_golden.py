@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from promptloop.errors import ConfigError
-from promptloop.masking import redact
+from promptloop.masking import mask_personal, redact
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import Case, Prompt, golden_path, load_golden, load_prompt
 from promptloop.traces.store import Trace, TraceStore, store_path
@@ -27,6 +27,7 @@ class Promotion:
     review: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     path: str = ""
+    masked: dict[str, int] = field(default_factory=dict)  # personal data masked, by kind
 
 
 def case_from_trace(t: Trace, inputs: list[str]) -> dict[str, Any]:
@@ -73,7 +74,10 @@ def _dump(cases: list[dict[str, Any]], indent: str) -> str:
     return "".join(indent + ln if ln.strip() else ln for ln in text.splitlines(keepends=True))
 
 
-def promote(config: Config, prompt_name: str, *, failed: bool = False, limit: int | None = None) -> Promotion:
+def promote(config: Config, prompt_name: str, *, failed: bool = False, limit: int | None = None,
+            keep_personal_data: bool = False) -> Promotion:
+    """Append traces of ``prompt_name`` to its golden set. E-mail addresses and phone numbers are masked
+    unless ``keep_personal_data`` (golden files go into git); ``Promotion.masked`` counts what was."""
     prompt = load_prompt(config, prompt_name)
     gpath = golden_path(config, prompt)
     golden = load_golden(gpath, prompt)
@@ -92,7 +96,9 @@ def promote(config: Config, prompt_name: str, *, failed: bool = False, limit: in
         if not t.inputs or any(k not in t.inputs for k in prompt.inputs):
             out.skipped.append(f"{t.id}: input variables not recovered from its messages")
             continue
-        case = case_from_trace(t, prompt.inputs)
+        case = redact(case_from_trace(t, prompt.inputs))  # secrets were masked at import; again, to be sure
+        if not keep_personal_data:
+            case = mask_personal(case, out.masked)
         if _key(case["inputs"]) in seen or case["id"] in ids:
             out.skipped.append(f"{t.id}: already a golden case")
             continue

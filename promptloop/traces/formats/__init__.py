@@ -64,15 +64,17 @@ class Importer(ImportState):
         except (KeyError, TypeError, AttributeError, IndexError, ValueError) as e:
             raise RecordError(f"not a valid {name} record: {e.__class__.__name__} {e}") from None
 
-    def finish(self) -> tuple[Parsed, list[str]]:
-        """Batch outputs whose input never came; inputs without output are reported."""
+    def finish(self) -> tuple[Parsed, dict[str, dict[str, Any]]]:
+        """Batch outputs whose input never came (stored without messages, completed when it comes), and the
+        inputs whose output did not come in this import (the store may hold it from an earlier one)."""
         out, problems = Parsed(), []
         for cid, o in self.batch_outputs.items():
             try:
                 out.traces.append(openai_batch.batch_trace(cid, None, o))
             except RecordError as e:
                 problems.append(str(e))
-        problems += [f"batch input {cid} has no output (import the output file too)" for cid in self.batch_inputs]
+        out.skipped += problems
+        inputs = dict(self.batch_inputs)
         self.batch_inputs.clear()
         self.batch_outputs.clear()
-        return out, problems
+        return out, inputs

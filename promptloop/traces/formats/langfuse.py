@@ -8,9 +8,11 @@ from promptloop.traces.formats.base import ImportState, Parsed, as_float, as_int
 from promptloop.traces.formats.messages import (
     content_text,
     from_chat_response,
+    is_responses_output,
     norm_message,
     norm_messages,
     output_of_message,
+    responses_output,
 )
 from promptloop.traces.store import Trace, parse_time
 
@@ -34,6 +36,8 @@ def langfuse_io(value: Any) -> tuple[list[dict[str, Any]], Any]:
 
 def langfuse_output(value: Any) -> Any:
     v = maybe_json(value)
+    if is_responses_output(v):
+        return responses_output(v)
     if isinstance(v, dict):
         if "candidates" in v:  # Gemini
             cand = (v["candidates"] or [{}])[0]

@@ -61,6 +61,8 @@ def norm_message(m: Any) -> dict[str, Any] | None:
     content = m.get("content")
     if isinstance(content, str) and len(m) == 2 and m.get("role") in ROLES:  # already plain: the common case
         return {"role": ROLES[m["role"]], "content": content}
+    if m.get("type") in RESPONSES_ITEMS:
+        return responses_item(m)
     m = unwrap(m, "message")
     role = m.get("role")
     role = ROLES.get(role, role) if isinstance(role, str) else None
@@ -82,8 +84,47 @@ def norm_message(m: Any) -> dict[str, Any] | None:
     return out
 
 
+# OpenAI Responses API items that are not chat messages (openai-agents, via Langfuse and others).
+RESPONSES_ITEMS = ("function_call", "function_call_output", "reasoning", "web_search_call", "file_search_call",
+                   "computer_call", "custom_tool_call", "custom_tool_call_output")
+
+
+def responses_item(m: dict[str, Any]) -> dict[str, Any] | None:
+    kind = m.get("type")
+    if kind in ("function_call", "custom_tool_call"):
+        return {"role": "assistant", "content": "", "tool_calls": [
+            {"name": m.get("name"), "arguments": maybe_json(m.get("arguments", m.get("input")))}],
+            **({"tool_call_id": m["call_id"]} if m.get("call_id") else {})}
+    if kind in ("function_call_output", "custom_tool_call_output"):
+        out = m.get("output")
+        return {"role": "tool", "content": out if isinstance(out, str) else json.dumps(out, ensure_ascii=False),
+                **({"tool_call_id": m["call_id"]} if m.get("call_id") else {})}
+    return None  # reasoning and built-in tool calls carry no conversation text
+
+
+def responses_output(value: Any) -> Any:
+    """The answer in a Responses API response (``output`` items): its text, else its tool calls."""
+    items = value.get("output") if isinstance(value, dict) else value
+    msgs = [norm_message(x) for x in items or [] if isinstance(x, dict)]
+    text = "".join(m["content"] for m in msgs if m and m.get("role") == "assistant" and m.get("content"))
+    if text:
+        return text
+    calls = [c for m in msgs if m for c in m.get("tool_calls", [])]
+    return {"tool_calls": calls} if calls else None
+
+
+def is_responses_output(value: Any) -> bool:
+    items = value.get("output") if isinstance(value, dict) else None
+    return (isinstance(value, dict) and (value.get("object") == "response" or isinstance(items, list))
+            and isinstance(items, list) and all(isinstance(x, dict) and "type" in x for x in items))
+
+
 def norm_messages(value: Any) -> list[dict[str, Any]]:
     value = maybe_json(value)
+    if isinstance(value, dict) and "input" in value and "messages" not in value and (
+            "instructions" in value or "model" in value):  # a Responses API request
+        system = [{"role": "system", "content": value["instructions"]}] if value.get("instructions") else []
+        return system + norm_messages(value["input"])
     if isinstance(value, dict) and "messages" in value:
         value = value["messages"]
     if isinstance(value, str):
