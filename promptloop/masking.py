@@ -69,6 +69,10 @@ PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}
 PERSONAL = {"email": (EMAIL, "[EMAIL]"), "phone": (PHONE, "[PHONE]")}
 
 
+def has_personal_data(text: str) -> bool:
+    return ("@" in text and EMAIL.search(text) is not None) or PHONE.search(text) is not None
+
+
 def mask_personal(value: Any, found: dict[str, int] | None = None) -> Any:
     """``value`` with e-mail addresses and phone numbers masked; counts what was masked into ``found``."""
     if isinstance(value, str):
@@ -81,4 +85,7 @@ def mask_personal(value: Any, found: dict[str, int] | None = None) -> Any:
         return {k: mask_personal(v, found) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_personal(v, found) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: mask_personal(getattr(value, f.name), found)
+                                             for f in dataclasses.fields(value) if f.init})
     return value

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ConfigError, PromptloopError
-from promptloop.masking import has_secret, redact
+from promptloop.masking import has_personal_data, has_secret, mask_personal, redact
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
 from promptloop.traces.formats import Importer, RecordError, detect
@@ -58,18 +58,23 @@ def load_matcher(config: Config) -> Matcher:
             history[name] = blob_history(repo, rel) | {git_blob_id(p.path.read_bytes())}
     except PromptloopError:
         pass
-    return Matcher(prompts, versions, history)
+    return Matcher(prompts, versions, history, keep_personal_data=bool(config.traces.get("keep_personal_data")))
 
 
 CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback", "session_id", "user_id",
            "group", "id")
 
 
-def clean(t: Trace) -> Trace:
-    """Secrets out of everything that will be stored (content and ids), checked on the serialised form first."""
-    if has_secret(json.dumps([getattr(t, k) for k in CONTENT], default=repr, ensure_ascii=False)):
+def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
+    """Secrets out of everything that will be stored (content and ids), and e-mail addresses and phone
+    numbers unless asked to keep them; checked on the serialised form first (most traces hold none)."""
+    dump = json.dumps([getattr(t, k) for k in CONTENT], default=repr, ensure_ascii=False)
+    if has_secret(dump):
         for k in CONTENT:
             setattr(t, k, redact(getattr(t, k)))
+    if not keep_personal_data and has_personal_data(dump):
+        for k in ("messages", "output", "inputs", "expected", "metadata", "feedback"):
+            setattr(t, k, mask_personal(getattr(t, k)))
     return t
 
 
@@ -93,7 +98,8 @@ def named_in_metadata(t: Trace) -> None:
 def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
     """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
     named_in_metadata(t)
-    t = clean(t)  # before matching and judging, so that no reason or recovered input quotes a secret
+    # Before matching and judging, so that no reason or recovered input quotes a secret.
+    t = clean(t, keep_personal_data=matcher.keep_personal_data)
     name, inputs = matcher.match(t, forced)
     matched = False
     if name:
@@ -198,8 +204,8 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             store.commit()
 
         def take(where: str, rows: list[tuple[Row, bool]], feedback: list[tuple[str, Any]],
-                 skipped: list[str]) -> None:
-            summary.records += 1
+                 skipped: list[str], *, record: bool = True) -> None:
+            summary.records += record
             for row, matched in rows:
                 summary.matched += matched
                 buffer.append(row)
@@ -267,7 +273,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                                         "records before that point were imported")
                 flush()
         leftover, inputs = work.importer.finish()
-        take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [])
+        take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [], record=False)
         summary.problems += leftover.skipped
         summary.skipped += len(leftover.skipped)
         flush()

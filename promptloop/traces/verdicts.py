@@ -83,6 +83,7 @@ class Matcher:
     prompts: dict[str, Prompt]
     versions: dict[str, str | None]
     history: dict[str, set[str]] = field(default_factory=dict)  # every version each prompt file has had
+    keep_personal_data: bool = False  # traces.keep_personal_data: else e-mails and phone numbers are masked
 
     def match(self, trace: Trace, forced: str | None = None) -> tuple[str | None, dict[str, Any] | None]:
         if trace.prompt and trace.prompt_version and trace.inputs is not None and not forced:
