@@ -61,16 +61,17 @@ def load_matcher(config: Config) -> Matcher:
     return Matcher(prompts, versions, history, keep_personal_data=bool(config.traces.get("keep_personal_data")))
 
 
-CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback", "session_id", "user_id",
-           "group", "id")
+CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback")
+IDS = ("session_id", "user_id", "group", "id")
 
 
 def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
     """Secrets out of everything that will be stored (content and ids), and e-mail addresses and phone
-    numbers unless asked to keep them; checked on the serialised form first (most traces hold none)."""
+    numbers out of the content unless asked to keep them; checked on the serialised form first (most
+    traces hold none, and the checks are cheap substring scans before any regex runs)."""
     dump = json.dumps([getattr(t, k) for k in CONTENT], default=repr, ensure_ascii=False)
-    if has_secret(dump):
-        for k in CONTENT:
+    if has_secret(dump + " ".join(str(getattr(t, k) or "") for k in IDS)):
+        for k in (*CONTENT, *IDS):
             setattr(t, k, redact(getattr(t, k)))
     if not keep_personal_data and has_personal_data(dump):
         for k in ("messages", "output", "inputs", "expected", "metadata", "feedback"):
