@@ -88,6 +88,21 @@ def main() -> None:
             os.environ["OPENAI_API_KEY"] = "sk-bench"
             exe = [sys.executable, "-m", "promptloop"]
 
+            # The whole process, as a user runs it: start-up, no cache, every call over the network.
+            import resource
+
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            out = subprocess.run([*exe, "eval", "bench", "--json", "--no-cache"], cwd=root, env=env,
+                                 capture_output=True, text=True)
+            whole = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            n_calls = json.loads(out.stdout)["calls"]
+            print(f"whole process (promptloop eval --no-cache, {n_calls} calls): {whole:.2f} s = "
+                  f"{whole / ideal:.2f}x ideal [target <= 1.10x]; client CPU {cpu * 1000 / max(n_calls, 1):.2f} ms "
+                  "per call, start-up included [target <= 1 ms]")
+
             start = time.perf_counter()
             from promptloop.model import routes
 
@@ -101,7 +116,7 @@ def main() -> None:
                 wall2, _, calls2 = in_process(root, fast=False)
                 print(f"  same through litellm.acompletion: {wall2:.2f} s = {wall2 / ideal:.2f}x ideal "
                       f"({calls2} calls)")
-            print(f"  import litellm (paid once, only on a cache miss): {import_s:.2f} s")
+            print(f"  import litellm (never on the OpenAI-compatible path; paid by other providers): {import_s:.2f} s")
 
             # The CLI's first run fills the CLI cache; the second is the fully cached rerun.
             subprocess.run([*exe, "eval", "bench", "--json"], cwd=root, env=env, stdout=subprocess.DEVNULL,

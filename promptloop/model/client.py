@@ -31,7 +31,7 @@ from promptloop.errors import (
 from promptloop.model.budget import Budget, Usage, worst_case_tokens
 from promptloop.model.cache import CompletionCache
 from promptloop.model.request import Completion, ModelClient, Request
-from promptloop.model.routes import LOCAL_PROVIDER, Route, env_base, model_status, resolve
+from promptloop.model.routes import LOCAL_PROVIDER, Route, env_base, fast_route, model_status, resolve
 
 MAX_RETRY_AFTER_S = 60.0  # a Retry-After beyond this ends the call instead of stalling the run
 
@@ -58,6 +58,7 @@ class LM:
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._session: Any = None
         self._routes: dict[tuple[str, str | None], Route] = {}
+        self._resolving: dict[tuple[str, str | None], asyncio.Future[Route]] = {}
         self._stopping = False
 
     def stop_new(self) -> None:
@@ -98,7 +99,7 @@ class LM:
             if self.budget is not None:
                 tokens = worst_case_tokens(request)
                 if self.budget.usd is not None:
-                    usd = self._route(request).cost(tokens, tokens) or 0.0
+                    usd = (await self._route(request)).cost(tokens, tokens) or 0.0
                 self.budget.reserve(self.usage, tokens, usd)
             try:
                 completion = await self._with_retries(request)
@@ -125,7 +126,7 @@ class LM:
         return self._sems[key]
 
     async def _with_retries(self, request: Request) -> Completion:
-        route = self._route(request)
+        route = await self._route(request)
         attempt = 0
         while True:
             if attempt:
@@ -153,10 +154,19 @@ class LM:
             attempt += 1
             await asyncio.sleep(delay)
 
-    def _route(self, request: Request) -> Route:
+    async def _route(self, request: Request) -> Route:
+        """The route for a request's model, resolved once. OpenAI-compatible models resolve at once,
+        without litellm; others import litellm in a thread, so the event loop keeps serving meanwhile."""
         k = (request.model, request.api_base)
         if k not in self._routes:
-            self._routes[k] = resolve(request.model, request.api_base)
+            fast = fast_route(request.model, request.api_base)
+            if fast is not None:
+                self._routes[k] = fast
+            else:
+                if k not in self._resolving:
+                    self._resolving[k] = asyncio.ensure_future(
+                        asyncio.to_thread(resolve, request.model, request.api_base))
+                self._routes[k] = await self._resolving[k]
         return self._routes[k]
 
     async def session(self) -> Any:

@@ -7,10 +7,13 @@ This module and :mod:`promptloop.model.embedded` are the only ones that import l
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib.util
 import json
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from promptloop.errors import (
@@ -63,10 +66,14 @@ class Route:
     api_base: str | None
     api_key: str | None
     fast: bool
-    input_price: float | None
-    output_price: float | None
+    input_price: float | None = None
+    output_price: float | None = None
+    priced: bool = True  # False: look the price up in the price map on first use
 
     def cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        if not self.priced:
+            self.input_price, self.output_price = price_of(self.model, self.bare_model)
+            self.priced = True
         if self.input_price is None or self.output_price is None:
             return None
         return input_tokens * self.input_price + output_tokens * self.output_price
@@ -136,15 +143,54 @@ def _model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
 
         return True, f"embedded weights at {weights_path()}"
     where = endpoint(route)
-    if route.api_base:
-        problem = reachable(route.api_base)
+    if api_base or env_base(model):
+        problem = reachable(route.api_base or "")
         if problem:
             return False, f"{problem}; start the server or fix api_base / OPENAI_BASE_URL"
         return True, f"endpoint {where} accepts connections" + ("" if route.fast else " (through litellm)")
     return True, f"endpoint {where}; API key found in the environment (--check makes one tiny call)"
 
 
+@functools.cache
+def _price_map() -> dict[str, Any]:
+    """litellm's price map, read as the JSON file it ships, without importing litellm (4-6 s)."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.origin:
+        return {}
+    path = Path(spec.origin).parent / "model_prices_and_context_window_backup.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def price_of(model: str, bare: str) -> tuple[float | None, float | None]:
+    """USD per input and output token, if the price map knows the model."""
+    prices = _price_map()
+    entry = prices.get(model) or prices.get(bare) or {}
+    return entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
+
+
+def fast_route(model: str, api_base: str | None) -> Route | None:
+    """An ``openai/...`` model resolved without litellm: provider, endpoint (config > OPENAI_BASE_URL >
+    OPENAI_API_BASE > api.openai.com), key and, lazily, price. None when the model needs litellm."""
+    provider, _, bare = model.partition("/")
+    if provider not in _FAST_PROVIDERS or not bare or os.environ.get("PROMPTLOOP_NO_FAST_PATH"):
+        return None
+    base = api_base or env_base(model)
+    key = os.environ.get("OPENAI_API_KEY") or None
+    if not key and not base:
+        raise MissingKeyError(f"{model} needs OPENAI_API_KEY: export OPENAI_API_KEY=... (or use the embedded "
+                              "model: set models.default to local/smollm2 in promptloop.yaml)", model=model)
+    return Route(model=model, provider=provider, bare_model=bare, api_base=base or DEFAULT_BASES[provider],
+                 api_key=key, fast=True, priced=False)
+
+
 def resolve(model: str, api_base: str | None) -> Route:
+    fast = fast_route(model, api_base)
+    if fast is not None:
+        return fast
     if model.startswith(LOCAL_PROVIDER + "/"):
         from promptloop.model.embedded import check_available
 

@@ -184,3 +184,31 @@ def test_token_budget_never_overshot_even_concurrently(repo):
                 assert budget.held_tokens == 0
 
         asyncio.run(go())
+
+
+def test_the_openai_compatible_path_never_imports_litellm(repo, tmp_path):
+    import json as _json
+    import subprocess
+    import sys
+
+    with FakeServer(answer=lambda body: "NUM") as server:
+        configure(repo, server, retries=0)
+        script = ("import sys, json\nfrom pathlib import Path\nfrom promptloop.repo.config import load_config\n"
+                  "from promptloop.scoring.eval_run import run_eval\n"
+                  f"r = run_eval(load_config(Path({str(repo)!r})), 'trec', limit=5, no_cache=True)\n"
+                  "print(json.dumps({'litellm': 'litellm' in sys.modules, 'calls': r.calls}))\n")
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+        assert out.returncode == 0, out.stderr
+        data = _json.loads(out.stdout.strip().splitlines()[-1])
+        assert data == {"litellm": False, "calls": 5}
+        assert len(server.requests) == 5
+
+
+def test_prices_come_from_the_shipped_price_map_without_litellm():
+    from promptloop.model.routes import fast_route, price_of
+
+    inp, outp = price_of("openai/gpt-4o-mini", "gpt-4o-mini")
+    assert inp is not None and outp is not None and 0 < inp < outp
+    route = fast_route("openai/gpt-4o-mini", "http://127.0.0.1:9/v1")
+    assert route is not None and route.cost(1000, 1000) == pytest.approx(1000 * inp + 1000 * outp)
