@@ -45,7 +45,9 @@ def render_eval(con: Any, report: EvalReport) -> None:
         if len(fails) > MAX_FAILURES_SHOWN:
             con.print(f"… and {len(fails) - MAX_FAILURES_SHOWN} more (use -o report.md for all)")
     code = report.exit_code
-    if code == 1:
+    if report.shard is not None and code == 0:
+        con.print(escape(report.verdict))
+    elif code == 1:
         con.print("[bold red]FAILED[/] " + escape(report.verdict))
     elif code == 3:
         con.print("[bold red]ERRORS[/] " + escape(report.verdict) + " (exit 3: fix the endpoint or key, then "

@@ -24,21 +24,24 @@ def eval_(
     output: Annotated[list[Path] | None, typer.Option(
         "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", metavar="I/N", help="Only shard I of N (by case id); gate on `promptloop merge` of all N.")] = None,
 ) -> None:
     """Score a prompt on its golden set.
 
     Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
     """
-    from promptloop.scoring.eval_run import evaluate_prompt, load_task, path_kind
-    from promptloop.scoring.reports import WRITERS, to_json
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task
+    from promptloop.scoring.shards import parse_shard
 
     config = repo_config()
     task_prompt, gs = load_task(config, prompt, golden)
+    which = parse_shard(shard) if shard else None
 
     def run_eval(progress: Any = None) -> Any:
         return run_with_client(config, lambda lm: evaluate_prompt(
-            config, task_prompt, gs, client=lm, model=model, repeat=repeat, limit=limit, progress=progress),
-            no_cache=no_cache)
+            config, task_prompt, gs, client=lm, model=model, repeat=repeat, limit=limit, progress=progress,
+            shard=which), no_cache=no_cache)
 
     if as_json:
         report = run_eval()
@@ -49,6 +52,14 @@ def eval_(
                       TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
             task = bar.add_task(prompt, total=None)
             report = run_eval(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    finish_eval(report, output, as_json)
+
+
+def finish_eval(report: Any, output: list[Path] | None, as_json: bool) -> None:
+    """Write the reports asked for, show the result, exit with its code (eval and merge alike)."""
+    from promptloop.scoring.eval_run import path_kind
+    from promptloop.scoring.reports import WRITERS, to_json
+
     for path in output or []:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(WRITERS[path_kind(path)](report), encoding="utf-8")
@@ -61,6 +72,33 @@ def eval_(
         for path in output or []:
             console().print(f"wrote {path}")
     raise typer.Exit(report.exit_code)
+
+
+@app.command()
+@command
+def merge(
+    reports: Annotated[list[Path], typer.Argument(help="The shards' JSON reports (eval --shard I/N --json).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the merged report as JSON.")] = False,
+    output: Annotated[list[Path] | None, typer.Option(
+        "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
+) -> None:
+    """Merge the shards of one eval (or one regress) into one report, judged like an unsharded run."""
+    from promptloop.scoring.shards import merge_eval
+
+    docs = []
+    for path in reports:
+        try:
+            docs.append(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as e:
+            raise fail(f"{path}: not a JSON report ({e}); write shards with `eval --shard I/N --json`") from None
+    if all(isinstance(d, dict) and "merge_base" in d for d in docs):  # regress shards
+        from promptloop.git.regress import merge_regress
+
+        outs = output or []
+        junit = next((p for p in outs if p.name.endswith(".xml")), None)
+        markdown = next((p for p in outs if p.name.endswith(".md")), None)
+        finish_regress(merge_regress(docs), junit, markdown, as_json)
+    finish_eval(merge_eval(docs), output, as_json)
 
 
 def _default_base() -> str:
@@ -83,23 +121,31 @@ def regress(
     junit: Annotated[Path | None, typer.Option(help="Write JUnit XML: one test case per golden case.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    shard: Annotated[str | None, typer.Option(
+        "--shard", metavar="I/N", help="Only shard I of N of each golden set; gate on `promptloop merge`.")] = None,
 ) -> None:
     """CI gate: fail (exit 1) when a changed prompt regresses its golden set.
 
     A prompt counts as changed when its file, its golden set, promptloop.yaml (models, thresholds) or a
     python check module it uses changed. Exit 0 pass, 1 regression, 2 usage or input error, 3 model errors.
     """
-    import os
-
     from promptloop.git.regress import regress as run_regress
-    from promptloop.render import render_regress
-    from promptloop.scoring.reports import regress_dict, regress_junit, regress_markdown
+    from promptloop.scoring.shards import parse_shard
 
     config = repo_config()
     ref = base or _default_base()
-
+    which = parse_shard(shard) if shard else None
     report = run_with_client(config, lambda lm: run_regress(config, lm, base=ref, prompts=prompts or None,
-                                                             repeat=repeat))
+                                                             repeat=repeat, shard=which))
+    finish_regress(report, junit, markdown, as_json)
+
+
+def finish_regress(report: Any, junit: Path | None, markdown: Path | None, as_json: bool) -> None:
+    import os
+
+    from promptloop.render import render_regress
+    from promptloop.scoring.reports import regress_dict, regress_junit, regress_markdown
+
     md = regress_markdown(report)
     if junit:
         junit.write_text(regress_junit(report), encoding="utf-8")

@@ -15,6 +15,7 @@ from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden,
 from promptloop.scoring.evaluate import Progress, run_cases, task_model
 from promptloop.scoring.metrics import LOWER_IS_BETTER, summarise
 from promptloop.scoring.metrics import per_case_rates as rates
+from promptloop.scoring.shards import Shard, select
 from promptloop.scoring.significance import Paired, pair
 
 SHALLOW_HINT = ("if this is a shallow CI clone, fetch the history: in GitHub Actions use actions/checkout "
@@ -54,6 +55,9 @@ class RegressReport:
     prompts: list[PromptVerdict]
     unchanged: list[str]
     calls: int = 0
+    shard: Shard | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    repeat: int = 1
 
     @property
     def ok(self) -> bool:
@@ -65,6 +69,8 @@ class RegressReport:
 
     @property
     def exit_code(self) -> int:
+        if self.shard is not None:  # one shard gates nothing: the merge of all shards does
+            return EXIT_MODEL if self.errors else EXIT_OK
         if not self.ok:
             return EXIT_FAILED
         return EXIT_MODEL if self.errors else EXIT_OK
@@ -192,7 +198,8 @@ def other_inputs_changed(config: Config, repo: Any, merge_base: str, names: list
 
 
 async def judge_change(config: Config, change: Change, client: ModelClient, *, repeat: int,
-                       progress: Progress | None = None, old_config: Config | None = None) -> PromptVerdict:
+                       progress: Progress | None = None, old_config: Config | None = None,
+                       shard: Shard | None = None) -> PromptVerdict:
     """Score both versions, each under its own promptloop.yaml, and classify every case.
 
     A case whose call failed on either side is an ``error``: neither fixed nor regressed."""
@@ -203,6 +210,7 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
         return v
     new = load_prompt(config, str(change.new_path))
     golden: GoldenSet = load_golden(golden_path(config, new), new)
+    cases = select(golden.cases, shard)
     base: Prompt | None = None
     if change.base_text is not None:
         base = prompt_from_text(change.old_name or change.name, new.path, change.base_text)
@@ -216,7 +224,7 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
     settings = config.regress
     model = task_model(new, config)
     kwargs = dict(judge=config.model("judge"), root=config.root, repeat=repeat, progress=progress)
-    new_results = await run_cases(new, golden.cases, client, model=model, **kwargs)  # type: ignore[arg-type]
+    new_results = await run_cases(new, cases, client, model=model, **kwargs)  # type: ignore[arg-type]
     v.new_metrics = {k: x for k, x in summarise(new_results).metrics.items() if x is not None}
     new_rates = rates(new_results)
     new_by_id = {r.case_id: r for r in new_results}
@@ -225,18 +233,18 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
         v.notes.append("new prompt: no base version to compare with")
         v.cases = [{"id": c.id, "class": "error" if c.id in errors else
                     "passing" if new_rates[c.id] >= 0.5 else "failing", "critical": c.critical,
-                    "reason": errors.get(c.id) or new_by_id[c.id].reason} for c in golden.cases]
+                    "reason": errors.get(c.id) or new_by_id[c.id].reason} for c in cases]
         v.errors = [f"{i}: {e}" for i, e in errors.items()]
         return v
     base_kwargs = {**kwargs, "judge": old_config.model("judge")}
-    base_results = await run_cases(base, golden.cases, client, model=task_model(base, old_config),
+    base_results = await run_cases(base, cases, client, model=task_model(base, old_config),
                                    **base_kwargs)  # type: ignore[arg-type]
     v.base_metrics = {k: x for k, x in summarise(base_results).metrics.items() if x is not None}
     base_rates = rates(base_results)
     errors |= {r.case_id: f"base version: {r.error}" for r in base_results
                if r.error and r.case_id not in base_rates and r.case_id not in errors}
     v.errors = [f"{i}: {e}" for i, e in errors.items()]
-    both = [c.id for c in golden.cases if c.id not in errors]
+    both = [c.id for c in cases if c.id not in errors]
     p = pair({i: base_rates[i] for i in both}, {i: new_rates[i] for i in both})
     v.paired = p
     klass = {**{i: "fixed" for i in p.fixed}, **{i: "regressed" for i in p.regressed},
@@ -244,10 +252,19 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
              **{i: "error" for i in errors}}
     v.cases = [{"id": c.id, "class": klass[c.id], "critical": c.critical, "base_rate": base_rates.get(c.id),
                 "new_rate": new_rates.get(c.id), "reason": errors.get(c.id) or new_by_id[c.id].reason,
-                "output": new_by_id[c.id].output, "expected": c.expected} for c in golden.cases]
-    critical = [c.id for c in golden.cases if c.critical and klass[c.id] == "regressed"]
+                "output": new_by_id[c.id].output, "expected": c.expected} for c in cases]
+    gate(v, settings, repeat)
+    return v
+
+
+def gate(v: PromptVerdict, settings: dict[str, Any], repeat: int) -> None:
+    """The gate's rule on a classified verdict: no critical regression, no more regressions than the
+    allowance, no significant aggregate drop beyond the tolerance. Sets ``ok``, ``reasons``, ``confidence``."""
+    p = v.paired
+    assert p is not None
+    critical = [c["id"] for c in v.cases if c["critical"] and c["class"] == "regressed"]
     if critical:
-        v.reasons.append(f"critical case(s) regressed: {', '.join(critical)}")
+        v.reasons.append(f"critical case(s) regressed: {', '.join(map(str, critical))}")
     if len(p.regressed) > settings["allowance"]:
         v.reasons.append(f"{len(p.regressed)} case(s) regressed (allowance {settings['allowance']})")
     significant = p.p_worse < settings["alpha"]
@@ -262,12 +279,12 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
     v.confidence = (f"{len(p.fixed)} fixed, {len(p.regressed)} regressed of {p.n} cases × {repeat} sample(s); "
                     f"sign test p={p.p_worse:.3f} (the chance of this many regressions if both versions were "
                     f"equally good; {'significant' if significant else 'not significant'} at α={settings['alpha']:g})"
-                    + (f"; {len(errors)} case(s) not compared: their model calls failed" if errors else ""))
-    return v
+                    + (f"; {len(v.errors)} case(s) not compared: their model calls failed" if v.errors else ""))
 
 
 async def regress(config: Config, client: ModelClient, *, base: str, prompts: list[str] | None = None,
-                  repeat: int | None = None, progress: Progress | None = None) -> RegressReport:
+                  repeat: int | None = None, progress: Progress | None = None,
+                  shard: Shard | None = None) -> RegressReport:
     repo = open_repo(config.root)
     if not repo.head.is_valid():
         raise GitError("the repository has no commits yet: nothing to compare against")
@@ -275,7 +292,52 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
     changes, unchanged = find_changes(config, repo, mb, prompts)
     old_config = base_config(config, repo, mb)
     before = getattr(getattr(client, "usage", None), "calls", 0)
-    verdicts = [await judge_change(config, c, client, repeat=repeat or config.regress["repeats"], progress=progress,
-                                   old_config=old_config) for c in changes]
+    n = repeat or config.regress["repeats"]
+    verdicts = [await judge_change(config, c, client, repeat=n, progress=progress, old_config=old_config, shard=shard)
+                for c in changes]
     calls = getattr(getattr(client, "usage", None), "calls", 0) - before
-    return RegressReport(base=base, merge_base=mb, prompts=verdicts, unchanged=unchanged, calls=calls)
+    return RegressReport(base=base, merge_base=mb, prompts=verdicts, unchanged=unchanged, calls=calls, shard=shard,
+                         settings=config.regress, repeat=n)
+
+
+def merge_regress(docs: list[dict[str, Any]]) -> RegressReport:
+    """The gate's verdict over the JSON reports of every shard of one ``regress --shard I/N`` run.
+
+    Cases are pooled and judged again: critical regressions, the allowance, the sign test and the pass
+    rate are over all cases; other metrics' drops are judged within each shard and carried over."""
+    if not docs:
+        raise UsageError("nothing to merge: pass the shards' JSON reports")
+    first = docs[0]
+    if any(d.get("merge_base") != first.get("merge_base") for d in docs):
+        raise UsageError("these regress reports compare different bases; merge the shards of one run")
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for d in docs:
+        for p in d.get("prompts") or []:
+            by_name.setdefault(p["name"], []).append(p)
+    settings, repeat = first.get("settings") or {}, int(first.get("repeat") or 1)
+    verdicts = []
+    for name, parts in sorted(by_name.items()):
+        v = PromptVerdict(name, parts[0]["status"])
+        v.notes = list(dict.fromkeys(n for p in parts for n in p.get("notes") or []))
+        v.errors = [e for p in parts for e in p.get("errors") or []]
+        v.cases = [c for p in parts for c in p.get("cases") or []]
+        compared = [c for c in v.cases if c.get("base_rate") is not None and c.get("new_rate") is not None
+                    and c["class"] != "error"]
+        if not compared:
+            v.ok = not any(not p.get("ok", True) for p in parts)
+            verdicts.append(v)
+            continue
+        base_rates = {str(c["id"]): float(c["base_rate"]) for c in compared}
+        new_rates = {str(c["id"]): float(c["new_rate"]) for c in compared}
+        v.paired = pair(base_rates, new_rates)
+        v.base_metrics = {"pass_rate": sum(base_rates.values()) / len(base_rates)}
+        v.new_metrics = {"pass_rate": sum(new_rates.values()) / len(new_rates)}
+        gate(v, settings, repeat)
+        carried = [r for p in parts for r in p.get("reasons") or [] if not r.startswith(
+            ("critical case", "pass_rate")) and "regressed (allowance" not in r]
+        v.reasons += list(dict.fromkeys(carried))
+        v.ok = not v.reasons
+        verdicts.append(v)
+    unchanged = sorted(set.intersection(*(set(d.get("unchanged") or []) for d in docs)))
+    return RegressReport(base=first["base"], merge_base=first["merge_base"], prompts=verdicts, unchanged=unchanged,
+                         calls=sum(int(d.get("calls") or 0) for d in docs), settings=settings, repeat=repeat)

@@ -28,6 +28,7 @@ class EvalReport:
     missed: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     calls: int = 0
+    shard: tuple[int, int] | None = None
 
     @property
     def ok(self) -> bool:
@@ -36,6 +37,8 @@ class EvalReport:
 
     @property
     def exit_code(self) -> int:
+        if self.shard is not None:  # one shard gates nothing: the merged report does (promptloop merge)
+            return EXIT_MODEL if self.summary.errors else EXIT_OK
         if self.missed and self.summary.scored:
             return EXIT_FAILED
         if self.summary.errors:
@@ -46,6 +49,10 @@ class EvalReport:
     def verdict(self) -> str:
         """One line: what the exit code means for this run."""
         s = self.summary
+        if self.shard is not None:
+            i, n = self.shard
+            return (f"shard {i}/{n}: {s.samples} sample(s), {s.errors} error(s); thresholds are judged on the "
+                    "merged report (`promptloop merge`)")
         errors = (f"{s.errors} of {s.samples} call(s) failed and were not scored ({s.first_error})"
                   if s.errors else "")
         if self.missed and s.scored:
@@ -85,8 +92,12 @@ def require_cases(golden: GoldenSet, selected: list[Case] | None = None, how: st
 
 async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, client: ModelClient,
                           model: str | None = None, repeat: int = 1, limit: int | None = None,
-                          progress: Progress | None = None) -> EvalReport:
+                          progress: Progress | None = None, shard: tuple[int, int] | None = None) -> EvalReport:
     cases = require_cases(golden, golden.cases[:limit] if limit else golden.cases, f"--limit {limit}")
+    if shard is not None:
+        from promptloop.scoring.shards import select
+
+        cases = select(cases, shard)  # an empty shard is fine: its merge with the others is judged
     ref: ModelRef = task_model(prompt, config, model)
     start = time.perf_counter()
     before = getattr(getattr(client, "usage", None), "calls", 0)
@@ -97,7 +108,7 @@ async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, 
     return EvalReport(prompt=prompt.name, golden=golden.name, model=ref.name, repeat=repeat, results=results,
                       summary=summary, thresholds=thresholds, missed=check_thresholds(summary, thresholds),
                       duration_s=time.perf_counter() - start,
-                      calls=getattr(getattr(client, "usage", None), "calls", 0) - before)
+                      calls=getattr(getattr(client, "usage", None), "calls", 0) - before, shard=shard)
 
 
 def run_eval(config: Config, prompt_name: str, *, golden: str | None = None, model: str | None = None,
@@ -125,14 +136,15 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
         "cases": s.cases, "samples": s.samples, "scored": s.scored, "passed": s.passed, "failed": s.failed,
         "errors": s.errors,
         "metrics": s.metrics, "labels": s.labels, "usage": s.usage, "calls": report.calls,
-        "duration_s": round(report.duration_s, 3),
+        "duration_s": round(report.duration_s, 3), "shard": list(report.shard) if report.shard else None,
         "per_case_pass_rate": s.per_case if report.repeat > 1 else None,
         "results": [
             {"id": r.case_id, "sample": r.sample, "status": r.status, "passed": r.passed, "score": round(r.score, 4),
              "inputs": r.inputs, "expected": r.expected, "output": r.output, "error": r.error,
-             "tags": r.tags, "reason": r.reason,
-             "assertions": [{"type": x.type, "pass": x.passed, "score": round(x.score, 4), "reason": x.reason}
-                            for x in r.results]}
+             "tags": r.tags, "reason": r.reason, "latency_s": round(r.latency_s, 4), "cached": r.cached,
+             "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cost_usd": r.cost_usd,
+             "assertions": [{"type": x.type, "pass": x.passed, "score": round(x.score, 4), "reason": x.reason,
+                             "hard": x.hard, "weight": x.weight, "extra": x.extra} for x in r.results]}
             for r in report.results
         ],
     }

@@ -91,7 +91,8 @@ WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit}
 # ---------------------------------------------------------------- regress
 def regress_dict(report: Any) -> dict[str, Any]:
     return {"base": report.base, "merge_base": report.merge_base, "ok": report.ok, "exit_code": report.exit_code,
-            "errors": report.errors, "calls": report.calls,
+            "errors": report.errors, "calls": report.calls, "shard": list(report.shard) if report.shard else None,
+            "settings": report.settings, "repeat": report.repeat,
             "unchanged": report.unchanged,
             "prompts": [{"name": v.name, "status": v.status, "ok": v.ok, "reasons": v.reasons, "notes": v.notes,
                          "errors": v.errors,

@@ -177,3 +177,24 @@ def test_harmless_change_exit_0_through_the_cli(rrepo, cli):
         assert "1 changed prompt(s), 1 unchanged" in r.output and "pass" in r.output
         assert len(server.requests) == 20
         assert not any("Other prompt" in b["messages"][0]["content"] for b in server.requests)
+
+
+def test_regress_shards_merge_to_the_gate_verdict(rrepo, cli, tmp_path):
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
+    with served(rrepo):
+        whole = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--json"])
+        assert whole.exit_code == 1
+        paths = []
+        for i in (1, 2):
+            r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--json", "--shard", f"{i}/2"])
+            assert r.exit_code == 0, r.output  # a shard alone gates nothing
+            paths.append(tmp_path / f"r{i}.json")
+            paths[-1].write_text(r.stdout)
+    junit = tmp_path / "merged.xml"
+    merged = cli.invoke(app, ["merge", *map(str, paths), "--json", "-o", str(junit)])
+    assert merged.exit_code == 1, merged.output
+    a, b = json.loads(whole.stdout)["prompts"][0], json.loads(merged.stdout)["prompts"][0]
+    assert a["regressed"] == b["regressed"] == ["c1"] and sorted(a["fixed"]) == sorted(b["fixed"])
+    assert any("critical case(s) regressed: c1" in r for r in b["reasons"])
+    assert [tc.get("name") for tc in ET.parse(junit).getroot().iter("testcase")
+            if tc.find("failure") is not None] == ["c1"]
