@@ -83,7 +83,7 @@ def merge(
         "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
 ) -> None:
     """Merge the shards of one eval (or one regress) into one report, judged like an unsharded run."""
-    from promptloop.scoring.shards import merge_eval
+    from promptloop.scoring.merge import merge_eval
 
     docs = []
     for path in reports:
