@@ -69,12 +69,13 @@ PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}
 PERSONAL = {"email": (EMAIL, "[EMAIL]"), "phone": (PHONE, "[PHONE]")}
 
 
-_DIGITS = re.compile(r"\d\d")  # every phone number has two digits in a row; a fast scan rules most text out
+# Every phone number is a run of 9+ digits and separators; this simple scan rules most text out fast.
+_PHONE_RUN = re.compile(r"[+(]?\d[\d\s().-]{7,}\d")
 
 
 def has_personal_data(text: str) -> bool:
     return ("@" in text and EMAIL.search(text) is not None) or (
-        _DIGITS.search(text) is not None and PHONE.search(text) is not None)
+        _PHONE_RUN.search(text) is not None and PHONE.search(text) is not None)
 
 
 def mask_personal(value: Any, found: dict[str, int] | None = None) -> Any:
