@@ -75,8 +75,10 @@ FIELDS = [f.name for f in fields(Trace)]
 
 def parse_time(value: Any) -> float | None:
     """Seconds since the epoch from ISO 8601 text or a number (s, ms, µs or ns)."""
-    if value is None or value == "":
+    if value is None or value == "" or isinstance(value, bool):
         return None
+    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        value = float(value)  # epoch numbers exported as strings (OTLP's int64, some SDKs' timestamps)
     if isinstance(value, (int, float)):
         v = float(value)
         for limit, scale in ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3)):  # ns, µs, ms by magnitude

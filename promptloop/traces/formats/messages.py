@@ -26,6 +26,8 @@ def content_text(content: Any) -> str:
             text = p.get("text", p.get("content"))
             if p.get("type") in (None, "text", "input_text", "output_text") and isinstance(text, str):
                 texts.append(text)
+            elif p.get("type") == "tool_result":  # Anthropic: a tool's answer inside a user turn
+                texts.append(content_text(p.get("content")))
     return "".join(texts)
 
 
@@ -41,6 +43,10 @@ def tool_calls_of(m: dict[str, Any]) -> list[dict[str, Any]]:
     for p in m.get("parts") or []:
         if isinstance(p, dict) and p.get("type") == "tool_call":
             calls.append({"name": p.get("name"), "arguments": maybe_json(p.get("arguments"))})
+    content = m.get("content")
+    for p in content if isinstance(content, list) else []:
+        if isinstance(p, dict) and p.get("type") == "tool_use":  # Anthropic content blocks
+            calls.append({"name": p.get("name"), "arguments": p.get("input")})
     return calls
 
 

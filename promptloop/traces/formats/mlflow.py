@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptloop.traces.formats.base import ImportState, Parsed, as_int, maybe_json, span_id
+from promptloop.traces.formats.base import ImportState, Parsed, as_int, digest, maybe_json, span_id
 from promptloop.traces.formats.messages import from_chat_response, norm_messages
-from promptloop.traces.store import Feedback, Trace
+from promptloop.traces.store import Feedback, Trace, iso, parse_time
 
 NAME = "mlflow"
 
@@ -43,15 +43,19 @@ def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
     for s in llm:
         a = {k: maybe_json(v) for k, v in (s.get("attributes") or {}).items()}
         inputs, outputs = a.get("mlflow.spanInputs"), a.get("mlflow.spanOutputs")
-        messages = norm_messages(inputs) if isinstance(inputs, (dict, list)) and (
-            isinstance(inputs, list) or "messages" in inputs) else []
+        messages = norm_messages(inputs) if isinstance(inputs, list) or (isinstance(inputs, dict) and (
+            "messages" in inputs or "input" in inputs)) else []
         output, model, itok, otok = from_chat_response(outputs) if isinstance(outputs, dict) else (outputs, None,
                                                                                                      None, None)
         usage = a.get("mlflow.chat.tokenUsage") or {}
-        t0, t1 = as_int(s.get("start_time_unix_nano")), as_int(s.get("end_time_unix_nano"))
+        # MLflow 3 puts times and ids on the span; MLflow 2 under `context` and as start_time/end_time.
+        t0 = as_int(s.get("start_time_unix_nano", s.get("start_time")))
+        t1 = as_int(s.get("end_time_unix_nano", s.get("end_time")))
+        sid = span_id(s.get("span_id") or (s.get("context") or {}).get("span_id"))
+        started = info.get("request_time") or info.get("timestamp_ms") or t0
         out.traces.append(Trace(
-            id=f"mlflow:{tid}:{span_id(s.get('span_id'))}", source="mlflow", group=group,
-            time=info.get("request_time"), model=model or a.get("mlflow.llm.model") or a.get("model"),
+            id=f"mlflow:{tid}:{sid}" if sid else f"mlflow:{tid}:{digest(s)}", source="mlflow", group=group,
+            time=iso(parse_time(started)), model=model or a.get("mlflow.llm.model") or a.get("model"),
             messages=messages, inputs=inputs if isinstance(inputs, dict) and not messages else None,
             output=output, latency_ms=(t1 - t0) / 1e6 if t0 is not None and t1 is not None else None,
             input_tokens=itok if itok is not None else as_int(usage.get("input_tokens")),

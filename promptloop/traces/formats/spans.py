@@ -67,6 +67,38 @@ def unflatten(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return out if isinstance(out, list) else []
 
 
+LLM_OPERATIONS = ("chat", "text_completion", "generate_content", "completion", "responses")
+
+
+def output_of(value: Any) -> Any:
+    """A model's answer however a format holds it: text, {"text": ...}, chat choices, a message, messages
+    (chat or GenAI `parts`), or a Responses API response."""
+    from promptloop.traces.formats.messages import is_responses_output, responses_output
+
+    v = maybe_json(value)
+    if isinstance(v, str) or v is None:
+        return v
+    if is_responses_output(v):
+        return responses_output(v)
+    if isinstance(v, dict):
+        if "choices" in v:
+            return from_chat_response(v)[0]
+        if "messages" in v:
+            outs = norm_messages(v["messages"])
+            return output_of_message(outs[-1]) if outs else None
+        if "role" in v or "parts" in v:
+            return output_of_message(norm_message(v))
+        if isinstance(v.get("text"), str):
+            return v["text"]
+        if isinstance(v.get("content"), str):
+            return v["content"]
+        return v
+    if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        outs = norm_messages(v)
+        return output_of_message(outs[0]) if outs else v
+    return v
+
+
 def genai_from_attributes(a: dict[str, Any], events: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
     """The LLM call in a span's attributes (GenAI semconv, any version, or OpenInference); None if none."""
     events = events or []
@@ -92,12 +124,16 @@ def genai_from_attributes(a: dict[str, Any], events: list[dict[str, Any]] | None
             messages.insert(0, {"role": "system", "content": content_text(system)})
     elif any(k.startswith("gen_ai.prompt.") for k in a):
         messages = norm_messages(unflatten(a, "gen_ai.prompt"))
+    elif a.get("gen_ai.prompt") is not None:  # the messages as one JSON string (GenAI `parts` or chat shape)
+        messages = norm_messages(a["gen_ai.prompt"])
     if "gen_ai.output.messages" in a:
         outs = norm_messages(a["gen_ai.output.messages"])
         output = output_of_message(outs[0]) if outs else None
     elif any(k.startswith("gen_ai.completion.") for k in a):
         outs = norm_messages(unflatten(a, "gen_ai.completion"))
         output = output_of_message(outs[0]) if outs else None
+    elif a.get("gen_ai.completion") is not None:
+        output = output_of(a["gen_ai.completion"])
     for ev in events:
         name, ea = ev.get("name", ""), otlp_attrs(ev.get("attributes"))
         if name in ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message"):
@@ -119,12 +155,15 @@ def genai_from_attributes(a: dict[str, Any], events: list[dict[str, Any]] | None
             if "gen_ai.output.messages" in ea:
                 outs = norm_messages(ea["gen_ai.output.messages"])
                 output = output_of_message(outs[0]) if outs else None
-    if output is None and a.get("output.value") is not None and a.get("openinference.span.kind") == "LLM":
-        ov = maybe_json(a["output.value"])
-        output = ov.get("text", ov) if isinstance(ov, dict) and "choices" not in ov else from_chat_response(ov)[0]
+    kind, operation = a.get("openinference.span.kind"), a.get("gen_ai.operation.name")
+    if (kind not in (None, "LLM")) or (operation is not None and operation not in LLM_OPERATIONS):
+        return None  # an agent, chain, tool or retriever span: not a model call
+    if not messages and a.get("input.value") is not None and kind == "LLM":
+        messages = norm_messages(a["input.value"])  # JSON (mime application/json) or plain text
+    if output is None and a.get("output.value") is not None and kind == "LLM":
+        output = output_of(a["output.value"])
     model = a.get("gen_ai.response.model") or a.get("gen_ai.request.model") or a.get("llm.model_name")
-    is_llm = bool(messages) or output is not None or a.get("openinference.span.kind") == "LLM" or bool(
-        a.get("gen_ai.operation.name") in ("chat", "text_completion", "generate_content"))
+    is_llm = bool(messages) or output is not None or kind == "LLM" or operation in LLM_OPERATIONS
     if not is_llm:
         return None
     params = {k.removeprefix("gen_ai.request."): v for k, v in a.items()
