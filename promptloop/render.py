@@ -262,10 +262,20 @@ def render_import(con: Any, err: Any, s: Any) -> None:
     if s.formats:
         con.print("formats: " + ", ".join(f"{k} {v}" for k, v in s.formats.items()) + "; verdicts: "
                   + ", ".join(f"{k} {v}" for k, v in s.verdicts.items()))
+    for name, f in s.by_format.items():
+        if not (f.records or f.calls):
+            continue
+        parts = [f"{f.records} record(s), {f.calls} call(s)"]
+        parts += [f"skipped {n}× {escape(why)}" for why, n in f.skipped.most_common(3)]
+        warn = [f"{n} call(s) without {what} (first at {escape(str(at))})" for what, (n, at) in f.missing.items()]
+        tail = "" if not warn else "; [yellow]" + "; ".join(warn) + "[/]"
+        con.print(f"  {escape(name)}: " + "; ".join(parts) + tail)
 
 
 def render_trace_summary(con: Any, s: dict[str, Any], *, prompt: str | None, failed: bool) -> None:
-    con.print(f"{s['traces']} trace(s)" + (f" of {prompt}" if prompt else "") + (" (failed)" if failed else ""))
+    prov = s["verdict_provenance"]
+    con.print(f"{s['traces']} trace(s)" + (f" of {prompt}" if prompt else "") + (" (failed)" if failed else "")
+              + f"; verdicts: {prov['direct']} direct, {prov['inherited']} inherited from whole-trace feedback")
     for title, key in (("verdict", "verdicts"), ("prompt@version", "prompt_versions"), ("model", "models")):
         t = Table(title, "traces")
         for k, v in sorted(s[key].items(), key=lambda kv: -kv[1]):

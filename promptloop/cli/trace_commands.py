@@ -77,13 +77,16 @@ def golden_add(
     limit: Annotated[int | None, typer.Option(min=1, help="At most N new cases.")] = None,
     keep_personal_data: Annotated[bool, typer.Option(
         "--keep-personal-data", help="Keep e-mail addresses and phone numbers (masked by default).")] = False,
+    include_inherited: Annotated[bool, typer.Option(
+        "--include-inherited", help="Also traces judged only by feedback on their whole trace.")] = False,
 ) -> None:
     """Append traces to the prompt's golden set (corrections become expected values)."""
     from promptloop.traces.to_golden import promote
 
     if not from_traces:
         raise fail("say where the cases come from: --from-traces")
-    r = promote(repo_config(), prompt, failed=failed, limit=limit, keep_personal_data=keep_personal_data)
+    r = promote(repo_config(), prompt, failed=failed, limit=limit, keep_personal_data=keep_personal_data,
+                include_inherited=include_inherited)
     con = console()
     con.print(f"added {len(r.added) + len(r.review)} case(s) to {r.path}: {len(r.added)} with expected values, "
               f"{len(r.review)} marked `review: true` (fill in `expected`); skipped {len(r.skipped)}")

@@ -25,6 +25,16 @@ BATCH = 1000
 
 
 @dataclass
+class FormatStats:
+    """What one format's records gave: so a user sees at once when an export lacks what the loop needs."""
+
+    records: int = 0
+    calls: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # parts of records that hold no model call, by reason
+    missing: dict[str, list[Any]] = field(default_factory=dict)  # "input"/"output" -> [calls, first file:line]
+
+
+@dataclass
 class ImportSummary:
     imported: int = 0
     duplicates: int = 0
@@ -34,6 +44,7 @@ class ImportSummary:
     formats: Counter[str] = field(default_factory=Counter)
     verdicts: Counter[str] = field(default_factory=Counter)
     matched: int = 0
+    by_format: dict[str, FormatStats] = field(default_factory=dict)
     records: int = 0  # records read and understood, whatever they added
     files_failed: int = 0
 
@@ -80,6 +91,7 @@ def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
 
 
 Row = tuple[Any, ...]
+Prepared = tuple[Row, bool, tuple[str, ...]]  # a store row, inputs recovered, what it lacks ("input", "output")
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 CHUNK_LINES = 2000
 
@@ -96,7 +108,7 @@ def named_in_metadata(t: Trace) -> None:
             t.inputs = holder["promptloop_inputs"]
 
 
-def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
+def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool, tuple[str, ...]]:
     """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
     named_in_metadata(t)
     # Before matching and judging, so that no reason or recovered input quotes a secret.
@@ -110,7 +122,8 @@ def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool]:
         matched = inputs is not None
     t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
     t.reason = redact(t.reason)
-    return row_of(t, t.to_json()), matched
+    missing = tuple(x for x, gone in (("input", not t.messages), ("output", t.output is None)) if gone)
+    return row_of(t, t.to_json()), matched, missing
 
 
 class Work:
@@ -119,11 +132,11 @@ class Work:
     def __init__(self, matcher: Matcher, importer: Importer, forced: str | None) -> None:
         self.matcher, self.importer, self.forced = matcher, importer, forced
 
-    def record(self, record: Any) -> tuple[list[tuple[Row, bool]], list[tuple[str, Any]], list[str]]:
+    def record(self, record: Any) -> tuple[list[Prepared], list[tuple[str, Any]], list[str], str]:
         try:
             parsed = self.importer.parse(record)
             rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
-            return rows, [(redact(g), redact(f)) for g, f in parsed.feedback], parsed.skipped
+            return rows, [(redact(g), redact(f)) for g, f in parsed.feedback], parsed.skipped, self.importer.last
         except RecursionError:
             raise RecordError("nested too deeply to import") from None
 
@@ -204,10 +217,17 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                 buffer.clear()
             store.commit()
 
-        def take(where: str, rows: list[tuple[Row, bool]], feedback: list[tuple[str, Any]],
-                 skipped: list[str], *, record: bool = True) -> None:
+        def take(where: str, rows: list[Prepared], feedback: list[tuple[str, Any]],
+                 skipped: list[str], fmt: str = "", *, record: bool = True) -> None:
             summary.records += record
-            for row, matched in rows:
+            stats = summary.by_format.setdefault(fmt or "batch join", FormatStats())
+            stats.records += record
+            stats.calls += len(rows)
+            for reason in skipped:
+                stats.skipped[reason.split(" '")[0] if " is not an LLM call" in reason else reason] += 1
+            for row, matched, missing in rows:
+                for what in missing:
+                    stats.missing.setdefault(what, [0, where])[0] += 1
                 summary.matched += matched
                 buffer.append(row)
                 name, version = row[4], row[5]
@@ -233,7 +253,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             for item in done:
                 where = f"{path}:{item[0]}"
                 if item[1] == "ok":
-                    take(where, item[2], item[3], item[4])
+                    take(where, item[2], item[3], item[4], item[5])
                 elif item[1] == "batch":
                     one(where, item[2])
                 else:
@@ -274,7 +294,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                                         "records before that point were imported")
                 flush()
         leftover, inputs = work.importer.finish()
-        take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [], record=False)
+        take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [], "openai_batch", record=False)
         summary.problems += leftover.skipped
         summary.skipped += len(leftover.skipped)
         flush()
@@ -324,13 +344,21 @@ def complete_batch_traces(store: TraceStore, inputs: dict[str, dict[str, Any]], 
 
 
 def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> None:
-    """Feedback that arrived apart from its trace (another record or file) decides again."""
+    """Feedback that arrived apart from its trace (another record or file) decides again. Feedback given
+    to a whole source trace that holds several calls is inherited by each: marked so, never passed off as
+    a judgement of that one call."""
     for group in groups:
-        for t in store.query(group=group):
-            fb = [*t.feedback, *store.feedback_for(group)]
+        traces = store.query(group=group)
+        shared = store.feedback_for(group)
+        for t in traces:
+            fb = [*t.feedback, *shared]
             if not t.expected:
                 t.expected = next((f.value for f in fb if f.kind == "correction"), None)
             t.verdict, t.reason = decide(t, fb, matcher.prompts.get(t.prompt or ""))
+            own = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
+            t.verdict_inherited = len(traces) > 1 and bool(shared) and (t.verdict, t.reason) != own
+            if t.verdict_inherited:
+                t.reason = f"inherited from feedback on the whole trace: {t.reason}"
             t.reason = redact(t.reason)
             store.update(t)
 
@@ -357,4 +385,7 @@ def summary_dict(s: ImportSummary) -> dict[str, Any]:
     return {"imported": s.imported, "duplicates": s.duplicates, "skipped": s.skipped, "feedback": s.feedback,
             "records_read": s.records, "files_failed": s.files_failed,
             "matched_to_prompts": s.matched, "formats": dict(s.formats), "verdicts": dict(s.verdicts),
+            "by_format": {k: {"records": v.records, "calls": v.calls, "skipped": dict(v.skipped),
+                              "calls_without": {w: {"count": n, "first_at": at} for w, (n, at) in v.missing.items()}}
+                          for k, v in s.by_format.items()},
             "problems": s.problems}

@@ -46,6 +46,7 @@ class Trace:
     metadata: dict[str, Any] = field(default_factory=dict)
     verdict: str = "unknown"  # pass | fail | unknown
     reason: str = ""
+    verdict_inherited: bool = False  # decided by feedback given to the whole trace, not this call
 
     @property
     def output_text(self) -> str:
@@ -220,6 +221,8 @@ def summarize(traces: list[Trace], top: int = 5) -> dict[str, Any]:
     return {
         "traces": len(traces),
         "verdicts": dict(Counter(t.verdict for t in traces)),
+        "verdict_provenance": {"direct": sum(1 for t in traces if t.verdict != "unknown" and not t.verdict_inherited),
+                               "inherited": sum(1 for t in traces if t.verdict_inherited)},
         "prompt_versions": dict(Counter(f"{t.prompt or '(unmatched)'}@{(t.prompt_version or '?')[:10]}"
                                         for t in traces)),
         "models": dict(Counter(t.model or "?" for t in traces)),

@@ -75,7 +75,7 @@ def _dump(cases: list[dict[str, Any]], indent: str) -> str:
 
 
 def promote(config: Config, prompt_name: str, *, failed: bool = False, limit: int | None = None,
-            keep_personal_data: bool = False) -> Promotion:
+            keep_personal_data: bool = False, include_inherited: bool = False) -> Promotion:
     """Append traces of ``prompt_name`` to its golden set. E-mail addresses and phone numbers are masked
     unless ``keep_personal_data`` (golden files go into git); ``Promotion.masked`` counts what was."""
     prompt = load_prompt(config, prompt_name)
@@ -93,6 +93,10 @@ def promote(config: Config, prompt_name: str, *, failed: bool = False, limit: in
     for t in traces:
         if limit is not None and len(new) >= limit:
             break
+        if t.verdict_inherited and not include_inherited:
+            out.skipped.append(f"{t.id}: its verdict is inherited from feedback on the whole trace "
+                               "(--include-inherited takes it)")
+            continue
         if not t.inputs or any(k not in t.inputs for k in prompt.inputs):
             out.skipped.append(f"{t.id}: input variables not recovered from its messages")
             continue

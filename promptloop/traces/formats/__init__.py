@@ -50,12 +50,14 @@ class Importer(ImportState):
     def __init__(self, fmt: str = "auto") -> None:
         super().__init__()
         self.fmt = fmt
+        self.last = ""  # the format of the record parsed last
 
     def parse(self, record: Any) -> Parsed:
         name = detect(record) if self.fmt == "auto" else self.fmt
         if name is None:
             keys = ", ".join(list(record)[:6]) if isinstance(record, dict) else type(record).__name__
             raise RecordError(f"unrecognised record (keys: {keys}); pass --format NAME, one of: {', '.join(FORMATS)}")
+        self.last = name
         try:
             parsed: Parsed = BY_NAME[name].parse(record, self)
             return parsed

@@ -58,8 +58,12 @@ def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
     observations = r.get("observations") or trace.get("observations") or []
     group = f"langfuse:{trace['id']}"
     out = Parsed()
+    per_call: dict[str, list[Any]] = {}
     for s in [*(trace.get("scores") or []), *(trace.get("corrections") or [])]:
-        out.feedback.append((group, score_feedback(s)))
+        if s.get("observationId"):  # a judgement of one generation: that call's own feedback
+            per_call.setdefault(str(s["observationId"]), []).append(score_feedback(s))
+        else:  # of the whole trace: every generation in it inherits it
+            out.feedback.append((group, score_feedback(s)))
     gens = [o for o in observations if o.get("type") == "GENERATION"]
     if not gens:
         out.skipped.append(f"langfuse trace {trace['id']} has no GENERATION observation")
@@ -82,7 +86,7 @@ def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
             input_tokens=as_int(usage.get("input", usage.get("promptTokens"))),
             output_tokens=as_int(usage.get("output", usage.get("completionTokens"))),
             cost_usd=as_float(o.get("totalCost") or o.get("calculatedTotalCost")),
-            session_id=trace.get("sessionId"), user_id=trace.get("userId"),
+            session_id=trace.get("sessionId"), user_id=trace.get("userId"), feedback=per_call.get(str(o["id"]), []),
             metadata={"trace_name": trace.get("name"), "tags": trace.get("tags") or [],
                       **({"metadata": meta} if isinstance(meta, dict) else {})}))
     return out
