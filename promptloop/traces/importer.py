@@ -356,7 +356,8 @@ def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> N
                 t.expected = next((f.value for f in fb if f.kind == "correction"), None)
             t.verdict, t.reason = decide(t, fb, matcher.prompts.get(t.prompt or ""))
             own = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
-            t.verdict_inherited = len(traces) > 1 and bool(shared) and (t.verdict, t.reason) != own
+            # Inherited when the call's own feedback alone would not have reached this verdict.
+            t.verdict_inherited = len(traces) > 1 and bool(shared) and t.verdict != own[0]
             if t.verdict_inherited:
                 t.reason = f"inherited from feedback on the whole trace: {t.reason}"
             t.reason = redact(t.reason)

@@ -1,0 +1,124 @@
+"""Trace fidelity (issue 12): every imported call keeps its input, output, model, time and tokens, or the
+import summary says why not. Shapes follow the GenAI semantic conventions, OpenInference and MLflow 2."""
+
+from __future__ import annotations
+
+import json
+
+from promptloop.cli import app
+from promptloop.repo.config import load_config
+from promptloop.traces.importer import import_files
+from promptloop.traces.store import TraceStore, store_path
+
+PARTS_IN = [{"role": "system", "parts": [{"type": "text", "content": "You are terse."}]},
+            {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
+            {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "weather",
+                                             "arguments": {"city": "Paris"}}]},
+            {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1", "response": "18C"}]}]
+PARTS_OUT = [{"role": "assistant", "parts": [{"type": "reasoning", "content": "easy"},
+                                             {"type": "text", "content": "18C and sunny."}],
+              "finish_reason": "stop"}]
+
+
+def kv(d):
+    return [{"key": k, "value": {"stringValue": v} if isinstance(v, str) else {"intValue": str(v)}}
+            for k, v in d.items()]
+
+
+def otlp(spans):
+    return {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+
+
+def stored(repo, *records, name="t.jsonl"):
+    f = repo.parent / name
+    f.write_text("".join(json.dumps(r) + "\n" for r in records))
+    config = load_config(repo)
+    summary = import_files(config, [f])
+    with TraceStore(store_path(config.cache_dir)) as store:
+        return summary, store.query()
+
+
+def test_genai_messages_as_json_strings_keep_the_conversation(repo):
+    span = {"traceId": "a" * 32, "spanId": "b" * 16, "name": "chat gpt-4o", "startTimeUnixNano": "1730000000000000000",
+            "endTimeUnixNano": "1730000001500000000", "attributes": kv({
+                "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                "gen_ai.prompt": json.dumps(PARTS_IN), "gen_ai.completion": json.dumps(PARTS_OUT),
+                "gen_ai.usage.input_tokens": 42, "gen_ai.usage.output_tokens": 7})}
+    _, [t] = stored(repo, otlp([span]))
+    assert [m["role"] for m in t.messages] == ["system", "user", "assistant", "tool"]
+    assert t.messages[1]["content"] == "Weather in Paris?"
+    assert t.messages[2]["tool_calls"] == [{"name": "weather", "arguments": {"city": "Paris"}}]
+    assert t.messages[3]["content"] == "18C"
+    assert t.output == "18C and sunny."
+    assert (t.model, t.input_tokens, t.output_tokens) == ("gpt-4o", 42, 7)
+    assert t.time == "2024-10-27T03:33:20Z" and t.latency_ms == 1500
+
+
+def test_openinference_json_values_keep_the_input(repo):
+    record = {"name": "llm", "context": {"trace_id": "t1", "span_id": "s1"}, "span_kind": "LLM",
+              "start_time": "2025-01-02T03:04:05Z", "end_time": "2025-01-02T03:04:06Z",
+              "attributes": {"openinference.span.kind": "LLM", "llm.model_name": "claude-3",
+                             "input.mime_type": "application/json",
+                             "input.value": json.dumps({"messages": [
+                                 {"role": "user", "content": [{"type": "text", "text": "Hi"}]}]}),
+                             "output.mime_type": "application/json",
+                             "output.value": json.dumps({"role": "assistant", "content": [
+                                 {"type": "text", "text": "Hello!"},
+                                 {"type": "tool_use", "id": "x", "name": "lookup", "input": {"q": 1}}]})}}
+    chain = {**record, "context": {"trace_id": "t1", "span_id": "s2"}, "name": "agent",
+             "attributes": {"openinference.span.kind": "CHAIN", "input.value": "{}"}}
+    summary, [t] = stored(repo, record, chain)
+    assert t.messages == [{"role": "user", "content": "Hi"}] and t.output == "Hello!"
+    assert t.time == "2025-01-02T03:04:05Z" and t.model == "claude-3"
+    assert summary.by_format["openinference"].skipped  # the CHAIN span is counted, not stored
+
+
+def test_mlflow_v2_function_spans_are_not_calls_and_ids_come_from_the_context(repo):
+    def span(sid, kind, inputs, outputs):
+        return {"name": f"span-{sid}", "context": {"span_id": sid, "trace_id": "tr"}, "parent_id": None,
+                "start_time": 1700000000000000000, "end_time": 1700000000250000000,
+                "attributes": {"mlflow.spanType": json.dumps(kind), "mlflow.spanInputs": json.dumps(inputs),
+                               "mlflow.spanOutputs": json.dumps(outputs)}}
+
+    chat = {"messages": [{"role": "user", "content": "2+2?"}]}
+    reply = {"choices": [{"message": {"role": "assistant", "content": "4"}}], "model": "gpt-4o-mini",
+             "usage": {"prompt_tokens": 5, "completion_tokens": 1}}
+    record = {"info": {"request_id": "tr", "timestamp_ms": 1700000000000},
+              "data": {"spans": [span("0x01", "UNKNOWN", {"z": 7}, 8), span("0x02", "CHAT_MODEL", chat, reply),
+                                 span("0x03", "CHAT_MODEL", chat, reply)]}}
+    _, traces = stored(repo, record)
+    assert len(traces) == 2 and len({t.id for t in traces}) == 2  # two calls, two ids: none dropped as a duplicate
+    assert not any(t.id.endswith(":None") for t in traces)
+    assert all(t.output == "4" and t.messages and t.time == "2023-11-14T22:13:20Z" for t in traces)
+    assert all(t.latency_ms == 250 for t in traces)
+
+
+def test_trace_level_scores_are_inherited_and_marked(repo, cli):
+    gen = lambda i: {"id": f"g{i}", "type": "GENERATION", "input": [{"role": "user", "content": f"q{i}"}],  # noqa
+                     "output": "a", "startTime": "2025-01-01T00:00:00Z"}
+    record = {"id": "lf", "scores": [{"name": "toxicity", "value": 0.9},
+                                     {"name": "helpful", "value": 0.0, "observationId": "g2"}],
+              "observations": [gen(1), gen(2)]}
+    _, traces = stored(repo, record)
+    by_id = {t.id: t for t in traces}
+    one, two = by_id["langfuse:lf:g1"], by_id["langfuse:lf:g2"]
+    assert one.verdict == "fail" and one.verdict_inherited and "inherited" in one.reason
+    assert two.verdict == "fail" and "helpful" in two.reason  # its own score decides it, directly
+    r = cli.invoke(app, ["-C", str(repo), "traces"])
+    assert "1 inherited" in r.output
+
+
+def test_the_summary_says_which_calls_lack_input_or_output(repo, cli, tmp_path):
+    span = {"traceId": "c" * 32, "spanId": "d" * 16, "name": "chat", "startTimeUnixNano": "1",
+            "attributes": kv({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"})}
+    tool = {"traceId": "c" * 32, "spanId": "e" * 16, "name": "execute_tool weather",
+            "attributes": kv({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "weather"})}
+    f = tmp_path / "o.jsonl"
+    f.write_text(json.dumps(otlp([span, tool])) + "\n")
+    r = cli.invoke(app, ["-C", str(repo), "import", str(f)])
+    assert r.exit_code == 0
+    out = r.output.replace("\n", " ")
+    assert "otlp: 1 record(s), 1 call(s)" in out and "not an LLM call" in out
+    assert "1 call(s) without input" in out and "1 call(s) without output" in out and "o.jsonl:1" in out
+    again = cli.invoke(app, ["-C", str(repo), "import", str(f), "--json"])
+    assert json.loads(again.stdout)["imported"] == 0  # idempotent
