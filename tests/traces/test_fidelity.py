@@ -122,3 +122,29 @@ def test_the_summary_says_which_calls_lack_input_or_output(repo, cli, tmp_path):
     assert "1 call(s) without input" in out and "1 call(s) without output" in out and "o.jsonl:1" in out
     again = cli.invoke(app, ["-C", str(repo), "import", str(f), "--json"])
     assert json.loads(again.stdout)["imported"] == 0  # idempotent
+
+
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / "traces"
+# Where the file itself holds no chat messages: a Batch output without its input file; an MLflow LLM span
+# whose inputs are plain arguments ({"z": 7}, kept as the trace's inputs).
+NO_MESSAGES_IN_FILE = {"openai_batch_output.jsonl", "mlflow/mlflow_v3_trace.from_v2_fixture.json"}
+FIXTURE_FILES = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
+                       if p.suffix in (".json", ".jsonl", ".yaml") and "assessment" not in p.name)
+
+
+@__import__("pytest").mark.parametrize("rel", FIXTURE_FILES)
+def test_every_real_fixture_keeps_messages_and_output(tmp_path, rel):
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "promptloop.yaml").write_text("models: {default: local/smollm2}\n")
+    config = load_config(root)
+    files = [FIXTURES / rel] + ([FIXTURES / "openai_batch_output.jsonl"] if rel == "openai_batch_input.jsonl" else [])
+    first = import_files(config, files)
+    with TraceStore(store_path(config.cache_dir)) as store:
+        traces = store.query()
+    assert traces and first.imported == len(traces)
+    for t in traces:
+        assert t.output is not None, t.id
+        assert t.messages or rel in NO_MESSAGES_IN_FILE, t.id
+        assert not t.id.endswith((":None", ":")), t.id
+    assert import_files(config, files).imported == 0  # a second import adds nothing
