@@ -211,6 +211,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             # One executemany per batch; duplicates are what INSERT OR IGNORE did not add. Each batch is
             # committed, so an interrupted import keeps whole batches and a rerun adds the rest.
             if buffer:
+                summary.problems += id_conflicts(store, buffer)
                 added = store.add_rows(buffer)
                 summary.imported += added
                 summary.duplicates += len(buffer) - added
@@ -220,6 +221,8 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
         def take(where: str, rows: list[Prepared], feedback: list[tuple[str, Any]],
                  skipped: list[str], fmt: str = "", *, record: bool = True) -> None:
             summary.records += record
+            if not record and not rows:
+                return
             stats = summary.by_format.setdefault(fmt or "batch join", FormatStats())
             stats.records += record
             stats.calls += len(rows)
@@ -317,6 +320,29 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             summary.formats[source] += n
             summary.verdicts[verdict] += n
     return summary
+
+
+def _content(data: str) -> str:
+    d = json.loads(data)
+    return json.dumps([d.get("messages"), d.get("output"), d.get("model"), d.get("time")], sort_keys=True,
+                      default=str)
+
+
+def id_conflicts(store: TraceStore, rows: list[Row]) -> list[str]:
+    """Two different calls under one id (a source reusing ids, a parser missing the real one): the second
+    would be dropped as a duplicate without a word. Same id and same content is an ordinary re-import."""
+    ids = [r[0] for r in rows]
+    existing = dict(store.db.execute(f"SELECT id, data FROM traces WHERE id IN ({','.join('?' * len(ids))})", ids)
+                    .fetchall()) if ids else {}
+    first: dict[str, str] = {}
+    problems = []
+    for r in rows:
+        tid, data = r[0], r[-1]
+        earlier = existing.get(tid, first.get(tid))
+        if earlier is not None and _content(earlier) != _content(data):
+            problems.append(f"two different calls share the trace id {tid}; the later one was not stored")
+        first.setdefault(tid, data)
+    return problems
 
 
 def complete_batch_traces(store: TraceStore, inputs: dict[str, dict[str, Any]], matcher: Matcher,

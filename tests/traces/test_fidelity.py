@@ -128,6 +128,7 @@ FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtu
 # Where the file itself holds no chat messages: a Batch output without its input file; an MLflow LLM span
 # whose inputs are plain arguments ({"z": 7}, kept as the trace's inputs).
 NO_MESSAGES_IN_FILE = {"openai_batch_output.jsonl", "mlflow/mlflow_v3_trace.from_v2_fixture.json"}
+NO_CALL_IN_FILE = {"otel_genai/otel_genai_tool_execution_span.json"}  # a tool span: skipped and counted
 FIXTURE_FILES = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
                        if p.suffix in (".json", ".jsonl", ".yaml") and "assessment" not in p.name)
 
@@ -142,9 +143,48 @@ def test_every_real_fixture_keeps_messages_and_output(tmp_path, rel):
     first = import_files(config, files)
     with TraceStore(store_path(config.cache_dir)) as store:
         traces = store.query()
+    if rel in NO_CALL_IN_FILE:
+        assert not traces and sum(sum(f.skipped.values()) for f in first.by_format.values()) == 1
+        return
     assert traces and first.imported == len(traces)
     for t in traces:
         assert t.output is not None, t.id
         assert t.messages or rel in NO_MESSAGES_IN_FILE, t.id
         assert not t.id.endswith((":None", ":")), t.id
     assert import_files(config, files).imported == 0  # a second import adds nothing
+
+
+WEATHER_IN = [{"role": "user", "content": "Weather in Paris?"},
+              {"role": "assistant", "content": "Absolutely! Let me check the weather for you.",
+               "tool_calls": [{"name": "get_weather", "arguments": {"location": "Paris"}}]},
+              {"role": "tool", "content": "rainy, 57°F"}]
+WEATHER_OUT = "The weather in Paris is currently rainy with a temperature of 57°F."
+
+
+@__import__("pytest").mark.parametrize("rel, params", [
+    ("openinference/openinference_client_span_input_output_only.json",
+     {"temperature": 0.5, "top_p": 0.9, "max_completion_tokens": 200}),
+    ("otel_genai/otel_genai_deprecated_client_span_tool_calls.json",
+     {"temperature": 0.5, "top_p": 0.9, "max_tokens": 200}),
+])
+def test_arize_fixtures_field_by_field(tmp_path, rel, params):
+    """Values read by hand from the files (Arize-ai/openinference test fixtures)."""
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "promptloop.yaml").write_text("models: {default: local/smollm2}\n")
+    config = load_config(root)
+    import_files(config, [FIXTURES / rel])
+    with TraceStore(store_path(config.cache_dir)) as store:
+        [t] = store.query()
+    assert t.messages == WEATHER_IN and t.output == WEATHER_OUT
+    assert (t.model, t.input_tokens, t.output_tokens) == ("gpt-4-0613", 97, 52)
+    assert t.params == params
+
+
+def test_two_different_calls_under_one_id_are_reported(repo, tmp_path):
+    rec = {"promptloop_trace": 1, "id": "same", "messages": [{"role": "user", "content": "a"}], "output": "x"}
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps(rec) + "\n" + json.dumps({**rec, "output": "y"}) + "\n" + json.dumps(rec) + "\n")
+    s = import_files(load_config(repo), [f])
+    assert s.imported == 1 and sum("two different calls share the trace id promptloop:same" in p
+                                   for p in s.problems) == 1
