@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import os
 import threading
 from pathlib import Path
@@ -71,9 +72,18 @@ class LocalEngine:
             kwargs["top_p"] = float(params["top_p"])
         if params.get("stop"):
             kwargs["stop"] = params["stop"]
-        fmt = response_format(params.get("response_format"))
-        if fmt is not None:
-            kwargs["response_format"] = fmt
+        choices = closed_set(params.get("response_format"))
+        if choices is not None:
+            # Exactly one of the choices, in the JSON shape hosted models return: no room for anything else.
+            from llama_cpp import LlamaGrammar
+
+            key, values = choices
+            kwargs["grammar"] = LlamaGrammar.from_string(choice_grammar(key, values), verbose=False)
+            kwargs["max_tokens"] = max(kwargs["max_tokens"], 16 + max(len(v) for v in values))
+        else:
+            fmt = response_format(params.get("response_format"))
+            if fmt is not None:
+                kwargs["response_format"] = fmt
         with self._lock:
             if self._llm is None:
                 raise ModelNotAvailable("the embedded model was closed", model="local")
@@ -83,6 +93,30 @@ class LocalEngine:
         return {"text": choice["message"].get("content") or "", "finish_reason": choice.get("finish_reason"),
                 "input_tokens": int(usage.get("prompt_tokens", 0)),
                 "output_tokens": int(usage.get("completion_tokens", 0))}
+
+
+def closed_set(fmt: Any) -> tuple[str, list[str]] | None:
+    """(key, choices) when ``fmt`` asks for an object with one string enum field (a closed-set answer)."""
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(props, dict) or len(props) != 1:
+        return None
+    key, spec = next(iter(props.items()))
+    values = spec.get("enum") if isinstance(spec, dict) else None
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        return None
+    return key, values
+
+
+def choice_grammar(key: str, values: list[str]) -> str:
+    """A GBNF grammar admitting exactly ``{"key": "<one of values>"}``."""
+    def lit(s: str) -> str:
+        return json.dumps(s)  # a GBNF string literal uses the same escapes as JSON
+
+    alternatives = " | ".join(lit(json.dumps(v)) for v in values)
+    return f"root ::= {lit('{' + json.dumps(key) + ': ')} ( {alternatives} ) {lit('}')}\n"
 
 
 def response_format(fmt: Any) -> dict[str, Any] | None:

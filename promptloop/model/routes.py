@@ -286,6 +286,15 @@ async def _call_litellm(route: Route, request: Request) -> Completion:
     kwargs: dict[str, Any] = dict(request.params)
     if route.api_base and route.provider != LOCAL_PROVIDER:
         kwargs["api_base"] = route.api_base
+    fmt = kwargs.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and route.provider != LOCAL_PROVIDER:
+        try:
+            supported = bool(litellm.supports_response_schema(model=route.bare_model,
+                                                              custom_llm_provider=route.provider))
+        except Exception:  # an unknown model: litellm cannot tell, so send the plain prompt
+            supported = False
+        if not supported:
+            kwargs.pop("response_format")  # the plain prompt; a constrained reply is read back either way
     try:
         resp = await litellm.acompletion(model=request.model, messages=request.messages, num_retries=0,
                                          **kwargs)

@@ -244,8 +244,37 @@ def format_variant(base: list[dict[str, str]], prompt: Prompt, parent: str | Non
                 "format", "states the output format the checks require", parent, demos)
 
 
+PLACEHOLDERS = ("<why this fixes the failures>", "<the full new instructions>")
+META_MARKERS = ("<current_instructions>", "<failures>", "<earlier_candidates>", "Reply with one JSON object only")
+
+
+def degenerate(candidate: Candidate, prompt: Prompt) -> str | None:
+    """Why a proposer's rewrite is not worth a single scored call: a schema placeholder, the meta-prompt
+    echoed back, code instead of instructions, or nothing new."""
+    if candidate.origin != "proposer":
+        return None
+    i = instruction_index(candidate.messages)
+    text = candidate.messages[i]["content"].strip() if i is not None else ""
+    if len(text) < 3:
+        return "degenerate proposal: empty"
+    if any(p in text or p in candidate.rationale for p in PLACEHOLDERS) or (text.startswith("<") and \
+            text.endswith(">")):
+        return "degenerate proposal: the answer schema's placeholder, not instructions"
+    if any(m in text for m in META_MARKERS):
+        return "degenerate proposal: it repeats the meta-prompt"
+    if "```" in text or text.startswith(("def ", "import ", "{", "[")):
+        return "degenerate proposal: code or JSON instead of instructions"
+    j = instruction_index(prompt.messages)
+    if j is not None and text == prompt.messages[j]["content"].strip():
+        return "degenerate proposal: the current instructions unchanged"
+    return None
+
+
 def guard(candidate: Candidate, prompt: Prompt, protected: list[Case], max_chars: int) -> str | None:
     """Why ``candidate`` must not be evaluated, or None if it is acceptable."""
+    why = degenerate(candidate, prompt)
+    if why:
+        return why
     used: set[str] = set()
     for m in candidate.messages:
         try:

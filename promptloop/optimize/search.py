@@ -18,6 +18,7 @@ from promptloop.model.client import Budget, ModelClient, Request
 from promptloop.optimize.acceptance import accept, mean, split_failures
 from promptloop.optimize.candidates import (
     Candidate,
+    degenerate,
     fewshot_variants,
     format_variant,
     guard,
@@ -147,6 +148,7 @@ class Optimizer:
         self.emit = on_event or (lambda kind, data: None)
         self.cases = {c.id: c for c in [*golden.cases, *self.extra]}
         self.budget = Budget(calls=options.calls, tokens=options.tokens, usd=options.usd)
+        self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
 
     # ------------------------------------------------------------ planning
     def plan(self, baseline_rates: dict[str, float] | None = None) -> Plan:
@@ -266,7 +268,16 @@ class Optimizer:
         k = len(labels) if labels else 3
         unused = [c for c in pool if c.id not in base.demos]
         room = max(0, self.o.candidates - wanted - len(out))
-        out += fewshot_variants(base, self.prompt, unused, [k, 2 * k], seed=self.o.seed + rnd)[:room]
+        if self.proposer_strikes >= 2:
+            # The proposer keeps failing: its share of the budget goes to data-built candidates.
+            room, wanted = max(0, self.o.candidates - len(out)), 0
+        out += fewshot_variants(base, self.prompt, unused, [k, 2 * k, 4 * k], seed=self.o.seed + rnd)[:room]
+        if not wanted:
+            self.emit("note", {"text": f"round {rnd + 1}: the proposer is skipped after repeated unusable replies"})
+            unique_only: dict[str, Candidate] = {}
+            for c in out:
+                unique_only.setdefault(c.id, c)
+            return list(unique_only.values())
         req = Request(model=self.proposer.name, api_base=self.proposer.api_base,
                       messages=meta_messages(base.messages, self.prompt, failures, history, wanted),
                       params={"temperature": 0.8, "max_tokens": 800, "seed": self.o.seed + rnd,
@@ -275,11 +286,14 @@ class Optimizer:
         try:
             reply = await self.client.complete(req)
             proposals = parse_proposals(reply.text, base.messages, base.id, base.demos)
+            usable = [p for p in proposals if degenerate(p, self.prompt) is None]
+            self.proposer_strikes = 0 if usable else self.proposer_strikes + 1
             if not proposals:
                 self.emit("note", {"text": f"round {rnd + 1}: the proposer's reply held no usable candidate"})
             out += proposals[:wanted]
         except TransientModelError as e:
             outcome.model_errors += 1
+            self.proposer_strikes += 1
             self.emit("note", {"text": f"round {rnd + 1}: proposer call failed: {e}"})
         unique: dict[str, Candidate] = {}
         for c in out:

@@ -86,6 +86,15 @@ class Prompt:
     def output_schema(self) -> dict[str, Any] | None:
         return self.output.get("schema")
 
+    @property
+    def choices(self) -> list[str] | None:
+        """The closed set the answer must come from (``output.choices``), or None for free text."""
+        value = self.output.get("choices")
+        if value == "label":
+            found = next((a.value for a in self.assertions if a.type == "label" and a.value), None)
+            return [str(x) for x in found] if found else None
+        return [str(x) for x in value] if isinstance(value, list) else None
+
     @functools.cached_property
     def assertions(self) -> list[Assertion]:
         return [Assertion.from_dict(a) for a in self.data.get("assertions", [])]
@@ -123,6 +132,11 @@ def _check_prompt(prompt: Prompt) -> None:
     schema = prompt.output_schema
     if schema is not None:
         check_json_schema(schema, doc, ("output", "schema"))
+    if prompt.output.get("choices") == "label" and prompt.choices is None:
+        raise doc.error(("output", "choices"), "`choices: label` takes the label assertion's values, but the prompt "
+                                               "has no label assertion with a value; list the choices instead")
+    if prompt.output.get("choices") is not None and schema is not None:
+        raise doc.error(("output", "choices"), "use either output.choices or output.schema, not both")
     # Assertion types are checked by the schema's enum (a test keeps it equal to the scoring registry).
     for i, a in enumerate(prompt.data.get("assertions", [])):
         check_assertion(a, doc, ("assertions", i))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,12 +67,38 @@ def request_params(prompt: Prompt, sample: int = 0) -> dict[str, Any]:
         # Repeats must be able to differ: each sample gets its own, still reproducible, seed.
         params["seed"] = int(settings["seed"]) + sample
     schema = prompt.output_schema
-    if schema is not None:
+    if prompt.choices:
+        params["response_format"] = choice_format(prompt.choices)
+    elif schema is not None:
         params["response_format"] = {"type": "json_schema",
                                      "json_schema": {"name": "output", "schema": schema, "strict": False}}
     elif prompt.output.get("format") == "json":
         params["response_format"] = {"type": "json_object"}
     return params
+
+
+CHOICE_KEY = "answer"
+
+
+def choice_format(choices: list[str]) -> dict[str, Any]:
+    """Closed-set output as structured output: an object with one enum field (the shape providers accept;
+    the embedded model turns it into a grammar that admits exactly these answers)."""
+    schema = {"type": "object", "properties": {CHOICE_KEY: {"type": "string", "enum": list(choices)}},
+              "required": [CHOICE_KEY], "additionalProperties": False}
+    return {"type": "json_schema", "json_schema": {"name": "choice", "schema": schema, "strict": True}}
+
+
+def read_choice(prompt: Prompt, text: str) -> str:
+    """The chosen answer from a constrained reply; the text itself if the model answered in plain text."""
+    if not prompt.choices:
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError:  # cut short or not JSON: the one choice it names, if exactly one
+        named = [c for c in prompt.choices if f'"{c}"' in text]
+        return named[0] if len(named) == 1 else text
+    answer = value.get(CHOICE_KEY) if isinstance(value, dict) else value
+    return answer if isinstance(answer, str) else text
 
 
 def task_model(prompt: Prompt, config: Config, override: str | None = None) -> ModelRef:
@@ -160,7 +187,7 @@ async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, m
         except TransientModelError as e:
             out.error = str(e)
         else:
-            out.output, out.cached, out.latency_s = c.text, c.cached, c.latency_s
+            out.output, out.cached, out.latency_s = read_choice(prompt, c.text), c.cached, c.latency_s
             out.input_tokens, out.output_tokens, out.cost_usd = c.input_tokens, c.output_tokens, c.cost_usd
             await scorer.score(out, case)
         done += 1

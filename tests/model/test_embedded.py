@@ -131,3 +131,21 @@ def test_optimize_end_to_end_on_embedded_model_within_budget(cli, tmp_path):
         assert out == ["prompts/trec.yaml"]
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
     assert status == ""  # the checkout is untouched
+
+
+def test_closed_set_decoding_admits_only_the_choices():
+    from promptloop.scoring.evaluate import CHOICE_KEY, choice_format
+
+    choices = ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    questions = ["How far is it from Denver to Aspen?", "Who was Galileo?", "What does NASA stand for?",
+                 "Why is the sky blue?"]
+
+    async def go():
+        async with LM(cache_path=None) as lm:
+            return [await lm.complete(Request("local/smollm2", [{"role": "user", "content": q}],
+                                              {"temperature": 0, "max_tokens": 16, "seed": 1,
+                                               "response_format": choice_format(choices)}))
+                    for q in questions]
+
+    answers = [json.loads(c.text)[CHOICE_KEY] for c in asyncio.run(go())]
+    assert all(a in choices for a in answers), answers  # the grammar admits nothing else

@@ -322,3 +322,15 @@ def test_a_failed_commit_keeps_the_winner_and_runs_apply_commits_it(prepo, cli, 
     branch = git(prepo, "branch", "--list", "pl/*").strip()
     assert branch and "MAGIC" in git(prepo, "show", f"{branch}:prompts/cls.yaml")
     assert snapshot(prepo) == before
+
+
+def test_degenerate_proposals_are_rejected_without_a_scored_call(prepo):
+    placeholder = {"rationale": "<why this fixes the failures>", "instructions": "<the full new instructions>"}
+    echo = {"rationale": "x", "instructions": "<current_instructions>\nClassify the item.\n</current_instructions>"}
+    code = {"rationale": "x", "instructions": "```python\nprint('A')\n```"}
+    client = fake([placeholder, echo, code])
+    report = run(prepo, client, candidates=6, rounds=1)
+    proposed = [c for c in report.outcome.candidates if c.candidate.origin == "proposer"]
+    assert proposed and all(c.status == "rejected" and c.reason.startswith("degenerate proposal") for c in proposed)
+    scored_texts = {r.messages[0]["content"] for r in client.calls("task")}
+    assert not any("<" in t and ">" in t for t in scored_texts)  # none of them cost a task call

@@ -90,3 +90,33 @@ def test_llm_judge_is_soft_and_runs_only_after_hard_checks(config, repo):
     assert len(fake.calls("judge")) == 1  # only the case that passed its hard checks was judged
     assert report.results[0].passed and report.summary.metrics["judge_score"] == 1.0
     assert fake.calls("judge")[0].model == "local/smollm2"
+
+
+def test_closed_set_prompt_sends_a_json_schema_enum_and_reads_the_answer_back(repo):
+    import json as _json
+
+    from promptloop.repo.config import load_config
+    from promptloop.testing import FakeServer
+    from tests.conftest import point_at
+
+    text = (repo / "prompts" / "trec.yaml").read_text()
+    (repo / "prompts" / "trec.yaml").write_text(text.replace("assertions:", "output:\n  choices: label\nassertions:", 1))
+    with FakeServer(answer=lambda body: _json.dumps({"answer": "NUM"})) as server:
+        point_at(repo, server.api_base)
+        report = run_eval(load_config(repo), "trec", limit=3)
+    fmt = server.requests[0]["response_format"]
+    enum = fmt["json_schema"]["schema"]["properties"]["answer"]["enum"]
+    assert fmt["type"] == "json_schema" and enum == ["ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM"]
+    assert {r.output for r in report.results} == {"NUM"}  # the chosen label, not the JSON around it
+
+
+def test_choices_label_without_a_label_assertion_is_an_input_error(repo):
+    import pytest
+
+    from promptloop.errors import ConfigError
+    from promptloop.repo.config import load_config
+
+    text = (repo / "prompts" / "gsm8k.yaml").read_text()
+    (repo / "prompts" / "gsm8k.yaml").write_text(text.replace("assertions:", "output:\n  choices: label\nassertions:", 1))
+    with pytest.raises(ConfigError, match="no label assertion"):
+        load_task(load_config(repo), "gsm8k")
