@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.markup import escape
@@ -132,6 +133,9 @@ class OptimizeView:
         w = o.winner
         con.print(f"[bold green]improved[/] {escape(o.prompt)}: pass rate {o.baseline_rate:.2f} → "
                   f"{w.full_rate:.2f} ({escape(w.reason)})")
+        if report.shipped is None:  # --no-commit: show what would have been committed
+            con.print(escape(prompt_diff(o.baseline_messages, o.baseline_output, w.candidate.messages,
+                                         w.candidate.output)))
         if report.shipped is not None:
             s = report.shipped
             con.print(f"committed {s.commit[:10]} on branch [bold]{escape(s.branch)}[/] (your checkout is unchanged)")
@@ -162,6 +166,27 @@ def render_runs(con: Any, runs: list[dict[str, Any]]) -> None:
     con.print(t)
 
 
+def prompt_text(messages: list[dict[str, Any]], output: dict[str, Any] | None) -> list[str]:
+    """A prompt as lines a person diffs: each message, then a changed output setting."""
+    lines = []
+    for m in messages:
+        lines.append(f"[{m['role']}]")
+        lines += str(m.get("content", "")).splitlines() or [""]
+    if output:
+        lines.append(f"[output] {json.dumps(output, ensure_ascii=False)}")
+    return lines
+
+
+def prompt_diff(before: list[dict[str, Any]], before_output: dict[str, Any] | None,
+                after: list[dict[str, Any]], after_output: dict[str, Any] | None) -> str:
+    import difflib
+
+    return "\n".join(difflib.unified_diff(prompt_text(before, before_output or None),
+                                          prompt_text(after, after_output if after_output is not None
+                                                      else before_output or None),
+                                          "current", "candidate", lineterm="", n=2))
+
+
 def render_run(con: Any, run: dict[str, Any]) -> None:
     con.print(f"[bold]{escape(run['id'])}[/]: {escape(str(run.get('status', 'running')))}, "
               f"stop: {escape(str(run.get('stop_reason', '')))}, usage: {escape(str(run.get('usage', {})))}")
@@ -170,6 +195,13 @@ def render_run(con: Any, run: dict[str, Any]) -> None:
         t.add_row(c["id"], c["origin"], c["status"], fmt_rate(c.get("slice_rate")), fmt_rate(c.get("full_rate")),
                   escape(c["reason"] + (f" — {c['rationale']}" if c.get("rationale") else "")))
     con.print(t)
+    base = next((e for e in run.get("events", []) if e.get("kind") == "baseline"), None)
+    if base is None:
+        return
+    for c in run.get("candidates", []):
+        con.print(f"[bold]{escape(c['id'])}[/] ({escape(c['origin'])}, {escape(c['status'])}):")
+        con.print(escape(prompt_diff(base.get("messages") or [], base.get("output"), c.get("messages") or [],
+                                     c.get("output")) or "(same text)"))
 
 
 def fmt_rate(v: Any) -> str:

@@ -74,22 +74,38 @@ class Candidate:
     rationale: str = ""
     parent: str | None = None
     demos: list[str] = field(default_factory=list)
+    output: dict[str, Any] | None = None  # a changed `output:` (e.g. closed-set decoding), else the prompt's
 
     def prompt(self, base: Prompt) -> Prompt:
-        return Prompt(name=base.name, path=base.path, data={**base.data, "messages": self.messages})
+        data = {**base.data, "messages": self.messages}
+        if self.output is not None:
+            data["output"] = self.output
+        return Prompt(name=base.name, path=base.path, data=data)
 
     @property
     def text(self) -> str:
         return "\n".join(m["content"] for m in self.messages)
 
 
-def candidate_id(messages: list[dict[str, str]]) -> str:
-    return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:10]
+def candidate_id(messages: list[dict[str, str]], output: dict[str, Any] | None = None) -> str:
+    key: Any = messages if output is None else {"messages": messages, "output": output}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def make(messages: list[dict[str, str]], origin: str, rationale: str, parent: str | None = None,
-         demos: list[str] | None = None) -> Candidate:
-    return Candidate(candidate_id(messages), messages, origin, rationale, parent, demos or [])
+         demos: list[str] | None = None, output: dict[str, Any] | None = None) -> Candidate:
+    return Candidate(candidate_id(messages, output), messages, origin, rationale, parent, demos or [], output)
+
+
+def constrained_variant(base: Candidate, prompt: Prompt) -> Candidate | None:
+    """The same prompt decoded under its label set (``output: {choices: label}``), when it has a label
+    check and no closed set or schema yet: small models stop answering in sentences."""
+    current = base.output if base.output is not None else prompt.output
+    has_labels = any(a.type == "label" and a.value for a in prompt.assertions)
+    if not has_labels or current.get("choices") or current.get("schema"):
+        return None
+    return make(base.messages, "constrained", "decode only the labels the checks accept", base.id, base.demos,
+                output={**current, "choices": "label"})
 
 
 def _clip(value: Any, n: int = MAX_FIELD_CHARS) -> str:

@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from promptloop.git.commits import blob_id, branch_name, commit_on_branch, diff_stat, free_branch_name, relpath
 from promptloop.repo.prompts import GoldenSet, Prompt
-from promptloop.repo.rewrite import replace_messages
+from promptloop.repo.rewrite import replace_messages, set_output
 
 
 @dataclass
@@ -22,6 +22,7 @@ class Winner:
     """What a commit says about the winning candidate, as plain data."""
 
     messages: list[dict[str, str]]
+    output: dict[str, Any] | None
     origin: str
     rationale: str
     demos: int
@@ -85,6 +86,8 @@ def ship(repo: Any, winner: Winner, prompt: Prompt, golden: GoldenSet, *, prefix
     rel = relpath(repo, prompt.path)
     original = prompt.path.read_text(encoding="utf-8")
     new_text = replace_messages(original, winner.messages)
+    if winner.output is not None and winner.output != prompt.output:
+        new_text = set_output(new_text, winner.output)
     message = commit_message(winner, prompt, golden, baseline=blob_id(repo, "HEAD", rel), models=models,
                              seed=seed, run_id=run_id)
     branch = free_branch_name(repo, branch_name(prefix, prompt.name, now))

@@ -18,6 +18,7 @@ from promptloop.model.client import Budget, ModelClient, Request
 from promptloop.optimize.acceptance import accept, mean, split_failures
 from promptloop.optimize.candidates import (
     Candidate,
+    constrained_variant,
     degenerate,
     fewshot_variants,
     format_variant,
@@ -83,7 +84,8 @@ class Scored:
         return {"id": c.id, "origin": c.origin, "rationale": c.rationale, "parent": c.parent, "demos": c.demos,
                 "status": self.status, "reason": self.reason, "slice_rate": self.slice_rate,
                 "full_rate": self.full_rate, "fixed_failures": self.fixed_failures,
-                "regressed": self.paired.regressed if self.paired else [], "messages": c.messages}
+                "regressed": self.paired.regressed if self.paired else [], "messages": c.messages,
+                "output": c.output}
 
 
 @dataclass
@@ -113,6 +115,8 @@ class Outcome:
     usage: dict[str, Any] = field(default_factory=dict)
     rounds: int = 0
     model_errors: int = 0  # proposer calls and candidates that failed: "no better prompt" is then unproven
+    baseline_messages: list[dict[str, str]] = field(default_factory=list)
+    baseline_output: dict[str, Any] = field(default_factory=dict)
 
     @property
     def improved(self) -> bool:
@@ -129,7 +133,8 @@ class Outcome:
         """The winner as plain data for :func:`promptloop.optimize.publish.ship`."""
         assert self.winner is not None
         w = self.winner
-        return Winner(messages=w.candidate.messages, origin=w.candidate.origin, rationale=w.candidate.rationale,
+        return Winner(messages=w.candidate.messages, output=w.candidate.output, origin=w.candidate.origin,
+                      rationale=w.candidate.rationale,
                       demos=len(w.candidate.demos), baseline_rate=self.baseline_rate, rate=w.full_rate or 0.0,
                       baseline_metrics=self.baseline_metrics, metrics=self.winner_metrics,
                       heldout_fixed=len(w.fixed_failures), fixed=w.paired.fixed if w.paired else [],
@@ -196,7 +201,9 @@ class Optimizer:
         plan = self.plan(base_rates)
         out = Outcome(self.prompt.name, "no-improvement", plan, baseline_rate=mean(list(base_rates.values())),
                       baseline_metrics=_metrics(base_results))
-        self.emit("baseline", {"rate": out.baseline_rate, "failures": plan.failures, "plan": plan.log()})
+        out.baseline_messages, out.baseline_output = self.prompt.messages, self.prompt.output
+        self.emit("baseline", {"rate": out.baseline_rate, "failures": plan.failures, "plan": plan.log(),
+                               "messages": self.prompt.messages, "output": self.prompt.output})
         if not plan.failures:
             out.status, out.stop_reason, out.usage = "nothing-to-fix", "every case already passes", self._usage()
             return out
@@ -272,10 +279,15 @@ class Optimizer:
             # The proposer keeps failing: its share of the budget goes to data-built candidates.
             room, wanted = max(0, self.o.candidates - len(out)), 0
         out += fewshot_variants(base, self.prompt, unused, [k, 2 * k, 4 * k], seed=self.o.seed + rnd)[:room]
+        constrained = constrained_variant(base, self.prompt) if rnd == 0 else None
+        if constrained:  # one extra, cheap and often decisive for small models: not counted against the others
+            out.append(constrained)
         if not wanted:
             self.emit("note", {"text": f"round {rnd + 1}: the proposer is skipped after repeated unusable replies"})
             unique_only: dict[str, Candidate] = {}
             for c in out:
+                if c.output is None and base.output is not None:
+                    c = make(c.messages, c.origin, c.rationale, c.parent, c.demos, base.output)
                 unique_only.setdefault(c.id, c)
             return list(unique_only.values())
         req = Request(model=self.proposer.name, api_base=self.proposer.api_base,
@@ -297,6 +309,8 @@ class Optimizer:
             self.emit("note", {"text": f"round {rnd + 1}: proposer call failed: {e}"})
         unique: dict[str, Candidate] = {}
         for c in out:
+            if c.output is None and base.output is not None:  # built on the incumbent: keep its output too
+                c = make(c.messages, c.origin, c.rationale, c.parent, c.demos, base.output)
             unique.setdefault(c.id, c)
         return list(unique.values())
 

@@ -176,3 +176,36 @@ def replace_messages(text: str, messages: list[Message]) -> str:
         raise ConfigError("cannot rewrite the messages of this file safely (the result does not read back as "
                           "the new messages)")
     return out
+
+
+def _value(v: Any) -> str:
+    return v if isinstance(v, str) and _plain_ok(v) else json.dumps(v, ensure_ascii=False)
+
+
+def set_output(text: str, output: dict[str, Any]) -> str:
+    """``text`` with its top-level ``output:`` set to ``output``: new keys are added as lines of their own
+    (changed or removed ones rewrite the block); every other byte is kept. Checked by parsing it back."""
+    nl = "\r\n" if "\r\n" in text else "\n"
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "output"), None) \
+            if isinstance(root, yaml.MappingNode) else None
+        current = (yaml.safe_load(text) or {}).get("output") or {}
+        if node is None:
+            body = "".join(f"  {k}: {_value(v)}{nl}" for k, v in output.items())
+            out = text + ("" if text.endswith(("\n", "\r")) or not text else nl) + "output:" + nl + body
+        elif isinstance(node, yaml.MappingNode) and not node.flow_style and node.value and all(
+                current.get(k) == v for k, v in current.items() if k in output) and set(current) <= set(output):
+            col = node.value[0][0].start_mark.column
+            end = _line_end(text, max(_trim_block_end(text, v) for _, v in node.value) - 1)
+            added = "".join(f"{' ' * col}{k}: {_value(v)}{nl}"
+                            for k, v in output.items() if k not in current)
+            out = text[:end] + added + text[end:]
+        else:
+            out = text[:node.start_mark.index] + json.dumps(output, ensure_ascii=False) + text[node.end_mark.index:]
+        back = (yaml.safe_load(out) or {}).get("output")
+    except (yaml.YAMLError, ValueError, AttributeError) as e:
+        raise ConfigError(f"cannot set `output:` in this file safely ({e})") from None
+    if back != output:
+        raise ConfigError("cannot set `output:` in this file safely (the result does not read back)")
+    return out

@@ -334,3 +334,47 @@ def test_degenerate_proposals_are_rejected_without_a_scored_call(prepo):
     assert proposed and all(c.status == "rejected" and c.reason.startswith("degenerate proposal") for c in proposed)
     scored_texts = {r.messages[0]["content"] for r in client.calls("task")}
     assert not any("<" in t and ">" in t for t in scored_texts)  # none of them cost a task call
+
+
+def test_constrained_decoding_is_a_candidate_and_is_committed_as_output_choices(prepo):
+    import yaml as pyyaml
+
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": "x", "instructions": "Classify the item please."}]})
+        q = request.messages[-1]["content"].removeprefix("Item: ")
+        if "response_format" in request.params:  # decoded under the label set: always a clean label
+            return json.dumps({"answer": EXPECTED[q]})
+        return "Hmm, could be A or B." if q.startswith("b") else "A"
+
+    report = run(prepo, FakeModel(responder=respond), candidates=4)
+    assert report.outcome.winner is not None and report.outcome.winner.candidate.origin == "constrained"
+    committed = git(prepo, "show", f"{report.shipped.branch}:prompts/cls.yaml")
+    assert pyyaml.safe_load(committed)["output"] == {"choices": "label"}
+    assert committed.startswith(PROMPT.split("messages:")[0])  # the rest of the file as it was
+
+
+def test_no_commit_prints_the_winner_as_a_diff_and_runs_show_has_each_candidate(prepo, cli, monkeypatch):
+    from promptloop.cli import app
+
+    proposal = {"candidates": [{"rationale": "name the rule", "instructions": "Classify the item. MAGIC"}]}
+
+    def respond(body):
+        system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
+        if "<current_instructions>" in user:
+            return json.dumps(proposal)
+        q = user.removeprefix("Item: ")
+        return EXPECTED.get(q, "A") if "MAGIC" in system else "A"
+
+    from promptloop.testing import FakeServer
+
+    with FakeServer(answer=respond) as server:
+        cfg = CONFIG.replace("task: fake/task", f"task: {{name: openai/x, api_base: '{server.api_base}'}}")
+        cfg = cfg.replace("proposer: fake/proposer", f"proposer: {{name: openai/x, api_base: '{server.api_base}'}}")
+        (prepo / "promptloop.yaml").write_text(cfg)
+        r = cli.invoke(app, ["-C", str(prepo), "optimize", "cls", "--no-commit", "--rounds", "1"])
+    assert r.exit_code == 0, r.output
+    assert "-Classify the item." in r.output and "+Classify the item. MAGIC" in r.output
+    run_id = list_runs(prepo / ".promptloop")[0]["id"]
+    shown = cli.invoke(app, ["-C", str(prepo), "runs", "show", run_id])
+    assert shown.exit_code == 0 and shown.output.count("+Classify the item. MAGIC") >= 1 and "@@" in shown.output

@@ -100,7 +100,8 @@ def test_closed_set_prompt_sends_a_json_schema_enum_and_reads_the_answer_back(re
     from tests.conftest import point_at
 
     text = (repo / "prompts" / "trec.yaml").read_text()
-    (repo / "prompts" / "trec.yaml").write_text(text.replace("assertions:", "output:\n  choices: label\nassertions:", 1))
+    (repo / "prompts" / "trec.yaml").write_text(
+        text.replace("assertions:", "output:\n  choices: label\nassertions:", 1))
     with FakeServer(answer=lambda body: _json.dumps({"answer": "NUM"})) as server:
         point_at(repo, server.api_base)
         report = run_eval(load_config(repo), "trec", limit=3)
@@ -117,6 +118,7 @@ def test_choices_label_without_a_label_assertion_is_an_input_error(repo):
     from promptloop.repo.config import load_config
 
     text = (repo / "prompts" / "gsm8k.yaml").read_text()
-    (repo / "prompts" / "gsm8k.yaml").write_text(text.replace("assertions:", "output:\n  choices: label\nassertions:", 1))
+    (repo / "prompts" / "gsm8k.yaml").write_text(
+        text.replace("assertions:", "output:\n  choices: label\nassertions:", 1))
     with pytest.raises(ConfigError, match="no label assertion"):
         load_task(load_config(repo), "gsm8k")
