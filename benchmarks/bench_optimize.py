@@ -1,11 +1,12 @@
-"""Optimizer benchmark on a real labelled dataset.
+"""Optimizer benchmark on real labelled datasets it has never seen: TREC-6, SST-2, Banking77.
 
-Splits TREC-6 (from ../shared/datasets by default) into train / validation / test itself. The
-optimiser sees only the validation split as its golden set (its demonstrations come from there);
-the test split is scored only twice, with the baseline prompt and with the optimised one.
+For each task it splits the data (from ../shared/datasets by default) into a validation part, which
+is the optimiser's golden set (its demonstrations come from there), and a test part that is scored only
+twice, with the baseline prompt and with the optimised one. Prints baseline, majority class, optimised
+test accuracy, calls spent and wall time per task.
 
-Usage: python benchmarks/bench_optimize.py [--data PATH] [--model local/smollm2] [--val 40] [--test 60]
-                                           [--budget-calls 150] [--rounds 1]
+Usage: python benchmarks/bench_optimize.py [--task trec sst2 banking77] [--model local/smollm2]
+                                           [--val 40] [--test 200] [--budget-calls 300] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -27,24 +28,71 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "datasets" / "trec6_test.jsonl")
+    ap.add_argument("--task", nargs="+", default=["trec"], choices=sorted(TASKS))
+    ap.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     ap.add_argument("--model", default="local/smollm2")
     ap.add_argument("--val", type=int, default=40)
-    ap.add_argument("--test", type=int, default=60)
-    ap.add_argument("--budget-calls", type=int, default=150)
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--candidates", type=int, default=3)
+    ap.add_argument("--test", type=int, default=200)
+    ap.add_argument("--budget-calls", type=int, default=300)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    for task in args.task:
+        run_task(task, args)
+
+
+SST2_PROMPT = """\
+description: Sentiment of a sentence from a movie review.
+model: {temperature: 0, max_tokens: 4, seed: 1}
+inputs: [question]
+messages:
+  - role: system
+    content: Classify the sentiment of the movie review sentence.
+  - role: user
+    content: "Review: {{question}}"
+assertions:
+  - type: label
+    value: [positive, negative]
+"""
+
+BANKING_PROMPT = """\
+description: Intent of a banking customer's message.
+model: {temperature: 0, max_tokens: 12, seed: 1}
+inputs: [question]
+messages:
+  - role: system
+    content: Name the intent of the customer's message, as one of the intent labels.
+  - role: user
+    content: "Message: {{question}}"
+assertions:
+  - type: label
+    value: LABELS
+"""
+
+TASKS = {"trec": ("trec6_test.jsonl", None), "sst2": ("sst2_test.jsonl", SST2_PROMPT),
+         "banking77": ("banking77_test.jsonl", BANKING_PROMPT)}
+
+
+def run_task(task: str, args: argparse.Namespace) -> None:
+    from collections import Counter
 
     from promptloop.optimize.search import Options, optimize_prompt
     from promptloop.repo.config import load_config
     from promptloop.scoring.eval_run import evaluate_prompt, load_task, open_client
 
-    rows = [json.loads(line) for line in args.data.read_text().splitlines() if line.strip()]
+    data_file, prompt_text = TASKS[task]
+    rows = [json.loads(line) for line in (args.datasets / data_file).read_text().splitlines() if line.strip()]
     rng = random.Random(args.seed)
     rng.shuffle(rows)
+    if task == "sst2":  # balanced, so that the majority class is 0.50 on both parts
+        by = {lab: [r for r in rows if r["label"] == lab] for lab in ("positive", "negative")}
+        rows = [r for pair in zip(by["positive"], by["negative"], strict=False) for r in pair]
     test, val = rows[: args.test], rows[args.test: args.test + args.val]
+    majority = Counter(r["label"] for r in test).most_common(1)[0][1] / len(test)
+    if prompt_text and "LABELS" in prompt_text:
+        labels = sorted({r["label"] for r in rows})
+        prompt_text = prompt_text.replace("LABELS", json.dumps(labels))
 
     def golden(part: list[dict]) -> str:
         return yaml.safe_dump({"cases": [{"id": r["id"], "inputs": {"question": r["text"]}, "expected": r["label"]}
@@ -56,7 +104,10 @@ def main() -> None:
         (root / "golden").mkdir()
         cfg = (REPO / "promptloop.yaml").read_text().replace("local/smollm2", args.model)
         (root / "promptloop.yaml").write_text(cfg)
-        shutil.copy(REPO / "prompts" / "trec.yaml", root / "prompts" / "trec.yaml")
+        if prompt_text is None:
+            shutil.copy(REPO / "prompts" / "trec.yaml", root / "prompts" / "trec.yaml")
+        else:
+            (root / "prompts" / "trec.yaml").write_text(prompt_text)
         (root / "golden" / "trec.yaml").write_text(golden(val))
         (root / "golden" / "test.yaml").write_text(golden(test))
         (root / ".gitignore").write_text(".promptloop/\n")
@@ -74,7 +125,7 @@ def main() -> None:
                 report = await optimize_prompt(config, "trec", options, client=lm, commit=False)
             spent = report.outcome.usage
             o = report.outcome
-            print(f"optimize: {o.status} ({o.stop_reason}); validation pass rate {o.baseline_rate:.3f} -> "
+            print(f"[{task}] optimize: {o.status} ({o.stop_reason}); validation pass rate {o.baseline_rate:.3f} -> "
                   f"{(o.winner.full_rate if o.winner else o.baseline_rate):.3f}; {spent.get('calls')} paid calls "
                   f"({spent.get('by_purpose')}), {time.perf_counter() - start:.0f} s")
             async with open_client(config) as lm:
@@ -82,8 +133,10 @@ def main() -> None:
                 best = prompt if o.winner is None else o.winner.candidate.prompt(prompt)
                 opt = await evaluate_prompt(config, best, test_set, client=lm)
             acc_base, acc_opt = base.summary.metrics.get("accuracy", 0), opt.summary.metrics.get("accuracy", 0)
-            print(f"test accuracy ({len(test)} cases, never seen while optimising): baseline {acc_base:.3f} -> "
-                  f"optimised {acc_opt:.3f}")
+            winner = o.winner.candidate.origin if o.winner else "none"
+            print(f"[{task}] test accuracy ({len(test)} cases, never seen while optimising): baseline {acc_base:.3f}, "
+                  f"majority class {majority:.3f} -> optimised {acc_opt:.3f} (winner: {winner}); "
+                  f"{spent.get('calls')} calls, {time.perf_counter() - start:.0f} s")
 
         asyncio.run(go())
 

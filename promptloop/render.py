@@ -20,6 +20,9 @@ def render_eval(con: Any, report: EvalReport) -> None:
               f"[cyan]{escape(report.model)}[/]: {s.passed} passed, {s.failed} failed"
               + (f", [bold red]{s.errors} errors[/]" if s.errors else "")
               + f" (pass rate {s.pass_rate:.1%} of {s.scored} scored) in {report.duration_s:.1f} s")
+    if report.excluded:
+        con.print(f"{len(report.excluded)} case(s) left out: the prompt shows them as demonstrations "
+                  f"({escape(', '.join(report.excluded[:5]))}{', …' if len(report.excluded) > 5 else ''})")
     table = Table("metric", "value", title="metrics", title_justify="left")
     for k, v in metric_rows(report):
         table.add_row(k, v)

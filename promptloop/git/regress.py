@@ -210,10 +210,14 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
         return v
     new = load_prompt(config, str(change.new_path))
     golden: GoldenSet = load_golden(golden_path(config, new), new)
-    cases = select(golden.cases, shard)
     base: Prompt | None = None
     if change.base_text is not None:
         base = prompt_from_text(change.old_name or change.name, new.path, change.base_text)
+    # A case either version shows as a demonstration would pass with its answer in the prompt: left out.
+    demos = set(new.example_ids) | set(base.example_ids if base else [])
+    cases = [c for c in select(golden.cases, shard) if c.id not in demos]
+    if demos:
+        v.notes.append(f"{len(demos)} demonstration case(s) left out of both versions' scores")
     if change.status == "renamed":
         v.notes.append(f"renamed from {change.old_name}")
     if change.golden_changed:

@@ -197,8 +197,9 @@ def with_demos(base: list[dict[str, str]], prompt: Prompt, demos: list[Case]) ->
     turns: list[dict[str, str]] = []
     for case in demos:
         # Demonstration text is data: literal, so a case input holding "{{review}}" is never re-rendered.
-        turns.append({"role": "user", "content": literal(render(base[last]["content"], case.inputs))})
-        turns.append({"role": "assistant", "content": literal(demo_answer(prompt, case.expected))})
+        turns.append({"role": "user", "content": literal(render(base[last]["content"], case.inputs)),
+                      "example": case.id})
+        turns.append({"role": "assistant", "content": literal(demo_answer(prompt, case.expected)), "example": case.id})
     return [*base[:last], *turns, *base[last:]]
 
 

@@ -151,7 +151,8 @@ class Optimizer:
         self.judge: ModelRef = config.model("judge")
         self.extra = extra_failures or []
         self.emit = on_event or (lambda kind, data: None)
-        self.cases = {c.id: c for c in [*golden.cases, *self.extra]}
+        # The prompt's own demonstrations are never scored against it (see Candidate.demos).
+        self.cases = {c.id: c for c in [*golden.cases, *self.extra] if c.id not in set(prompt.example_ids)}
         self.budget = Budget(calls=options.calls, tokens=options.tokens, usd=options.usd)
         self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
 
@@ -216,7 +217,7 @@ class Optimizer:
             passing[: self.o.slice_size]
         demo_pool = [c for cid, c in self.cases.items()
                      if cid not in plan.heldout and c.expected is not None and not c.review]
-        incumbent = make(self.prompt.messages, "baseline", "the current prompt")
+        incumbent = make(self.prompt.messages, "baseline", "the current prompt", demos=self.prompt.example_ids)
         incumbent_rates = base_rates
         history: list[dict[str, Any]] = []
         stale = 0

@@ -71,6 +71,12 @@ class Prompt:
         return list(self.data["messages"])
 
     @property
+    def example_ids(self) -> list[str]:
+        """Golden cases copied into the prompt as demonstrations: never scored against it (they would pass
+        with their answer in the prompt)."""
+        return list(dict.fromkeys(str(m["example"]) for m in self.data["messages"] if m.get("example")))
+
+    @property
     def inputs(self) -> list[str]:
         return list(self.data.get("inputs", []))
 

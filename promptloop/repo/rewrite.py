@@ -99,19 +99,29 @@ def _messages_node(root: yaml.Node | None) -> yaml.SequenceNode:
     raise ValueError("no top-level messages: key")
 
 
-def _key(m: Message) -> tuple[str, str]:
-    return str(m["role"]), str(m["content"])
+FIELDS = ("role", "content", "example")  # example: the golden case a demonstration turn was copied from
+
+
+def _norm(m: Any) -> Message:
+    return {k: str(m[k]) for k in FIELDS if m.get(k) is not None}
+
+
+def _key(m: Message) -> tuple[str, ...]:
+    return tuple(f"{k}={m[k]}" for k in FIELDS if k in m)
 
 
 def _flow_item(m: Message) -> str:
-    return "{" + f"role: {json.dumps(m['role'])}, content: {json.dumps(m['content'], ensure_ascii=False)}" + "}"
+    return "{" + ", ".join(f"{k}: {json.dumps(m[k], ensure_ascii=False)}" for k in FIELDS if k in m) + "}"
 
 
 def _block_item(m: Message, dash_col: int, key_col: int, nl: str) -> str:
     pad, keys = " " * dash_col, " " * key_col
     content = scalar(str(m["content"]), key_col + 2, nl, flow=False)
-    return (f"{pad}-{' ' * (key_col - dash_col - 1)}role: {scalar(str(m['role']), key_col + 2, nl, flow=False)}{nl}"
-            f"{keys}content: {content}{nl}")
+    out = (f"{pad}-{' ' * (key_col - dash_col - 1)}role: {scalar(str(m['role']), key_col + 2, nl, flow=False)}{nl}"
+           f"{keys}content: {content}{nl}")
+    if "example" in m:
+        out += f"{keys}example: {scalar(str(m['example']), key_col + 2, nl, flow=False)}{nl}"
+    return out
 
 
 def _rewrite_flow(text: str, seq: yaml.SequenceNode, old: list[Message], new: list[Message]) -> str:
@@ -130,12 +140,15 @@ def _rewrite_block(text: str, seq: yaml.SequenceNode, old: list[Message], new: l
         if tag == "equal":
             continue
         paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        # In place only where both have the same fields; otherwise the items are replaced whole.
+        if any(set(old[i1 + k]) != set(new[j1 + k]) for k in range(paired)):
+            paired = 0
         for k in range(paired):  # edit in place: only the scalars that changed
             item, m = items[i1 + k], new[j1 + k]
-            for field in ("role", "content"):
-                node = item.values[field]
-                if old[i1 + k][field] == m[field]:
+            for field in FIELDS:
+                if field not in m or old[i1 + k].get(field) == m[field]:
                     continue
+                node = item.values[field]
                 start, end = node.start_mark.index, _trim_block_end(text, node)
                 # Inside a flow mapping, or with a comment after it on its line, only a one-line scalar fits.
                 flow = bool(item.flow) or bool(text[end:_line_end(text, end)].strip())
@@ -158,11 +171,10 @@ def replace_messages(text: str, messages: list[Message]) -> str:
     """``text`` with its ``messages:`` replaced by ``messages``, every other byte unchanged."""
     nl = "\r\n" if "\r\n" in text else "\n"
     work = text  # positions from the parser are indices into this very text, CRLF or not
-    new = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
+    new = [_norm(m) for m in messages]
     try:
         seq = _messages_node(yaml.compose(work, Loader=yaml.SafeLoader))
-        old = [{"role": str(m["role"]), "content": str(m["content"])}
-               for m in yaml.safe_load(work)["messages"]]
+        old = [_norm(m) for m in yaml.safe_load(work)["messages"]]
         if not new:
             raise ValueError("a prompt needs at least one message")
         if seq.flow_style or not seq.value:
@@ -172,7 +184,7 @@ def replace_messages(text: str, messages: list[Message]) -> str:
         back = yaml.safe_load(out)["messages"]
     except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ConfigError(f"cannot rewrite the messages of this file safely ({e})") from None
-    if [{"role": str(m["role"]), "content": str(m["content"])} for m in back] != new:
+    if [_norm(m) for m in back] != new:
         raise ConfigError("cannot rewrite the messages of this file safely (the result does not read back as "
                           "the new messages)")
     return out

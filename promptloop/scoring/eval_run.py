@@ -29,6 +29,7 @@ class EvalReport:
     duration_s: float = 0.0
     calls: int = 0
     shard: tuple[int, int] | None = None
+    excluded: list[str] = field(default_factory=list)  # the prompt's own demonstration cases, not scored
 
     @property
     def ok(self) -> bool:
@@ -93,7 +94,11 @@ def require_cases(golden: GoldenSet, selected: list[Case] | None = None, how: st
 async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, client: ModelClient,
                           model: str | None = None, repeat: int = 1, limit: int | None = None,
                           progress: Progress | None = None, shard: tuple[int, int] | None = None) -> EvalReport:
-    cases = require_cases(golden, golden.cases[:limit] if limit else golden.cases, f"--limit {limit}")
+    demos = set(prompt.example_ids)
+    pool = [c for c in golden.cases if c.id not in demos]
+    excluded = [c.id for c in golden.cases if c.id in demos]
+    cases = require_cases(golden, pool[:limit] if limit else pool,
+                          f"--limit {limit}" if limit else "leaving out the prompt's demonstration cases")
     if shard is not None:
         from promptloop.scoring.shards import select
 
@@ -108,7 +113,8 @@ async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, 
     return EvalReport(prompt=prompt.name, golden=golden.name, model=ref.name, repeat=repeat, results=results,
                       summary=summary, thresholds=thresholds, missed=check_thresholds(summary, thresholds),
                       duration_s=time.perf_counter() - start,
-                      calls=getattr(getattr(client, "usage", None), "calls", 0) - before, shard=shard)
+                      calls=getattr(getattr(client, "usage", None), "calls", 0) - before, shard=shard,
+                      excluded=excluded)
 
 
 def run_eval(config: Config, prompt_name: str, *, golden: str | None = None, model: str | None = None,
@@ -136,6 +142,7 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
         "cases": s.cases, "samples": s.samples, "scored": s.scored, "passed": s.passed, "failed": s.failed,
         "errors": s.errors,
         "metrics": s.metrics, "labels": s.labels, "usage": s.usage, "calls": report.calls,
+        "excluded_examples": report.excluded,
         "duration_s": round(report.duration_s, 3), "shard": list(report.shard) if report.shard else None,
         "per_case_pass_rate": s.per_case if report.repeat > 1 else None,
         "results": [

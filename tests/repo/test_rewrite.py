@@ -161,3 +161,14 @@ def test_a_file_that_cannot_be_rewritten_is_a_config_error():
 
     with pytest.raises(ConfigError):
         replace_messages("description: no messages here\n", [{"role": "user", "content": "x"}])
+
+
+def test_demonstration_turns_carry_their_case_id_into_the_file():
+    msgs = [{"role": "system", "content": "Classify."},
+            {"role": "user", "content": "Q: one", "example": "c1"},
+            {"role": "assistant", "content": "A", "example": "c1"},
+            {"role": "user", "content": "Q: {{q}}"}]
+    out = replace_messages(ORIGINAL, msgs)
+    assert yaml.safe_load(out)["messages"] == msgs and "    example: c1\n" in out
+    back = replace_messages(out, [msgs[0], msgs[3]])  # the demonstrations removed again
+    assert yaml.safe_load(back)["messages"] == [msgs[0], msgs[3]] and "example" not in back

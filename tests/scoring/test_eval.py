@@ -122,3 +122,23 @@ def test_choices_label_without_a_label_assertion_is_an_input_error(repo):
         text.replace("assertions:", "output:\n  choices: label\nassertions:", 1))
     with pytest.raises(ConfigError, match="no label assertion"):
         load_task(load_config(repo), "gsm8k")
+
+
+def test_a_prompts_own_demonstrations_are_left_out_of_its_score(repo):
+    from promptloop.repo.config import load_config
+    from promptloop.repo.prompts import load_golden, load_prompt
+    from promptloop.repo.rewrite import replace_messages
+
+    config = load_config(repo)
+    prompt = load_prompt(config, "trec")
+    first = load_golden(repo / "golden" / "trec.yaml").cases[0]
+    demo = [{"role": "user", "content": prompt.render(first.inputs)[-1]["content"], "example": first.id},
+            {"role": "assistant", "content": str(first.expected), "example": first.id}]
+    messages = [*prompt.messages[:-1], *demo, prompt.messages[-1]]
+    path = repo / "prompts" / "trec.yaml"
+    path.write_text(replace_messages(path.read_text(), messages))
+    fake = FakeModel(default="NUM")
+    report = run_eval(config, "trec", client=fake)
+    assert report.excluded == [first.id]
+    assert first.id not in {r.case_id for r in report.results}
+    assert len(fake.calls("task")) == len(load_golden(repo / "golden" / "trec.yaml").cases) - 1
