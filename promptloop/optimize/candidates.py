@@ -204,24 +204,22 @@ def with_demos(base: list[dict[str, str]], prompt: Prompt, demos: list[Case]) ->
 
 
 def pick_demos(pool: list[Case], k: int, seed: int) -> list[Case]:
-    """k demonstrations, covering as many distinct expected values as possible."""
+    """k demonstrations, balanced across expected values: one of each in turn (a small model otherwise
+    learns to answer the most shown label)."""
     rng = random.Random(seed)
-    shuffled = pool[:]
-    rng.shuffle(shuffled)
+    groups: dict[str, list[Case]] = {}
+    for case in pool:
+        groups.setdefault(as_text(case.expected), []).append(case)
+    for cases in groups.values():
+        rng.shuffle(cases)
+    order = list(groups)
+    rng.shuffle(order)
     chosen: list[Case] = []
-    seen: set[str] = set()
-    for case in shuffled:
-        key = as_text(case.expected)
-        if key not in seen:
-            chosen.append(case)
-            seen.add(key)
-        if len(chosen) == k:
-            return chosen
-    for case in shuffled:
-        if case not in chosen:
-            chosen.append(case)
-        if len(chosen) == k:
-            break
+    while len(chosen) < k and any(groups.values()):
+        for key in order:
+            if groups[key] and len(chosen) < k:
+                chosen.append(groups[key].pop())
+    rng.shuffle(chosen)
     return chosen
 
 

@@ -9,6 +9,7 @@ Committing the winner is :mod:`promptloop.optimize.publish`'s job.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from promptloop.optimize.candidates import (
     proposal_format,
 )
 from promptloop.optimize.publish import Shipped, Winner, ship
+from promptloop.optimize.race import successive_halving
 from promptloop.optimize.runlog import RunLog
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt
@@ -222,6 +224,14 @@ class Optimizer:
         history: list[dict[str, Any]] = []
         stale = 0
         try:
+            raced = await self._race(incumbent, demo_pool, plan)
+            if raced is not None:
+                scored = await self._evaluate(raced, incumbent_rates, base_rates, slice_ids, plan)
+                out.candidates.append(scored)
+                out.model_errors += scored.status == "error"
+                if scored.status == "accepted":
+                    out.winner, incumbent, incumbent_rates = scored, raced, scored.rates
+                self.emit("candidate", scored.log() | {"budget": self._usage()})
             for rnd in range(self.o.rounds):
                 out.rounds = rnd + 1
                 self.emit("round", {"round": rnd + 1, "of": self.o.rounds})
@@ -263,6 +273,42 @@ class Optimizer:
                 pass
         out.usage = self._usage()
         return out
+
+    async def _race(self, base: Candidate, pool: list[Case], plan: Plan) -> Candidate | None:
+        """Label-balanced demonstration sets of several sizes and seeds (and, for label tasks, decoded
+        under the label set), raced by successive halving on growing slices; the survivor is returned
+        for the full evaluation and the acceptance rule."""
+        if len(pool) < 2:
+            return None
+        labels = next((a.value for a in self.prompt.assertions if a.type == "label" and a.value), None)
+        sizes = sorted({min(n, len(pool)) for n in ((2, 4) if labels else (1, 2, 4, 8))})
+        unused = [c for c in pool if c.id not in base.demos]
+        entrants: list[Candidate] = []
+        for seed in (self.o.seed, self.o.seed + 1):
+            for c in fewshot_variants(base, self.prompt, unused, sizes, seed=seed * 7919 + 1):
+                entrants.append(c)
+                constrained = constrained_variant(c, self.prompt)
+                if constrained is not None:
+                    entrants.append(make(c.messages, "fewshot", c.rationale + ", decoded under the label set",
+                                         c.parent, c.demos, constrained.output))
+        entrants = list({c.id: c for c in entrants}.values())
+        if len(entrants) < 2:
+            return None
+        order = sorted((i for i in self.cases if i not in plan.heldout),
+                       key=lambda i: hashlib.sha256(f"{self.o.seed}:{i}".encode()).hexdigest())
+        self.emit("stage", {"text": f"racing {len(entrants)} demonstration sets"})
+
+        async def score(c: Candidate, ids: list[str]) -> dict[str, float]:
+            return rates(await self._score(c.prompt(self.prompt), ids))
+
+        try:
+            ranked = await successive_halving(entrants, order, score, first=max(4, self.o.slice_size // 2))
+        except BudgetExceeded:
+            return None
+        best, rate = ranked[0]
+        self.emit("note", {"text": f"demonstration race won by {best.id} ({best.rationale}, {rate:.2f} on its "
+                                   "last slice)"})
+        return best
 
     async def _candidates(self, rnd: int, base: Candidate, pool: list[Case], failures: list[dict[str, Any]],
                           history: list[dict[str, Any]], outcome: Outcome) -> list[Candidate]:
