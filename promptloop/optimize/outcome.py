@@ -1,0 +1,113 @@
+"""What an optimisation run is asked (``Options``) and what it found (``Scored`` candidates, the ``Plan``,
+the ``Outcome``), as plain records shared by the search, the run log, publishing and rendering."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from promptloop.optimize.candidates import Candidate
+from promptloop.optimize.publish import Winner
+from promptloop.repo.config import Config
+from promptloop.scoring.significance import Paired
+
+
+@dataclass
+class Options:
+    rounds: int = 3
+    candidates: int = 4
+    patience: int = 2
+    calls: int | None = None
+    tokens: int | None = None
+    usd: float | None = None
+    repeat: int = 1
+    target: float | None = None
+    slice_size: int = 8
+    max_chars: int = 8000
+    alpha: float = 0.05
+    tolerance: float = 0.02
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> Options:
+        b, r = config.budget, config.regress
+        opts = cls(rounds=b["rounds"], candidates=b["candidates"], patience=b["patience"], calls=b.get("calls"),
+                   tokens=b.get("tokens"), usd=b.get("usd"), repeat=r["repeats"], alpha=r["alpha"],
+                   tolerance=r["tolerance"])
+        for k, v in overrides.items():
+            if v is not None:
+                setattr(opts, k, v)
+        return opts
+
+
+@dataclass
+class Scored:
+    candidate: Candidate
+    slice_rate: float | None = None
+    full_rate: float | None = None
+    rates: dict[str, float] = field(default_factory=dict)
+    status: str = "pending"  # rejected | stopped-early | accepted | not-accepted | error
+    reason: str = ""
+    paired: Paired | None = None
+    fixed_failures: list[str] = field(default_factory=list)
+
+    def log(self) -> dict[str, Any]:
+        c = self.candidate
+        return {"id": c.id, "origin": c.origin, "rationale": c.rationale, "parent": c.parent, "demos": c.demos,
+                "status": self.status, "reason": self.reason, "slice_rate": self.slice_rate,
+                "full_rate": self.full_rate, "fixed_failures": self.fixed_failures,
+                "regressed": self.paired.regressed if self.paired else [], "messages": c.messages,
+                "output": c.output}
+
+
+@dataclass
+class Plan:
+    cases: int
+    failures: int
+    shown: list[str]
+    heldout: list[str]
+    estimate_calls: int
+    estimate_tokens: int
+
+    def log(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Outcome:
+    prompt: str
+    status: str  # improved | no-improvement | nothing-to-fix | dry-run
+    plan: Plan
+    baseline_rate: float = 0.0
+    baseline_metrics: dict[str, Any] = field(default_factory=dict)
+    winner: Scored | None = None
+    winner_metrics: dict[str, Any] = field(default_factory=dict)
+    candidates: list[Scored] = field(default_factory=list)
+    stop_reason: str = ""
+    usage: dict[str, Any] = field(default_factory=dict)
+    rounds: int = 0
+    model_errors: int = 0  # proposer calls and candidates that failed: "no better prompt" is then unproven
+    baseline_messages: list[dict[str, str]] = field(default_factory=list)
+    baseline_output: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def improved(self) -> bool:
+        return self.winner is not None
+
+    @property
+    def winner_id(self) -> str | None:
+        return self.winner.candidate.id if self.winner else None
+
+    def candidate_logs(self) -> list[dict[str, Any]]:
+        return [c.log() for c in self.candidates]
+
+    def winner_record(self) -> Winner:
+        """The winner as plain data for :func:`promptloop.optimize.publish.ship`."""
+        assert self.winner is not None
+        w = self.winner
+        return Winner(messages=w.candidate.messages, output=w.candidate.output, origin=w.candidate.origin,
+                      rationale=w.candidate.rationale,
+                      demos=len(w.candidate.demos), baseline_rate=self.baseline_rate, rate=w.full_rate or 0.0,
+                      baseline_metrics=self.baseline_metrics, metrics=self.winner_metrics,
+                      heldout_fixed=len(w.fixed_failures), fixed=w.paired.fixed if w.paired else [],
+                      regressed=w.paired.regressed if w.paired else [], usage=self.usage)
