@@ -136,6 +136,9 @@ class OptimizeView:
         w = o.winner
         con.print(f"[bold green]improved[/] {escape(o.prompt)}: pass rate {o.baseline_rate:.2f} → "
                   f"{w.full_rate:.2f} ({escape(w.reason)})")
+        if o.test_rates:
+            con.print(f"on the held-out test part (never used to choose): {o.test_rates[0]:.2f} → "
+                      f"{o.test_rates[1]:.2f}")
         if report.shipped is None:  # --no-commit: show what would have been committed
             con.print(escape(prompt_diff(o.baseline_messages, o.baseline_output, w.candidate.messages,
                                          w.candidate.output)))
@@ -152,6 +155,7 @@ def optimize_json(report: Any) -> dict[str, Any]:
             "baseline_rate": o.baseline_rate, "baseline_metrics": o.baseline_metrics,
             "winner": o.winner.log() if o.winner else None, "winner_metrics": o.winner_metrics,
             "plan": o.plan.log(), "usage": o.usage, "model_errors": o.model_errors,
+            "test_part": {"baseline": o.test_rates[0], "winner": o.test_rates[1]} if o.test_rates else None,
             "candidates": [c.log() for c in o.candidates],
             "branch": report.shipped.branch if report.shipped else None,
             "commit": report.shipped.commit if report.shipped else None}

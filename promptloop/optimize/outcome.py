@@ -88,6 +88,7 @@ class Outcome:
     rounds: int = 0
     model_errors: int = 0  # proposer calls and candidates that failed: "no better prompt" is then unproven
     baseline_messages: list[dict[str, str]] = field(default_factory=list)
+    test_rates: tuple[float, float] | None = None  # (baseline, winner) on the held-out test part
     baseline_output: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -110,4 +111,5 @@ class Outcome:
                       demos=len(w.candidate.demos), baseline_rate=self.baseline_rate, rate=w.full_rate or 0.0,
                       baseline_metrics=self.baseline_metrics, metrics=self.winner_metrics,
                       heldout_fixed=len(w.fixed_failures), fixed=w.paired.fixed if w.paired else [],
-                      regressed=w.paired.regressed if w.paired else [], usage=self.usage)
+                      regressed=w.paired.regressed if w.paired else [], usage=self.usage,
+                      test_rates=self.test_rates)

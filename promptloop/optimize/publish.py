@@ -34,6 +34,7 @@ class Winner:
     fixed: list[str]
     regressed: list[str]
     usage: dict[str, Any]
+    test_rates: tuple[float, float] | None = None
 
 
 @dataclass
@@ -64,6 +65,8 @@ def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: st
         + (f" ({', '.join(w.regressed)})" if w.regressed else "") + ".",
         f"Candidate: {w.origin}: {w.rationale}"
         + (f" (its {w.demos} demonstration case(s) are left out of both columns)" if w.demos else "") + ".",
+        *([f"Held-out test part (never used to choose): pass rate {w.test_rates[0]:.2f} -> {w.test_rates[1]:.2f}."]
+          if w.test_rates else []),
         f"Budget spent: {u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
         f"${u.get('cost_usd', 0.0):.4f}.",
         "",

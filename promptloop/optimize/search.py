@@ -43,6 +43,16 @@ from promptloop.traces.to_golden import trace_failures
 Event = Callable[[str, dict[str, Any]], None]
 
 
+def test_part(ids: list[str], seed: int, share: float = 0.2, minimum: int = 20) -> list[str]:
+    """About ``share`` of the cases, by a stable hash, once there are ``minimum`` of them (fewer are all
+    needed to choose); trace cases are never in it."""
+    golden = [i for i in ids if not i.startswith("trace:")]
+    if len(golden) < minimum:
+        return []
+    ranked = sorted(golden, key=lambda i: hashlib.sha256(f"test:{seed}:{i}".encode()).hexdigest())
+    return ranked[: max(1, int(len(golden) * share))]
+
+
 class Optimizer:
     def __init__(self, config: Config, prompt: Prompt, golden: GoldenSet, client: ModelClient,
                  options: Options, *, extra_failures: list[Case] | None = None,
@@ -54,7 +64,10 @@ class Optimizer:
         self.extra = extra_failures or []
         self.emit = on_event or (lambda kind, data: None)
         # The prompt's own demonstrations are never scored against it (see Candidate.demos).
-        self.cases = {c.id: c for c in [*golden.cases, *self.extra] if c.id not in set(prompt.example_ids)}
+        cases = {c.id: c for c in [*golden.cases, *self.extra] if c.id not in set(prompt.example_ids)}
+        # A test part that neither demonstrations nor acceptance ever touch: the winner's honest score.
+        self.test_ids = test_part(list(cases), options.seed)
+        self.cases = {i: c for i, c in cases.items() if i not in set(self.test_ids)}
         self.budget = Budget(calls=options.calls, tokens=options.tokens, usd=options.usd)
         self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
 
@@ -171,8 +184,23 @@ class Optimizer:
                 out.winner_metrics = _metrics(await self._score(win_prompt, evaluable))
             except BudgetExceeded:  # every one of these is cached already; kept for safety
                 pass
+            if self.test_ids:
+                try:
+                    out.test_rates = (await self._rate(self.prompt, self.test_ids),
+                                      await self._rate(win_prompt, self.test_ids))
+                    self.emit("note", {"text": f"held-out test part ({len(self.test_ids)} cases, never used to "
+                                               f"choose): {out.test_rates[0]:.2f} -> {out.test_rates[1]:.2f}"})
+                except BudgetExceeded:
+                    self.emit("note", {"text": "no budget left to score the held-out test part"})
         out.usage = self._usage()
         return out
+
+    async def _rate(self, prompt: Prompt, ids: list[str]) -> float:
+        golden_cases = {c.id: c for c in self.golden.cases}
+        results = await run_cases(prompt, [golden_cases[i] for i in ids], self.client, model=self.model,
+                                  judge=self.judge, root=self.config.root, repeat=self.o.repeat)
+        r = rates(results)
+        return mean([r[i] for i in ids if i in r])
 
     async def _race(self, base: Candidate, pool: list[Case], plan: Plan) -> Candidate | None:
         """Label-balanced demonstration sets of several sizes and seeds (and, for label tasks, decoded
@@ -181,10 +209,12 @@ class Optimizer:
         if len(pool) < 2:
             return None
         labels = next((a.value for a in self.prompt.assertions if a.type == "label" and a.value), None)
-        sizes = sorted({min(n, len(pool)) for n in ((2, 4) if labels else (1, 2, 4, 8))})
+        # One or two demonstrations of every label (at least 2 and 4), else 1 to 8 examples.
+        wanted = (max(2, len(labels)), max(4, 2 * len(labels))) if labels else (1, 2, 4, 8)
+        sizes = sorted({min(n, len(pool)) for n in wanted})
         unused = [c for c in pool if c.id not in base.demos]
         entrants: list[Candidate] = []
-        for seed in (self.o.seed, self.o.seed + 1):
+        for seed in (self.o.seed, self.o.seed + 1, self.o.seed + 2):
             for c in fewshot_variants(base, self.prompt, unused, sizes, seed=seed * 7919 + 1):
                 entrants.append(c)
                 constrained = constrained_variant(c, self.prompt)

@@ -378,3 +378,30 @@ def test_no_commit_prints_the_winner_as_a_diff_and_runs_show_has_each_candidate(
     run_id = list_runs(prepo / ".promptloop")[0]["id"]
     shown = cli.invoke(app, ["-C", str(prepo), "runs", "show", run_id])
     assert shown.exit_code == 0 and shown.output.count("+Classify the item. MAGIC") >= 1 and "@@" in shown.output
+
+
+def test_a_held_out_test_part_is_never_used_to_choose_and_is_reported(tmp_path):
+    from promptloop.optimize.search import test_part
+
+    root = tmp_path / "big"
+    cases = [(f"k{i}", f"{'apple' if i % 2 else 'banana'} item {i}", "A" if i % 2 else "B", False)
+             for i in range(30)]
+    lines = ["cases:"] + [f"  - id: {cid}\n    inputs: {{q: {q}}}\n    expected: {exp}" for cid, q, exp, _ in cases]
+    init_repo(root, {"promptloop.yaml": CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": "\n".join(lines) + "\n",
+                     ".gitignore": ".promptloop/\n"})
+    expected = {q: exp for _, q, exp, _ in cases}
+
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": "r", "instructions": "Classify the item. MAGIC"}]})
+        q = request.messages[-1]["content"].removeprefix("Item: ")
+        return expected[q] if "MAGIC" in request.messages[0]["content"] else "A"
+
+    client = FakeModel(responder=respond)
+    report = run(root, client, commit=False)
+    held = set(test_part([c[0] for c in cases], 0))
+    baseline = sum(1 for cid, _, exp, _ in cases if cid in held and exp == "A") / len(held)
+    assert len(held) == 6 and report.outcome.test_rates == (baseline, 1.0)
+    assert not any(held & set(c.candidate.demos) for c in report.outcome.candidates)  # never a demonstration
+    log = list_runs(root / ".promptloop")[0]
+    assert any("held-out test part" in e.get("text", "") for e in log["events"])
