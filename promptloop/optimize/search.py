@@ -167,7 +167,9 @@ class Optimizer:
                     out.stop_reason = f"target {self.o.target:g} reached"
                     break
                 stale = 0 if improved else stale + 1
-                if stale >= self.o.patience:
+                # Stagnation ends the search only once half the call budget is spent: a few unlucky rounds
+                # must not leave most of what the user granted unused while rounds remain.
+                if stale >= self.o.patience and not self._mostly_unspent():
                     out.stop_reason = f"{stale} round(s) without improvement"
                     break
             else:
@@ -329,6 +331,10 @@ class Optimizer:
         s.status, s.reason = accept(s.full_rate, base_rate, s.paired, s.fixed_failures, critical,
                                     alpha=self.o.alpha, tolerance=self.o.tolerance)
         return s
+
+    def _mostly_unspent(self) -> bool:
+        calls = getattr(getattr(self.client, "usage", None), "calls", 0)
+        return self.budget.calls is not None and calls < self.budget.calls / 2
 
     @staticmethod
     def _errored(s: Scored, results: list[CaseResult]) -> bool:

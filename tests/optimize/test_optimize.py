@@ -405,3 +405,15 @@ def test_a_held_out_test_part_is_never_used_to_choose_and_is_reported(tmp_path):
     assert not any(held & set(c.candidate.demos) for c in report.outcome.candidates)  # never a demonstration
     log = list_runs(root / ".promptloop")[0]
     assert any("held-out test part" in e.get("text", "") for e in log["events"])
+
+
+def test_stagnation_does_not_stop_the_search_with_most_of_the_budget_unspent(prepo):
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": "r", "instructions": f"Try {request.sample}."}]})
+        return "A"  # nothing ever helps
+
+    unlimited = run(prepo, FakeModel(responder=respond), rounds=3, calls=None).outcome
+    assert unlimited.rounds == 1 and "without improvement" in unlimited.stop_reason
+    generous = run(prepo, FakeModel(responder=respond), rounds=3, calls=5000).outcome
+    assert generous.rounds == 3 and generous.stop_reason == "3 round(s) done"
