@@ -141,3 +141,50 @@ def test_unwritable_report_path_is_one_line(cli, repo, tmp_path):
         point_at(repo, server.api_base)
         r = run(cli, "-C", repo, "eval", "trec", "--limit", "1", "-o", blocker / "r.json")
     assert r.exit_code == 2 and "Traceback" not in r.output and str(blocker) in r.output
+
+
+def test_version_flag(cli):
+    from promptloop import __version__
+
+    r = cli.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"promptloop {__version__}"
+
+
+def test_an_unknown_report_type_is_refused_before_any_call(cli, repo, tmp_path):
+    with FakeServer(answer=lambda body: "NUM") as server:
+        point_at(repo, server.api_base)
+        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "-o", str(tmp_path / "r.html")])
+        assert r.exit_code == 2 and "unknown report type '.html'" in r.output
+        assert server.requests == [] and not (tmp_path / "r.html").exists()
+
+
+def test_cache_info_and_clear_touch_only_completions(cli, repo, tmp_path):
+    import json as _json
+
+    with FakeServer(answer=lambda body: "NUM") as server:
+        point_at(repo, server.api_base)
+        assert cli.invoke(app, ["-C", str(repo), "eval", "trec", "--limit", "3"]).exit_code in (0, 1)
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(_json.dumps({"promptloop_trace": 1, "id": "x", "messages": [{"role": "user", "content": "q"}],
+                                  "output": "a"}) + "\n")
+    assert cli.invoke(app, ["-C", str(repo), "import", str(trace)]).exit_code == 0
+    info = cli.invoke(app, ["-C", str(repo), "cache", "info"])
+    assert info.exit_code == 0 and "3 completion(s)" in info.output and "openai/fake-model: 3" in info.output
+    cleared = cli.invoke(app, ["-C", str(repo), "cache", "clear"])
+    assert cleared.exit_code == 0 and "deleted 3" in cleared.output
+    assert "0 completion(s)" in cli.invoke(app, ["-C", str(repo), "cache", "info"]).output
+    assert "1 trace(s)" in cli.invoke(app, ["-C", str(repo), "traces"]).output  # traces untouched
+
+
+def test_pre_commit_hook_runs_a_real_command_on_repo_files():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml").read_text())
+    validate = next(h for h in hooks if h["id"] == "promptloop-validate")
+    assert validate["entry"].split()[0] == "promptloop" and validate["pass_filenames"] is False
+    names = {c.name or c.callback.__name__ for c in app.registered_commands}
+    assert validate["entry"].split()[1] in names
+    assert all(re.match(validate["files"], f) for f in ("promptloop.yaml", "prompts/trec.yaml", "golden/x.yml"))

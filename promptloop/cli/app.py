@@ -14,7 +14,7 @@ from promptloop.errors import PromptloopError
 
 # The loop's order, not the order the command modules happen to be imported in.
 ORDER = ("init", "validate", "schema", "eval", "merge", "models", "optimize", "runs", "regress", "log", "diff",
-         "rollback", "import", "traces", "golden", "compare", "bundle")
+         "rollback", "import", "traces", "golden", "compare", "bundle", "cache")
 
 
 class LoopOrder(typer.core.TyperGroup):
@@ -74,9 +74,19 @@ def repo_config() -> Any:
     return load_config(state["dir"])
 
 
+def _version(value: bool) -> None:
+    if value:
+        from promptloop import __version__
+
+        console().print(f"promptloop {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def main(directory: Annotated[Path | None, typer.Option(
-        "-C", help="Run as if promptloop was started in DIR (like git -C).", metavar="DIR")] = None) -> None:
+        "-C", help="Run as if promptloop was started in DIR (like git -C).", metavar="DIR")] = None,
+         version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="Print the version and exit.")] = False) -> None:
     if directory is not None and not directory.is_dir():
         raise fail(f"-C {directory}: no such directory")
     state["dir"] = directory or Path(".")

@@ -92,3 +92,47 @@ def bundle_(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     console().print(f"wrote {output}: " + ", ".join(f"{p['name']}@{p['version'][:10]}" for p in data["prompts"]))
+
+
+cache_app = typer.Typer(help="The completion cache (traces and run logs are kept apart and left alone).",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("info")
+@command
+def cache_info() -> None:
+    """How many completions are cached, per model, and how much disk they take."""
+    from promptloop.model.cache import CompletionCache
+
+    config = repo_config()
+    path = config.cache_dir / "cache.sqlite"
+    if not path.exists():
+        console().print(f"no completion cache yet at {path}")
+        return
+    cache = CompletionCache(path)
+    try:
+        s = cache.stats()
+    finally:
+        cache.close()
+    console().print(f"{s['completions']} completion(s) in {s['path']} ({s['bytes'] / 1e6:.1f} MB)")
+    for model, n in s["by_model"].items():
+        console().print(f"  {esc(model)}: {n}")
+
+
+@cache_app.command("clear")
+@command
+def cache_clear(model: Annotated[str | None, typer.Option(help="Only this model's completions.")] = None) -> None:
+    """Delete cached completions (the next run pays for them again); imported traces and run logs stay."""
+    from promptloop.model.cache import CompletionCache
+
+    path = repo_config().cache_dir / "cache.sqlite"
+    if not path.exists():
+        console().print("nothing to clear")
+        return
+    cache = CompletionCache(path)
+    try:
+        n = cache.clear(model)
+    finally:
+        cache.close()
+    console().print(f"deleted {n} cached completion(s)" + (f" of {esc(model)}" if model else ""))

@@ -31,9 +31,11 @@ def eval_(
 
     Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
     """
-    from promptloop.scoring.eval_run import evaluate_prompt, load_task
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task, path_kind
     from promptloop.scoring.shards import parse_shard
 
+    for path in output or []:
+        path_kind(path)  # an unknown report type fails before any model call is paid for
     config = repo_config()
     task_prompt, gs = load_task(config, prompt, golden)
     which = parse_shard(shard) if shard else None
@@ -60,9 +62,10 @@ def finish_eval(report: Any, output: list[Path] | None, as_json: bool) -> None:
     from promptloop.scoring.eval_run import path_kind
     from promptloop.scoring.reports import WRITERS, to_json
 
-    for path in output or []:
+    kinds = [path_kind(path) for path in output or []]  # every name checked before anything is written
+    for path, kind in zip(output or [], kinds, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(WRITERS[path_kind(path)](report), encoding="utf-8")
+        path.write_text(WRITERS[kind](report), encoding="utf-8")
     if as_json:
         sys.stdout.write(to_json(report) + "\n")
     else:

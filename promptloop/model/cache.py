@@ -46,6 +46,22 @@ class CompletionCache:
                 (key, model, json.dumps(response, ensure_ascii=False), time.time()),
             )
 
+    def stats(self) -> dict[str, Any]:
+        """Completions per model, and the file's size: what `promptloop cache info` shows."""
+        with self._lock:
+            rows = self._db.execute("SELECT model, COUNT(*) FROM completions GROUP BY model ORDER BY 2 DESC")
+            by_model = {str(m): int(n) for m, n in rows}
+        size = sum(f.stat().st_size for f in self.path.parent.glob(self.path.name + "*") if f.is_file())
+        return {"path": str(self.path), "completions": sum(by_model.values()), "by_model": by_model, "bytes": size}
+
+    def clear(self, model: str | None = None) -> int:
+        """Delete cached completions (of ``model`` only, if given); traces and run logs are elsewhere."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM completions" + (" WHERE model = ?" if model else ""),
+                                   (model,) if model else ())
+            self._db.execute("VACUUM")
+            return int(cur.rowcount)
+
     def __len__(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])

@@ -157,10 +157,13 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
     }
 
 
+REPORT_KINDS = {".json": "json", ".md": "markdown", ".xml": "junit"}
+
+
 def path_kind(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(".junit.xml") or name.endswith(".xml"):
-        return "junit"
-    if name.endswith(".md"):
-        return "markdown"
-    return "json"
+    """The report format a file name asks for; an unknown one is an input error, never silently JSON."""
+    kind = REPORT_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise UsageError(f"-o {path}: unknown report type '{path.suffix or '(none)'}'; use .json, .md or "
+                         ".xml (JUnit), e.g. -o report.junit.xml")
+    return kind
