@@ -149,3 +149,16 @@ def test_closed_set_decoding_admits_only_the_choices():
 
     answers = [json.loads(c.text)[CHOICE_KEY] for c in asyncio.run(go())]
     assert all(a in choices for a in answers), answers  # the grammar admits nothing else
+
+
+def test_a_closed_set_request_becomes_an_exact_grammar():
+    from llama_cpp import LlamaGrammar
+
+    from promptloop.model.embedded import choice_grammar, closed_set
+    from promptloop.scoring.evaluate import choice_format
+
+    key, values = closed_set(choice_format(["positive", 'say "no"']))
+    grammar = choice_grammar(key, values)
+    assert grammar == 'root ::= "{\\"answer\\": " ( "\\"positive\\"" | "\\"say \\\\\\"no\\\\\\"\\"" ) "}"\n'
+    LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
+    assert closed_set({"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}) is None
