@@ -26,6 +26,13 @@ def eval_(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", help="Only shard I of N (by case id); gate on `promptloop merge` of all N.")] = None,
+    keyword: Annotated[str | None, typer.Option("-k", metavar="TEXT",
+                                                help="Only cases whose id or inputs contain TEXT.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="Only cases with TAG.")] = None,
+    exclude_tag: Annotated[list[str] | None, typer.Option("--exclude-tag", metavar="TAG",
+                                                          help="Leave out cases with TAG.")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, metavar="N", help="A random N of the cases.")] = None,
+    seed: Annotated[int, typer.Option(metavar="S", help="Seed for --sample.")] = 0,
 ) -> None:
     """Score a prompt on its golden set.
 
@@ -39,11 +46,14 @@ def eval_(
     config = repo_config()
     task_prompt, gs = load_task(config, prompt, golden)
     which = parse_shard(shard) if shard else None
+    from promptloop.scoring.eval_run import Selection
+
+    selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed)
 
     def run_eval(progress: Any = None) -> Any:
         return run_with_client(config, lambda lm: evaluate_prompt(
             config, task_prompt, gs, client=lm, model=model, repeat=repeat, limit=limit, progress=progress,
-            shard=which), no_cache=no_cache)
+            shard=which, selection=selection), no_cache=no_cache)
 
     if as_json:
         report = run_eval()

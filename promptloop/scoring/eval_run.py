@@ -91,12 +91,48 @@ def require_cases(golden: GoldenSet, selected: list[Case] | None = None, how: st
     return cases
 
 
+@dataclass(frozen=True)
+class Selection:
+    """Which cases to run, like pytest's: ``-k`` substring of id or inputs, tags in or out, a seeded sample."""
+
+    keyword: str | None = None
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
+    sample: int | None = None
+    seed: int = 0
+
+    def apply(self, cases: list[Case]) -> list[Case]:
+        import json
+        import random
+
+        out = cases
+        if self.keyword:
+            k = self.keyword.casefold()
+            out = [c for c in out if k in c.id.casefold() or k in json.dumps(c.inputs, ensure_ascii=False).casefold()]
+        if self.tags:
+            out = [c for c in out if set(self.tags) & set(c.tags)]
+        if self.exclude_tags:
+            out = [c for c in out if not set(self.exclude_tags) & set(c.tags)]
+        if self.sample is not None and self.sample < len(out):
+            out = sorted(random.Random(self.seed).sample(out, self.sample), key=out.index)
+        return out
+
+    def describe(self) -> str:
+        parts = [f"-k {self.keyword}" if self.keyword else "", *(f"--tag {t}" for t in self.tags),
+                 *(f"--exclude-tag {t}" for t in self.exclude_tags),
+                 f"--sample {self.sample}" if self.sample is not None else ""]
+        return " ".join(p for p in parts if p) or "the selection"
+
+
 async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, client: ModelClient,
                           model: str | None = None, repeat: int = 1, limit: int | None = None,
-                          progress: Progress | None = None, shard: tuple[int, int] | None = None) -> EvalReport:
+                          progress: Progress | None = None, shard: tuple[int, int] | None = None,
+                          selection: Selection | None = None) -> EvalReport:
     demos = set(prompt.example_ids)
     pool = [c for c in golden.cases if c.id not in demos]
     excluded = [c.id for c in golden.cases if c.id in demos]
+    if selection is not None:
+        pool = require_cases(golden, selection.apply(pool), selection.describe())
     cases = require_cases(golden, pool[:limit] if limit else pool,
                           f"--limit {limit}" if limit else "leaving out the prompt's demonstration cases")
     if shard is not None:

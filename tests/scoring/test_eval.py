@@ -142,3 +142,33 @@ def test_a_prompts_own_demonstrations_are_left_out_of_its_score(repo):
     assert report.excluded == [first.id]
     assert first.id not in {r.case_id for r in report.results}
     assert len(fake.calls("task")) == len(load_golden(repo / "golden" / "trec.yaml").cases) - 1
+
+
+def test_case_selection_like_pytest(cli, repo):
+    from promptloop.cli import app
+    from promptloop.testing import FakeServer
+    from tests.conftest import point_at
+
+    golden = ("cases:\n  - {id: alpha-1, inputs: {question: 'How far?'}, expected: NUM, tags: [critical]}\n"
+              "  - {id: alpha-2, inputs: {question: 'Who?'}, expected: HUM}\n"
+              "  - {id: beta-1, inputs: {question: 'Where is Rome?'}, expected: LOC, tags: [edge]}\n"
+              "  - {id: beta-2, inputs: {question: 'Why?'}, expected: DESC, tags: [edge, critical]}\n")
+    (repo / "golden" / "trec.yaml").write_text(golden)
+    import json as _json
+
+    def ids(*args):
+        with FakeServer(answer=lambda body: "NUM") as server:
+            point_at(repo, server.api_base)
+            r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--json", *args])
+        return r.exit_code, sorted(x["id"] for x in _json.loads(r.stdout)["results"]) if r.stdout else []
+
+    assert ids("-k", "alpha")[1] == ["alpha-1", "alpha-2"]
+    assert ids("-k", "rome")[1] == ["beta-1"]  # inputs are searched too
+    assert ids("--tag", "critical")[1] == ["alpha-1", "beta-2"]
+    assert ids("--tag", "edge", "--exclude-tag", "critical")[1] == ["beta-1"]
+    first, again = ids("--sample", "2", "--seed", "3"), ids("--sample", "2", "--seed", "3")
+    assert len(first[1]) == 2 and first == again
+    with FakeServer(answer=lambda body: "NUM") as server:
+        point_at(repo, server.api_base)
+        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "-k", "gamma"])
+    assert r.exit_code == 2 and "-k gamma selects none" in r.output
