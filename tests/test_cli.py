@@ -188,3 +188,33 @@ def test_pre_commit_hook_runs_a_real_command_on_repo_files():
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     assert validate["entry"].split()[1] in names
     assert all(re.match(validate["files"], f) for f in ("promptloop.yaml", "prompts/trec.yaml", "golden/x.yml"))
+
+
+def test_dotenv_is_read_and_never_overrides_the_environment(cli, repo, monkeypatch):
+    import re
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-shell-0123456789abcdef")
+    cfg = (repo / "promptloop.yaml").read_text()
+    (repo / "promptloop.yaml").write_text(re.sub(r"(?m)^  default: .*$", "  default: openai/gpt-4o-mini", cfg))
+    with FakeServer(answer=lambda body: "NUM") as server:
+        (repo / ".env").write_text(f"# keys\nexport OPENAI_BASE_URL='{server.api_base}'\n"
+                                   "OPENAI_API_KEY=sk-from-dotenv-should-not-win\n")
+        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--limit", "2", "--no-cache"])
+        assert r.exit_code in (0, 1), r.output
+        assert len(server.requests) == 2  # the endpoint came from .env
+    import os
+
+    assert os.environ["OPENAI_API_KEY"] == "sk-from-the-shell-0123456789abcdef"
+    (repo / ".env").write_text("not a pair\n")
+    r = cli.invoke(app, ["-C", str(repo), "validate"])
+    assert r.exit_code == 2 and ".env:1: expected KEY=VALUE" in r.output
+
+
+def test_init_ignores_dotenv(cli, tmp_path):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / ".gitignore").write_text(".promptloop/\n")
+    assert cli.invoke(app, ["init", str(tmp_path / "p")]).exit_code == 0
+    lines = (tmp_path / "p" / ".gitignore").read_text().split()
+    assert lines.count(".env") == 1 and lines.count(".promptloop/") == 1

@@ -85,11 +85,50 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(directory: Annotated[Path | None, typer.Option(
         "-C", help="Run as if promptloop was started in DIR (like git -C).", metavar="DIR")] = None,
+         env_file: Annotated[Path | None, typer.Option(
+             "--env-file", metavar="FILE", help="Read KEY=VALUE lines into the environment (default: the prompt "
+                                                "repo's .env, if any). Variables already set win.")] = None,
          version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                                help="Print the version and exit.")] = False) -> None:
     if directory is not None and not directory.is_dir():
         raise fail(f"-C {directory}: no such directory")
     state["dir"] = directory or Path(".")
+    if env_file is not None and not env_file.is_file():
+        raise fail(f"--env-file {env_file}: no such file")
+    load_env(env_file or _repo_env())
+
+
+def _repo_env() -> Path | None:
+    from promptloop.errors import RepoNotFound
+    from promptloop.repo.config import find_root
+
+    try:
+        found = find_root(state["dir"]) / ".env"
+    except RepoNotFound:
+        return None
+    return found if found.is_file() else None
+
+
+def load_env(path: Path | None) -> None:
+    """``KEY=VALUE`` lines (``export``, quotes and comments allowed) into ``os.environ``, never overriding
+    what is already set; the values are never printed."""
+    import os
+
+    if path is None:
+        return
+    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.replace("_", "").isalnum():
+            raise fail(f"{path}:{n}: expected KEY=VALUE")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        os.environ.setdefault(key, value)
 
 
 GRACE_S = 5.0  # how long the first Ctrl-C waits for calls in flight to land in the cache

@@ -73,6 +73,8 @@ cases:
 GITIGNORE = """\
 # promptloop's cache and trace store (traces may hold personal data)
 .promptloop/
+# API keys, read by promptloop at start: never commit them
+.env
 """
 
 FILES = {"promptloop.yaml": CONFIG, "prompts/sentiment.yaml": PROMPT, "golden/sentiment.yaml": GOLDEN}
@@ -92,8 +94,13 @@ def scaffold(root: Path) -> tuple[list[Path], list[Path]]:
         created.append(path)
     gi = root / ".gitignore"
     existing = gi.read_text(encoding="utf-8") if gi.exists() else ""
-    if ".promptloop/" not in existing.split():
-        gi.write_text(existing + ("\n" if existing and not existing.endswith("\n") else "") + GITIGNORE,
+    present = existing.split()
+    # Each entry with the comment above it, added only where missing.
+    blocks = GITIGNORE.strip("\n").split("\n")
+    missing = "".join(f"{blocks[i]}\n{blocks[i + 1]}\n" for i in range(0, len(blocks), 2)
+                      if blocks[i + 1] not in present)
+    if missing:
+        gi.write_text(existing + ("\n" if existing and not existing.endswith("\n") else "") + missing,
                       encoding="utf-8")
         created.append(gi)
     return created, kept
