@@ -13,8 +13,8 @@ import typer.core
 from promptloop.errors import PromptloopError
 
 # The loop's order, not the order the command modules happen to be imported in.
-ORDER = ("init", "validate", "schema", "eval", "merge", "models", "optimize", "runs", "regress", "log", "diff",
-         "rollback", "import", "traces", "golden", "compare", "bundle", "cache")
+ORDER = ("init", "validate", "schema", "eval", "history", "merge", "models", "optimize", "runs", "regress", "log",
+         "diff", "rollback", "import", "traces", "golden", "compare", "bundle", "cache")
 
 
 class LoopOrder(typer.core.TyperGroup):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from promptloop.cli.app import app, command, console, fail, repo_config, run_with_client
+from promptloop.cli.app import app, command, console, esc, fail, repo_config, run_with_client
 
 
 @app.command("eval")
@@ -33,6 +34,8 @@ def eval_(
                                                           help="Leave out cases with TAG.")] = None,
     sample: Annotated[int | None, typer.Option(min=1, metavar="N", help="A random N of the cases.")] = None,
     seed: Annotated[int, typer.Option(metavar="S", help="Seed for --sample.")] = 0,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", metavar="last|ID", help="Print the cases that flipped since an earlier run of it.")] = None,
 ) -> None:
     """Score a prompt on its golden set.
 
@@ -45,6 +48,7 @@ def eval_(
         path_kind(path)  # an unknown report type fails before any model call is paid for
     config = repo_config()
     task_prompt, gs = load_task(config, prompt, golden)
+    earlier = earlier_run(config, task_prompt.name, compare)
     which = parse_shard(shard) if shard else None
     from promptloop.scoring.eval_run import Selection
 
@@ -64,7 +68,45 @@ def eval_(
                       TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
             task = bar.add_task(prompt, total=None)
             report = run_eval(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    remember(config, report, earlier, quiet=as_json)
     finish_eval(report, output, as_json)
+
+
+def earlier_run(config: Any, prompt: str, compare: str | None) -> Any:
+    """The run ``--compare`` names, found before any model call is paid for."""
+    from promptloop.scoring import runs as history
+
+    if not compare:
+        return None
+    previous = history.runs(config.cache_dir, prompt)
+    earlier = previous[0] if compare == "last" and previous else (
+        history.get(config.cache_dir, int(compare)) if compare.isdigit() else None)
+    if earlier is None:
+        raise fail(f"--compare {compare}: no earlier run of {prompt} to compare with "
+                   "(`promptloop history` lists them)")
+    return earlier
+
+
+def remember(config: Any, report: Any, earlier: Any, *, quiet: bool) -> None:
+    """Keep the run in the eval history; with --compare, show what flipped since the earlier one."""
+    from promptloop.errors import GitError
+    from promptloop.scoring import runs as history
+
+    revision, dirty = None, False
+    try:
+        from promptloop.git.commits import open_repo
+
+        repo = open_repo(config.root)
+        revision = repo.head.commit.hexsha if repo.head.is_valid() else None
+        dirty = repo.is_dirty(untracked_files=True)
+    except GitError:
+        pass
+    run_id = history.record(config.cache_dir, report, revision=revision, dirty=dirty)
+    if earlier is not None and not quiet:
+        changed = history.flips(earlier, history.get(config.cache_dir, run_id))
+        console().print(f"since run {earlier.id}: {len(changed['fixed'])} fixed, {len(changed['broke'])} broke"
+                        + "".join(f"\n  [green]fixed[/] {esc(c)}" for c in changed["fixed"][:20])
+                        + "".join(f"\n  [red]broke[/] {esc(c)}" for c in changed["broke"][:20]))
 
 
 def finish_eval(report: Any, output: list[Path] | None, as_json: bool) -> None:
@@ -173,3 +215,30 @@ def finish_regress(report: Any, junit: Path | None, markdown: Path | None, as_js
     else:
         render_regress(console(), report)
     raise typer.Exit(report.exit_code)
+
+
+@app.command()
+@command
+def history(
+    prompt: Annotated[str | None, typer.Argument(metavar="[PROMPT|show ID]", help="Only this prompt's runs.")] = None,
+    run_id: Annotated[str | None, typer.Argument(hidden=True)] = None,
+) -> None:
+    """Earlier eval runs with their revision and metrics (`history show ID`: one run's cases)."""
+    from promptloop.scoring import runs as eval_runs
+
+    config = repo_config()
+    if prompt == "show":
+        if not run_id or not run_id.isdigit():
+            raise fail("usage: promptloop history show ID")
+        r = eval_runs.get(config.cache_dir, int(run_id))
+        console().print(f"run {r.id}: {esc(r.prompt)} with {esc(r.model)} at {esc(str(r.revision or '?')[:10])}"
+                        + (" (dirty)" if r.dirty else ""))
+        for case, status in r.cases.items():
+            console().print(f"  {esc(case)}: {status}")
+        return
+    for r in eval_runs.runs(config.cache_dir, prompt):
+        rate = r.metrics.get("pass_rate")
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.time))
+        console().print(f"{r.id:>5}  {when}  {esc(r.prompt)}  {esc(str(r.revision or '?')[:10])}"
+                        f"{'+dirty' if r.dirty else ''}  {esc(r.model)}  pass rate "
+                        + ("–" if rate is None else f"{rate:.3f}"))

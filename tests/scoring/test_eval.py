@@ -172,3 +172,36 @@ def test_case_selection_like_pytest(cli, repo):
         point_at(repo, server.api_base)
         r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "-k", "gamma"])
     assert r.exit_code == 2 and "-k gamma selects none" in r.output
+
+
+def test_eval_history_keeps_runs_and_shows_flips(cli, repo):
+    import subprocess
+
+    from promptloop.cli import app
+    from promptloop.testing import FakeServer
+    from tests.conftest import point_at
+
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    answers = {"first": "NUM"}
+
+    def answer(body):
+        return answers["first"] if "How far" in body["messages"][-1]["content"] else "LOC"
+
+    (repo / "golden" / "trec.yaml").write_text(
+        "cases:\n  - {id: far, inputs: {question: 'How far is it?'}, expected: NUM}\n"
+        "  - {id: where, inputs: {question: 'Where is it?'}, expected: LOC}\n")
+    with FakeServer(answer=answer) as server:
+        point_at(repo, server.api_base)
+        first = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--no-cache"])
+        answers["first"] = "HUM"  # the next run breaks one case
+        second = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--no-cache", "--compare", "last"])
+    assert first.exit_code == 0 and second.exit_code == 0, second.output
+    assert "0 fixed, 1 broke" in second.output and "far (passed -> failed)" in second.output
+    listing = cli.invoke(app, ["-C", str(repo), "history", "trec"])
+    lines = [ln for ln in listing.output.splitlines() if "trec" in ln]
+    assert len(lines) == 2 and "pass rate 0.500" in lines[0] and "pass rate 1.000" in lines[1]
+    run_id = lines[0].split()[0]
+    shown = cli.invoke(app, ["-C", str(repo), "history", "show", run_id])
+    assert "far: failed" in shown.output and "where: passed" in shown.output
+    bad = cli.invoke(app, ["-C", str(repo), "eval", "gsm8k", "--compare", "last", "--limit", "1"])
+    assert bad.exit_code == 2 and "no earlier run" in bad.output
