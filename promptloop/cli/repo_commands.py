@@ -45,14 +45,23 @@ def validate() -> None:
 
 @app.command()
 @command
-def schema(name: Annotated[str, typer.Argument(help="prompt, golden, config or trace")]) -> None:
-    """Print a file format's JSON Schema (for editors and other tools)."""
-    from promptloop.repo.files import SCHEMA_NAMES
-    from promptloop.repo.files import schema as get
+def schema(
+    name: Annotated[str | None, typer.Argument(help="prompt, golden, config or trace")] = None,
+    write: Annotated[Path | None, typer.Option("--write", metavar="DIR",
+                                               help="Write every schema as NAME.schema.json into DIR.")] = None,
+) -> None:
+    """Print a file format's JSON Schema, self-contained (for editors and tools such as check-jsonschema)."""
+    from promptloop.repo.files import SCHEMA_NAMES, standalone
 
+    if write is not None:
+        write.mkdir(parents=True, exist_ok=True)
+        for n in SCHEMA_NAMES:
+            (write / f"{n}.schema.json").write_text(json.dumps(standalone(n), indent=2) + "\n", encoding="utf-8")
+        console().print(f"wrote {len(SCHEMA_NAMES)} schemas to {write}")
+        return
     if name not in SCHEMA_NAMES:
-        raise fail(f"no schema '{name}'; use one of: {', '.join(SCHEMA_NAMES)}")
-    sys.stdout.write(json.dumps(get(name), indent=2) + "\n")
+        raise fail(f"no schema '{name}'; use one of: {', '.join(SCHEMA_NAMES)} (or --write DIR)")
+    sys.stdout.write(json.dumps(standalone(name), indent=2) + "\n")
 
 
 @app.command()

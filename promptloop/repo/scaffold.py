@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 CONFIG = """\
+# yaml-language-server: $schema=.promptloop/schemas/config.schema.json
 # promptloop settings. Schema: `promptloop schema config`.
 models:
   # Every role (task, proposer, judge) uses `default` unless set on its own line.
@@ -24,6 +26,7 @@ thresholds:
 """
 
 PROMPT = """\
+# yaml-language-server: $schema=../.promptloop/schemas/prompt.schema.json
 # Schema: `promptloop schema prompt`.
 description: Classify the sentiment of a product review.
 model:
@@ -47,6 +50,7 @@ golden: sentiment
 """
 
 GOLDEN = """\
+# yaml-language-server: $schema=../.promptloop/schemas/golden.schema.json
 # Schema: `promptloop schema golden`.
 description: Hand-written reviews.
 cases:
@@ -92,6 +96,13 @@ def scaffold(root: Path) -> tuple[list[Path], list[Path]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         created.append(path)
+    # The schemas the files above point editors at (self-contained: no network, no promptloop needed).
+    from promptloop.repo.files import SCHEMA_NAMES, standalone
+
+    schemas = root / ".promptloop" / "schemas"
+    schemas.mkdir(parents=True, exist_ok=True)
+    for name in SCHEMA_NAMES:
+        (schemas / f"{name}.schema.json").write_text(json.dumps(standalone(name), indent=2) + "\n", encoding="utf-8")
     gi = root / ".gitignore"
     existing = gi.read_text(encoding="utf-8") if gi.exists() else ""
     present = existing.split()

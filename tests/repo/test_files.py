@@ -134,3 +134,40 @@ def test_schema_enum_matches_registry():
     from promptloop.scoring.assertions import REGISTRY
 
     assert set(schema("prompt")["$defs"]["assertion"]["properties"]["type"]["enum"]) == set(REGISTRY)
+
+
+def test_written_schemas_stand_alone_for_check_jsonschema(cli, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from promptloop.cli import app
+
+    tool = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert tool, "check-jsonschema is a dev dependency"
+    root = tmp_path / "proj"
+    assert cli.invoke(app, ["init", str(root)]).exit_code == 0
+    schemas = root / ".promptloop" / "schemas"
+    for rel, name in (("promptloop.yaml", "config"), ("prompts/sentiment.yaml", "prompt"),
+                      ("golden/sentiment.yaml", "golden")):
+        text = (root / rel).read_text()
+        pointer = text.splitlines()[0].split("$schema=", 1)[1]
+        assert (root / rel).parent.joinpath(pointer).resolve() == (schemas / f"{name}.schema.json").resolve()
+        r = subprocess.run([tool, "--schemafile", str(schemas / f"{name}.schema.json"), str(root / rel)],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    repo_root = Path(__file__).resolve().parents[2]
+    shipped = [*sorted((repo_root / "prompts").glob("*.yaml"))]
+    r = subprocess.run([tool, "--schemafile", str(schemas / "prompt.schema.json"), *map(str, shipped)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = subprocess.run([tool, "--schemafile", str(schemas / "golden.schema.json"),
+                        *map(str, sorted((repo_root / "golden").glob("*.yaml")))], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    bad = root / "prompts" / "bad.yaml"
+    bad.write_text("messages: []\nunknown: 1\n")
+    r = subprocess.run([tool, "--schemafile", str(schemas / "prompt.schema.json"), str(bad)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1  # the standalone schema still rejects what promptloop rejects
