@@ -40,10 +40,15 @@ def read_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
                 yield n, decode(raw)
 
 
+def whole_text(path: Path) -> str | RecordError:
+    """The whole file (gzip or not) as text, or the RecordError saying why it is not UTF-8."""
+    with open_binary(path) as fh:
+        return decode(fh.read())
+
+
 def read_cassette(path: Path) -> Iterator[tuple[int, Any]]:
     """VCR cassettes (YAML) of recorded HTTP calls: each chat completion becomes an OpenAI log record."""
-    with open_binary(path) as fh:
-        text = decode(fh.read())
+    text = whole_text(path)
     if isinstance(text, RecordError):
         yield 1, text
         return
@@ -91,8 +96,7 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
         return
     head = first[1].strip() if isinstance(first[1], str) else ""
     if name.endswith(".json") or (head in ("[", "{") and not name.endswith(".jsonl")):
-        with open_binary(path) as fh:
-            text = decode(fh.read())
+        text = whole_text(path)
         if isinstance(text, RecordError):
             yield 1, text
             return
