@@ -96,8 +96,15 @@ def test_models_says_what_to_set(cli, repo, monkeypatch):
     (repo / "promptloop.yaml").write_text((repo / "promptloop.yaml").read_text().replace(
         "  default: local/smollm2", "  default: local/smollm2\n  judge: openai/gpt-4o-mini"))
     r = run(cli, "-C", repo, "models")
-    assert r.exit_code == 2
     assert "openai/gpt-4o-mini" in r.output and "OPENAI_API_KEY" in r.output
+    assert r.exit_code == 0 and "only `optimize` or an unused role" in r.output  # no check calls the judge
+    trec = repo / "prompts" / "trec.yaml"
+    judge = "assertions:\n  - type: llm_judge\n    value: Is it right?\n"
+    trec.write_text(trec.read_text().replace("assertions:\n", judge))
+    assert run(cli, "-C", repo, "models").exit_code == 2  # now eval would call the judge
+    (repo / "promptloop.yaml").write_text((repo / "promptloop.yaml").read_text().replace(
+        "  default: local/smollm2", "  default: openai/gpt-4o-mini"))
+    assert run(cli, "-C", repo, "models").exit_code == 2  # the task model is always needed
 
 
 def test_import_traces_and_golden_add(cli, repo, tmp_path):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from promptloop.cli.app import app, command, console, esc, fail, repo_config, state
+from promptloop.errors import PromptloopError
 
 
 @app.command()
@@ -85,7 +86,35 @@ def models(
     else:
         statuses = [(name, users, *model_status(name, base)) for (name, base), users in rows.items()]
     render_models(console(), statuses)
-    raise typer.Exit(0 if all(ok for _, _, ok, _ in statuses) else 2)
+    # A pre-flight for eval and regress: only models they would call can fail it; the proposer (optimize
+    # only) and an unused judge are shown, not counted.
+    needed = needed_roles(config)
+    blocking = [name for name, users, ok, _ in statuses if not ok and any(u in needed or u.startswith("prompt ")
+                                                                            for u in users)]
+    others = [name for name, users, ok, _ in statuses if not ok and name not in blocking]
+    if others and not blocking:
+        console(stderr=True).print(f"note: {', '.join(others)} not ready, but only `optimize` or an unused role "
+                                   "needs it")
+    raise typer.Exit(2 if blocking else 0)
+
+
+def needed_roles(config: Any) -> set[str]:
+    """The roles eval and regress call: the task model, and the judge if any check asks for one."""
+    from promptloop.repo.prompts import list_prompt_paths, load_golden, load_prompt
+
+    roles = {"task"}
+    for path in list_prompt_paths(config):
+        try:
+            prompt = load_prompt(config, str(path))
+            checks = list(prompt.assertions)
+            golden = load_golden(config.golden_dir / f"{prompt.golden_name}.yaml", prompt) \
+                if (config.golden_dir / f"{prompt.golden_name}.yaml").is_file() else None
+            checks += [a for c in (golden.cases if golden else []) for a in c.assertions]
+        except PromptloopError:
+            continue
+        if any(a.type == "llm_judge" and not a.model for a in checks):
+            roles.add("judge")
+    return roles
 
 
 @app.command("bundle")
