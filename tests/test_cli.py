@@ -225,3 +225,14 @@ def test_init_ignores_dotenv(cli, tmp_path):
     assert cli.invoke(app, ["init", str(tmp_path / "p")]).exit_code == 0
     lines = (tmp_path / "p" / ".gitignore").read_text().split()
     assert lines.count(".env") == 1 and lines.count(".promptloop/") == 1
+
+
+def test_jobs_caps_the_calls_in_flight(cli, repo):
+    peaks = []
+    for jobs in ("2", "6"):
+        with FakeServer(answer=lambda body: "NUM", latency=0.05) as server:
+            point_at(repo, server.api_base)
+            r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--limit", "12", "-j", jobs, "--no-cache"])
+            assert r.exit_code in (0, 1), r.output
+            peaks.append(server.max_in_flight)
+    assert peaks[0] == 2 and 2 < peaks[1] <= 6

@@ -134,7 +134,8 @@ def load_env(path: Path | None) -> None:
 GRACE_S = 5.0  # how long the first Ctrl-C waits for calls in flight to land in the cache
 
 
-def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cache: bool = False) -> T:
+def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cache: bool = False,
+                    jobs: int | None = None) -> T:
     """Run ``work(client)`` on a fresh model client; Ctrl-C loses no paid call.
 
     The first Ctrl-C stops new requests and waits up to ``GRACE_S`` for those in flight, whose answers
@@ -146,7 +147,7 @@ def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cach
     from promptloop.errors import Interrupted
     from promptloop.scoring.eval_run import open_client
 
-    lm = open_client(config, no_cache=no_cache)
+    lm = open_client(config, no_cache=no_cache, concurrency=jobs)
 
     async def main() -> T:
         loop = asyncio.get_running_loop()

@@ -25,6 +25,9 @@ def optimize(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and estimate; make no call.")] = False,
     no_commit: Annotated[bool, typer.Option("--no-commit", help="Report the winner without committing it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
+                                             help="Model calls in flight (default: concurrency).")] = None,
 ) -> None:
     """Find a better prompt from its failures and commit it on a new branch.
 
@@ -41,7 +44,8 @@ def optimize(
 
     with view:
         report = run_with_client(config, lambda lm: optimize_prompt(
-            config, prompt, options, client=lm, commit=not no_commit, dry_run=dry_run, on_event=view.event))
+            config, prompt, options, client=lm, commit=not no_commit, dry_run=dry_run, on_event=view.event),
+            no_cache=no_cache, jobs=jobs)
     if as_json:
         sys.stdout.write(json.dumps(optimize_json(report), indent=2, default=str) + "\n")
     else:

@@ -25,6 +25,8 @@ def eval_(
     output: Annotated[list[Path] | None, typer.Option(
         "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
+                                             help="Model calls in flight (default: concurrency).")] = None,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", help="Only shard I of N (by case id); gate on `promptloop merge` of all N.")] = None,
     keyword: Annotated[str | None, typer.Option("-k", metavar="TEXT",
@@ -57,7 +59,7 @@ def eval_(
     def run_eval(progress: Any = None) -> Any:
         return run_with_client(config, lambda lm: evaluate_prompt(
             config, task_prompt, gs, client=lm, model=model, repeat=repeat, limit=limit, progress=progress,
-            shard=which, selection=selection), no_cache=no_cache)
+            shard=which, selection=selection), no_cache=no_cache, jobs=jobs)
 
     if as_json:
         report = run_eval()
@@ -178,6 +180,9 @@ def regress(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", help="Only shard I of N of each golden set; gate on `promptloop merge`.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
+    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
+                                             help="Model calls in flight (default: concurrency).")] = None,
 ) -> None:
     """CI gate: fail (exit 1) when a changed prompt regresses its golden set.
 
@@ -191,7 +196,8 @@ def regress(
     ref = base or _default_base()
     which = parse_shard(shard) if shard else None
     report = run_with_client(config, lambda lm: run_regress(config, lm, base=ref, prompts=prompts or None,
-                                                             repeat=repeat, shard=which))
+                                                             repeat=repeat, shard=which),
+                             no_cache=no_cache, jobs=jobs)
     finish_regress(report, junit, markdown, as_json)
 
 

@@ -77,6 +77,8 @@ class FakeServer:
         self.fault_times = fault_times
         self.retry_after = retry_after
         self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests it was answering at once
         self.seen: Counter[str] = Counter()
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,8 +98,13 @@ class FakeServer:
         text = body["messages"][-1]["content"] if body.get("messages") else ""
         self.seen[text] += 1
         n = self.seen[text]
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
         if "FAULT:hang" in text:
             await self._closing.wait()
             raise web.HTTPServiceUnavailable()

@@ -65,9 +65,10 @@ class EvalReport:
         return "ok: thresholds met"
 
 
-def open_client(config: Config, *, no_cache: bool = False, budget: Budget | None = None) -> LM:
+def open_client(config: Config, *, no_cache: bool = False, budget: Budget | None = None,
+                concurrency: int | None = None) -> LM:
     cache = None if no_cache else config.cache_dir / "cache.sqlite"
-    return LM(cache_path=cache, concurrency=config.concurrency, timeout=config.timeout,
+    return LM(cache_path=cache, concurrency=concurrency or config.concurrency, timeout=config.timeout,
               retries=config.retries, budget=budget)
 
 
