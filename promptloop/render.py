@@ -85,7 +85,7 @@ class OptimizeView:
     def _budget(self, usage: dict[str, Any]) -> str:
         limit = self.options.calls
         left = f"{limit - usage.get('calls', 0)} of {limit} calls left" if limit is not None else ""
-        return f"{usage.get('calls', 0)} calls, ${usage.get('cost_usd', 0):.4f}" + (f" ({left})" if left else "")
+        return f"{usage.get('calls', 0)} calls, ${usage.get('cost_usd', 0):.3g}" + (f" ({left})" if left else "")
 
     def event(self, kind: str, data: dict[str, Any]) -> None:
         if self.quiet:

@@ -236,3 +236,19 @@ def test_jobs_caps_the_calls_in_flight(cli, repo):
             assert r.exit_code in (0, 1), r.output
             peaks.append(server.max_in_flight)
     assert peaks[0] == 2 and 2 < peaks[1] <= 6
+
+
+def test_piped_tables_keep_ids_whole_and_small_costs_show(cli, repo, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    long_id = "a-rather-long-case-identifier-that-would-be-cut-at-eighty-columns-0001"
+    (repo / "golden" / "trec.yaml").write_text(
+        f"cases:\n  - {{id: {long_id}, inputs: {{question: 'How far is it?'}}, expected: LOC}}\n")
+    with FakeServer(answer=lambda body: "NUM") as server:
+        point_at(repo, server.api_base, model="openai/gpt-4o-mini")  # priced from the shipped price map
+        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--no-cache"])
+    assert long_id in r.output  # CliRunner output is not a terminal: no truncation
+    from promptloop.model.routes import price_of
+
+    per_in, per_out = price_of("openai/gpt-4o-mini", "gpt-4o-mini")
+    cost = next(line for line in r.output.splitlines() if "cost (USD)" in line)
+    assert f"{10 * per_in + 1 * per_out:.3g}" in cost  # the fake server reports 10 tokens in, 1 out

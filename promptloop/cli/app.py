@@ -31,9 +31,15 @@ T = TypeVar("T")
 
 
 def console(stderr: bool = False) -> Any:
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    con = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        # Piped or captured: tables as wide as they need, so ids and paths stay whole for grep and logs.
+        con = Console(stderr=stderr, highlight=False, soft_wrap=True, width=240)
+    return con
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -68,7 +68,7 @@ def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: st
         *([f"Held-out test part (never used to choose): pass rate {w.test_rates[0]:.2f} -> {w.test_rates[1]:.2f}."]
           if w.test_rates else []),
         f"Budget spent: {u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
-        f"${u.get('cost_usd', 0.0):.4f}.",
+        f"${u.get('cost_usd', 0.0):.3g}.",
         "",
         f"Promptloop-Prompt: {prompt.name}",
         f"Promptloop-Baseline: {baseline or 'unknown'}",

@@ -33,7 +33,7 @@ def metric_rows(report: EvalReport) -> list[tuple[str, str]]:
     rows = [(k, fmt(v)) for k, v in report.summary.metrics.items()]
     u = report.summary.usage
     rows += [("tokens in/out", f"{u['input_tokens']}/{u['output_tokens']}"),
-             ("cost (USD)", fmt(u["cost_usd"])),
+             ("cost (USD)", "–" if u["cost_usd"] is None else f"{u['cost_usd']:.3g}"),
              ("latency p50/p95 (s)", f"{fmt(u['latency_p50_s'])}/{fmt(u['latency_p95_s'])}"),
              ("calls made / cached", f"{report.calls}/{u['cached']}")]
     return rows
