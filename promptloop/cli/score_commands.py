@@ -36,6 +36,7 @@ def eval_(
                                                           help="Leave out cases with TAG.")] = None,
     sample: Annotated[int | None, typer.Option(min=1, metavar="N", help="A random N of the cases.")] = None,
     seed: Annotated[int, typer.Option(metavar="S", help="Seed for --sample.")] = 0,
+    failed: Annotated[bool, typer.Option("--failed", help="Only the cases that failed (or errored) last run.")] = False,
     compare: Annotated[str | None, typer.Option(
         "--compare", metavar="last|ID", help="Print the cases that flipped since an earlier run of it.")] = None,
 ) -> None:
@@ -54,7 +55,15 @@ def eval_(
     which = parse_shard(shard) if shard else None
     from promptloop.scoring.eval_run import Selection
 
-    selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed)
+    only = None
+    if failed:
+        from promptloop.scoring import runs as history
+
+        last = history.runs(config.cache_dir, task_prompt.name, limit=1)
+        if not last:
+            raise fail(f"--failed: no earlier run of {task_prompt.name} yet; run `promptloop eval {prompt}` first")
+        only = frozenset(case.split("#")[0] for case, status in last[0].cases.items() if status != "passed")
+    selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed, only)
 
     def run_eval(progress: Any = None) -> Any:
         return run_with_client(config, lambda lm: evaluate_prompt(

@@ -101,12 +101,15 @@ class Selection:
     exclude_tags: tuple[str, ...] = ()
     sample: int | None = None
     seed: int = 0
+    only: frozenset[str] | None = None  # e.g. the cases that failed last run (--failed)
 
     def apply(self, cases: list[Case]) -> list[Case]:
         import json
         import random
 
         out = cases
+        if self.only is not None:
+            out = [c for c in out if c.id in self.only]
         if self.keyword:
             k = self.keyword.casefold()
             out = [c for c in out if k in c.id.casefold() or k in json.dumps(c.inputs, ensure_ascii=False).casefold()]
@@ -121,7 +124,8 @@ class Selection:
     def describe(self) -> str:
         parts = [f"-k {self.keyword}" if self.keyword else "", *(f"--tag {t}" for t in self.tags),
                  *(f"--exclude-tag {t}" for t in self.exclude_tags),
-                 f"--sample {self.sample}" if self.sample is not None else ""]
+                 f"--sample {self.sample}" if self.sample is not None else "",
+                 "--failed" if self.only is not None else ""]
         return " ".join(p for p in parts if p) or "the selection"
 
 

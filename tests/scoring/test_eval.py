@@ -205,3 +205,9 @@ def test_eval_history_keeps_runs_and_shows_flips(cli, repo):
     assert "far: failed" in shown.output and "where: passed" in shown.output
     bad = cli.invoke(app, ["-C", str(repo), "eval", "gsm8k", "--compare", "last", "--limit", "1"])
     assert bad.exit_code == 2 and "no earlier run" in bad.output
+    with FakeServer(answer=answer) as server:
+        point_at(repo, server.api_base)
+        rerun = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--failed", "--json", "--no-cache"])
+    import json as _json
+
+    assert [x["id"] for x in _json.loads(rerun.stdout)["results"]] == ["far"]  # only what failed last time
