@@ -189,6 +189,8 @@ def regress(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", help="Only shard I of N of each golden set; gate on `promptloop merge`.")] = None,
+    github: Annotated[bool, typer.Option("--github", help="In GitHub Actions: ::error annotations on regressed "
+                                                          "cases and one PR comment, kept up to date.")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
     jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
                                              help="Model calls in flight (default: concurrency).")] = None,
@@ -207,6 +209,12 @@ def regress(
     report = run_with_client(config, lambda lm: run_regress(config, lm, base=ref, prompts=prompts or None,
                                                              repeat=repeat, shard=which),
                              no_cache=no_cache, jobs=jobs)
+    if github:
+        from promptloop.ci.github import comment_body, error_annotations, post_comment
+
+        for line in error_annotations(config, report):
+            sys.stdout.write(line + "\n")
+        console(stderr=True).print(esc(post_comment(comment_body(report))))
     finish_regress(report, junit, markdown, as_json)
 
 
