@@ -160,9 +160,9 @@ def test_version_flag(cli):
 def test_an_unknown_report_type_is_refused_before_any_call(cli, repo, tmp_path):
     with FakeServer(answer=lambda body: "NUM") as server:
         point_at(repo, server.api_base)
-        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "-o", str(tmp_path / "r.html")])
-        assert r.exit_code == 2 and "unknown report type '.html'" in r.output
-        assert server.requests == [] and not (tmp_path / "r.html").exists()
+        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "-o", str(tmp_path / "r.pdf")])
+        assert r.exit_code == 2 and "unknown report type '.pdf'" in r.output
+        assert server.requests == [] and not (tmp_path / "r.pdf").exists()
 
 
 def test_cache_info_and_clear_touch_only_completions(cli, repo, tmp_path):

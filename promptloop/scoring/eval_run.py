@@ -198,13 +198,13 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
     }
 
 
-REPORT_KINDS = {".json": "json", ".md": "markdown", ".xml": "junit"}
+REPORT_KINDS = {".json": "json", ".md": "markdown", ".xml": "junit", ".html": "html"}
 
 
 def path_kind(path: Path) -> str:
     """The report format a file name asks for; an unknown one is an input error, never silently JSON."""
     kind = REPORT_KINDS.get(path.suffix.lower())
     if kind is None:
-        raise UsageError(f"-o {path}: unknown report type '{path.suffix or '(none)'}'; use .json, .md or "
-                         ".xml (JUnit), e.g. -o report.junit.xml")
+        raise UsageError(f"-o {path}: unknown report type '{path.suffix or '(none)'}'; use .json, .md, "
+                         ".xml (JUnit) or .html, e.g. -o report.junit.xml")
     return kind

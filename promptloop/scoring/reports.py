@@ -85,7 +85,13 @@ def to_junit(report: EvalReport) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit}
+def _html(report: EvalReport) -> str:
+    from promptloop.scoring.html_report import to_html
+
+    return to_html(report)
+
+
+WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit, "html": _html}
 
 
 # ---------------------------------------------------------------- regress
