@@ -252,3 +252,15 @@ def test_piped_tables_keep_ids_whole_and_small_costs_show(cli, repo, monkeypatch
     per_in, per_out = price_of("openai/gpt-4o-mini", "gpt-4o-mini")
     cost = next(line for line in r.output.splitlines() if "cost (USD)" in line)
     assert f"{10 * per_in + 1 * per_out:.3g}" in cost  # the fake server reports 10 tokens in, 1 out
+
+
+def test_eval_several_prompts_or_all(cli, repo, tmp_path):
+    with FakeServer(answer=lambda body: "NUM") as server:
+        point_at(repo, server.api_base)
+        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "gsm8k", "--limit", "2", "--json",
+                             "-o", str(tmp_path / "r.junit.xml")])
+        every = cli.invoke(app, ["-C", str(repo), "eval", "--limit", "1", "--json"])
+    data = json.loads(r.stdout)
+    assert [d["prompt"] for d in data] == ["trec", "gsm8k"] and r.exit_code in (0, 1)
+    assert (tmp_path / "r.trec.junit.xml").exists() and (tmp_path / "r.gsm8k.junit.xml").exists()
+    assert sorted(d["prompt"] for d in json.loads(every.stdout)) == ["gsm8k", "hotel_slots", "trec"]

@@ -16,7 +16,8 @@ from promptloop.cli.app import app, command, console, esc, fail, repo_config, ru
 @app.command("eval")
 @command
 def eval_(
-    prompt: Annotated[str, typer.Argument(help="Prompt name (prompts/NAME.yaml) or path.")],
+    prompts: Annotated[list[str] | None, typer.Argument(
+        metavar="[PROMPT]...", help="Prompt names (prompts/NAME.yaml) or paths; none means every prompt.")] = None,
     golden: Annotated[str | None, typer.Option("--golden", "-g", help="Golden set name or path.")] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Override the task model.")] = None,
     repeat: Annotated[int, typer.Option(min=1, help="Sample each case N times.")] = 1,
@@ -40,47 +41,86 @@ def eval_(
     compare: Annotated[str | None, typer.Option(
         "--compare", metavar="last|ID", help="Print the cases that flipped since an earlier run of it.")] = None,
 ) -> None:
-    """Score a prompt on its golden set.
+    """Score prompts on their golden sets (every prompt when none is named).
 
     Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
     """
-    from promptloop.scoring.eval_run import evaluate_prompt, load_task, path_kind
+    from promptloop.repo.prompts import list_prompt_paths
+    from promptloop.scoring.eval_run import Selection, evaluate_prompt, load_task, path_kind
     from promptloop.scoring.shards import parse_shard
 
     for path in output or []:
         path_kind(path)  # an unknown report type fails before any model call is paid for
     config = repo_config()
-    task_prompt, gs = load_task(config, prompt, golden)
-    earlier = earlier_run(config, task_prompt.name, compare)
+    names = prompts or [p.stem for p in list_prompt_paths(config)]
+    if not names:
+        raise fail(f"no prompts in {config.prompts_dir}; `promptloop init` writes an example")
     which = parse_shard(shard) if shard else None
-    from promptloop.scoring.eval_run import Selection
+    plans = []  # everything checked before the first model call is paid for
+    for name in names:
+        task_prompt, gs = load_task(config, name, golden)
+        only = None
+        if failed:
+            from promptloop.scoring import runs as history
 
-    only = None
-    if failed:
-        from promptloop.scoring import runs as history
+            last = history.runs(config.cache_dir, task_prompt.name, limit=1)
+            if not last:
+                raise fail(f"--failed: no earlier run of {task_prompt.name} yet; run `promptloop eval {name}` first")
+            only = frozenset(case.split("#")[0] for case, status in last[0].cases.items() if status != "passed")
+        selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed, only)
+        plans.append((task_prompt, gs, selection, earlier_run(config, task_prompt.name, compare)))
 
-        last = history.runs(config.cache_dir, task_prompt.name, limit=1)
-        if not last:
-            raise fail(f"--failed: no earlier run of {task_prompt.name} yet; run `promptloop eval {prompt}` first")
-        only = frozenset(case.split("#")[0] for case, status in last[0].cases.items() if status != "passed")
-    selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed, only)
+    reports = []
+    for task_prompt, gs, selection, earlier in plans:
+        def run_eval(progress: Any = None, p: Any = task_prompt, g: Any = gs, sel: Any = selection) -> Any:
+            return run_with_client(config, lambda lm: evaluate_prompt(
+                config, p, g, client=lm, model=model, repeat=repeat, limit=limit, progress=progress,
+                shard=which, selection=sel), no_cache=no_cache, jobs=jobs)
 
-    def run_eval(progress: Any = None) -> Any:
-        return run_with_client(config, lambda lm: evaluate_prompt(
-            config, task_prompt, gs, client=lm, model=model, repeat=repeat, limit=limit, progress=progress,
-            shard=which, selection=selection), no_cache=no_cache, jobs=jobs)
+        if as_json:
+            report = run_eval()
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+            with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
+                task = bar.add_task(task_prompt.name, total=None)
+                report = run_eval(progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
+        remember(config, report, earlier, quiet=as_json)
+        reports.append(report)
+    if len(reports) == 1:
+        finish_eval(reports[0], output, as_json)
+    for report in reports:
+        write_reports(report, [per_prompt(path, report.prompt) for path in output or []], quiet=as_json)
+        if not as_json:
+            from promptloop.render import render_eval
+
+            render_eval(console(), report)
     if as_json:
-        report = run_eval()
-    else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from promptloop.scoring.eval_run import report_dict
 
-        with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
-            task = bar.add_task(prompt, total=None)
-            report = run_eval(progress=lambda done, total: bar.update(task, completed=done, total=total))
-    remember(config, report, earlier, quiet=as_json)
-    finish_eval(report, output, as_json)
+        sys.stdout.write(json.dumps([report_dict(r) for r in reports], indent=2, ensure_ascii=False, default=str)
+                         + "\n")
+    codes = {r.exit_code for r in reports}
+    raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+def per_prompt(path: Path, prompt: str) -> Path:
+    """report.md -> report.trec.md, report.junit.xml -> report.trec.junit.xml: one file per prompt."""
+    head, dot, rest = path.name.partition(".")
+    return path.with_name(f"{head}.{prompt}{dot}{rest}" if dot else f"{head}.{prompt}")
+
+
+def write_reports(report: Any, paths: list[Path], *, quiet: bool) -> None:
+    from promptloop.scoring.eval_run import path_kind
+    from promptloop.scoring.reports import WRITERS
+
+    kinds = [path_kind(path) for path in paths]  # every name checked before anything is written
+    for path, kind in zip(paths, kinds, strict=True):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(WRITERS[kind](report), encoding="utf-8")
+        if not quiet:
+            console().print(f"wrote {path}")
 
 
 def earlier_run(config: Any, prompt: str, compare: str | None) -> Any:
@@ -122,21 +162,16 @@ def remember(config: Any, report: Any, earlier: Any, *, quiet: bool) -> None:
 
 def finish_eval(report: Any, output: list[Path] | None, as_json: bool) -> None:
     """Write the reports asked for, show the result, exit with its code (eval and merge alike)."""
-    from promptloop.scoring.eval_run import path_kind
-    from promptloop.scoring.reports import WRITERS, to_json
+    from promptloop.scoring.reports import to_json
 
-    kinds = [path_kind(path) for path in output or []]  # every name checked before anything is written
-    for path, kind in zip(output or [], kinds, strict=True):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(WRITERS[kind](report), encoding="utf-8")
     if as_json:
+        write_reports(report, list(output or []), quiet=True)
         sys.stdout.write(to_json(report) + "\n")
     else:
         from promptloop.render import render_eval
 
         render_eval(console(), report)
-        for path in output or []:
-            console().print(f"wrote {path}")
+        write_reports(report, list(output or []), quiet=False)
     raise typer.Exit(report.exit_code)
 
 
