@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from promptloop.cli import app
 from promptloop.testing import FakeServer
 from tests.conftest import point_at
@@ -264,3 +266,30 @@ def test_eval_several_prompts_or_all(cli, repo, tmp_path):
     assert [d["prompt"] for d in data] == ["trec", "gsm8k"] and r.exit_code in (0, 1)
     assert (tmp_path / "r.trec.junit.xml").exists() and (tmp_path / "r.gsm8k.junit.xml").exists()
     assert sorted(d["prompt"] for d in json.loads(every.stdout)) == ["gsm8k", "hotel_slots", "trec"]
+
+
+@pytest.mark.slow
+def test_the_shipped_pre_commit_hook_passes_with_real_pre_commit(cli, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = shutil.which("pre-commit", path=str(Path(sys.executable).parent))
+    assert tool, "pre-commit is a dev dependency"
+    here = Path(__file__).resolve().parent.parent
+    sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True).stdout.strip()
+    root = tmp_path / "proj"
+    assert cli.invoke(app, ["init", str(root)]).exit_code == 0
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pc-home"), "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=root, env=env, check=True)
+    (root / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {here}\n    rev: {sha}\n    hooks: [{{id: promptloop-validate}}]\n")
+    ok = subprocess.run([tool, "run", "--all-files"], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert ok.returncode == 0 and "promptloop validate" in ok.stdout and "Passed" in ok.stdout, ok.stdout + ok.stderr
+    (root / "golden" / "sentiment.yaml").write_text("cases: []\n")
+    bad = subprocess.run([tool, "run", "--all-files"], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    assert bad.returncode == 1 and "no cases" in bad.stdout
