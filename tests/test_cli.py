@@ -293,3 +293,11 @@ def test_the_shipped_pre_commit_hook_passes_with_real_pre_commit(cli, tmp_path):
     (root / "golden" / "sentiment.yaml").write_text("cases: []\n")
     bad = subprocess.run([tool, "run", "--all-files"], cwd=root, env=env, capture_output=True, text=True, timeout=900)
     assert bad.returncode == 1 and "no cases" in bad.stdout
+
+
+def test_option_help_names_values_not_python_types(cli):
+    for command in (["eval"], ["optimize"], ["regress"], ["import"], ["golden", "add"], ["cache", "clear"]):
+        out = cli.invoke(app, [*command, "--help"], env={"COLUMNS": "100"}).output
+        options = out.split("Options:", 1)[1]
+        for python_type in ("<bool>", "<int", "<float", "<str>", "<list[", "<path"):
+            assert python_type not in options, (command, python_type)

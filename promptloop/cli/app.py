@@ -23,7 +23,7 @@ class LoopOrder(typer.core.TyperGroup):
         return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
 
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False, cls=LoopOrder,
+app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, cls=LoopOrder, rich_markup_mode=None,
                   help="promptloop: prompt engineering as an engineering loop that lives in git.")
 state: dict[str, Path] = {"dir": Path(".")}
 F = TypeVar("F", bound=Callable[..., Any])

@@ -121,7 +121,8 @@ def needed_roles(config: Any) -> set[str]:
 @command
 def bundle_(
     prompts: Annotated[list[str] | None, typer.Argument(help="Only these prompts (default: all).")] = None,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the bundle.")] = Path("prompts.json"),
+    output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE",
+                                         help="Where to write the bundle.")] = Path("prompts.json"),
 ) -> None:
     """Write prompts with their versions into one JSON file an app can ship (promptloop.load(..., bundle=))."""
     from promptloop.runtime.loading import bundle
@@ -133,7 +134,7 @@ def bundle_(
 
 
 cache_app = typer.Typer(help="The completion cache (traces and run logs are kept apart and left alone).",
-                        no_args_is_help=True)
+                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(cache_app, name="cache")
 
 
@@ -160,7 +161,8 @@ def cache_info() -> None:
 
 @cache_app.command("clear")
 @command
-def cache_clear(model: Annotated[str | None, typer.Option(help="Only this model's completions.")] = None) -> None:
+def cache_clear(model: Annotated[str | None, typer.Option(metavar="TEXT",
+                                                          help="Only this model's completions.")] = None) -> None:
     """Delete cached completions (the next run pays for them again); imported traces and run logs stay."""
     from promptloop.model.cache import CompletionCache
 

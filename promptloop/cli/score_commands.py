@@ -17,14 +17,15 @@ from promptloop.cli.app import app, command, console, esc, fail, repo_config, ru
 @command
 def eval_(
     prompts: Annotated[list[str] | None, typer.Argument(
-        metavar="[PROMPT]...", help="Prompt names (prompts/NAME.yaml) or paths; none means every prompt.")] = None,
-    golden: Annotated[str | None, typer.Option("--golden", "-g", help="Golden set name or path.")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Override the task model.")] = None,
-    repeat: Annotated[int, typer.Option(min=1, help="Sample each case N times.")] = 1,
-    limit: Annotated[int | None, typer.Option(min=1, help="Only the first K cases.")] = None,
+        metavar="PROMPT", help="Prompt names (prompts/NAME.yaml) or paths; none means every prompt.")] = None,
+    golden: Annotated[str | None, typer.Option("--golden", "-g", metavar="TEXT",
+                                               help="Golden set name or path.")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", metavar="TEXT", help="Override the task model.")] = None,
+    repeat: Annotated[int, typer.Option(min=1, metavar="N", help="Sample each case N times.")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="Only the first K cases.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     output: Annotated[list[Path] | None, typer.Option(
-        "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
+        "-o", "--output", metavar="FILE", help="Write report.json, .md, .junit.xml or .html (repeatable).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
     jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
                                              help="Model calls in flight (default: concurrency).")] = None,
@@ -181,7 +182,7 @@ def merge(
     reports: Annotated[list[Path], typer.Argument(help="The shards' JSON reports (eval --shard I/N --json).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the merged report as JSON.")] = False,
     output: Annotated[list[Path] | None, typer.Option(
-        "-o", "--output", help="Write report.json, report.md or report.junit.xml (repeatable).")] = None,
+        "-o", "--output", metavar="FILE", help="Write report.json, .md, .junit.xml or .html (repeatable).")] = None,
 ) -> None:
     """Merge the shards of one eval (or one regress) into one report, judged like an unsharded run."""
     from promptloop.scoring.merge import merge_eval
@@ -218,9 +219,11 @@ def regress(
     prompts: Annotated[list[str] | None, typer.Argument(help="Only these prompts (default: all changed).")] = None,
     base: Annotated[str | None, typer.Option(help="Compare with the merge-base of REF and HEAD.",
                                              metavar="REF")] = None,
-    repeat: Annotated[int | None, typer.Option(min=1, help="Samples per case (default: regress.repeats).")] = None,
-    junit: Annotated[Path | None, typer.Option(help="Write JUnit XML: one test case per golden case.")] = None,
-    markdown: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
+    repeat: Annotated[int | None, typer.Option(min=1, metavar="N",
+                                               help="Samples per case (default: regress.repeats).")] = None,
+    junit: Annotated[Path | None, typer.Option(metavar="FILE",
+                                               help="Write JUnit XML: one test case per golden case.")] = None,
+    markdown: Annotated[Path | None, typer.Option(metavar="FILE", help="Write a Markdown report.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", help="Only shard I of N of each golden set; gate on `promptloop merge`.")] = None,

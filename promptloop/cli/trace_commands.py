@@ -16,10 +16,11 @@ from promptloop.cli.app import app, command, console, esc, fail, repo_config
 @command
 def import_(
     files: Annotated[list[Path], typer.Argument(help="JSONL, JSON or .gz exports (and VCR cassettes).")],
-    fmt: Annotated[str, typer.Option("--format", help="auto, or one of: promptloop, openai_log, openai_batch, "
+    fmt: Annotated[str, typer.Option("--format", metavar="NAME",
+                                     help="auto, or one of: promptloop, openai_log, openai_batch, "
                                      "openai_completion, openai_eval, otlp, genai_attributes, openinference, "
                                      "langfuse, langsmith, mlflow, mlflow_assessment.")] = "auto",
-    prompt: Annotated[str | None, typer.Option(help="Attribute every trace to this prompt.")] = None,
+    prompt: Annotated[str | None, typer.Option(metavar="TEXT", help="Attribute every trace to this prompt.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import production traces into the local trace store (idempotent)."""
@@ -64,7 +65,7 @@ def traces(
     render_trace_summary(console(), s, prompt=prompt, failed=failed)
 
 
-golden_app = typer.Typer(help="Work with golden sets.", no_args_is_help=True)
+golden_app = typer.Typer(help="Work with golden sets.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(golden_app, name="golden")
 
 
@@ -74,7 +75,7 @@ def golden_add(
     prompt: Annotated[str, typer.Argument(help="Prompt name.")],
     from_traces: Annotated[bool, typer.Option("--from-traces", help="Promote imported traces.")] = False,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most N new cases.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="At most N new cases.")] = None,
     keep_personal_data: Annotated[bool, typer.Option(
         "--keep-personal-data", help="Keep e-mail addresses and phone numbers (masked by default).")] = False,
     include_inherited: Annotated[bool, typer.Option(
