@@ -190,9 +190,15 @@ def merge(
     docs = []
     for path in reports:
         try:
-            docs.append(json.loads(path.read_text(encoding="utf-8")))
+            doc = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as e:
             raise fail(f"{path}: not a JSON report ({e}); write shards with `eval --shard I/N --json`") from None
+        needed = ("base", "merge_base", "prompts") if isinstance(doc, dict) and "merge_base" in doc else \
+            ("prompt", "golden", "model", "repeat", "results")
+        if not isinstance(doc, dict) or any(k not in doc for k in needed):
+            raise fail(f"{path}: not the JSON report of one eval or regress shard; write shards with "
+                       "`eval --shard I/N --json` (or `regress --shard I/N --json`)")
+        docs.append(doc)
     if all(isinstance(d, dict) and "merge_base" in d for d in docs):  # regress shards
         from promptloop.git.regress import merge_regress
 

@@ -4,12 +4,10 @@ Everything else receives a :class:`ModelClient` and calls ``await client.complet
 :class:`LM` adds bounded concurrency, retries with backoff and jitter (honouring
 Retry-After), a per-call timeout, the persistent cache, budgets and error translation.
 
-litellm resolves provider names, keys, parameters and costs. Its per-call path
-costs ~10 ms of CPU a call on this class of machine (measured: 2.0x the ideal wall time at
-concurrency 32), so OpenAI-compatible chat calls go over a pooled aiohttp session
-instead (1.06x); every other provider goes through ``litellm.acompletion``. litellm is
-imported lazily, on the first call that misses the cache, because importing it takes
-4-6 s and a fully cached rerun should not pay that.
+How a model is reached is :mod:`promptloop.model.routes`' job: OpenAI-compatible chat goes over a
+pooled aiohttp session without ever importing litellm (its per-call path costs ~10 ms of CPU and its
+import several seconds); every other provider goes through ``litellm.acompletion``, imported in a thread
+on the first call that misses the cache.
 """
 
 from __future__ import annotations

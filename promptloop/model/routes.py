@@ -1,7 +1,8 @@
 """How a model name becomes calls: provider, endpoint, key and price, over the fast OpenAI-compatible
 path or through litellm; provider errors translated into promptloop's error tree.
 
-This module and :mod:`promptloop.model.embedded` are the only ones that import litellm or llama.cpp.
+With :mod:`promptloop.model.litellm_hooks` (apps' callbacks) this is the only module that imports litellm;
+:mod:`promptloop.model.embedded` is the only one that imports llama.cpp.
 """
 
 from __future__ import annotations

@@ -55,3 +55,11 @@ def test_assignment_is_stable_when_cases_are_added():
     assert {shard_of(i, 4) for i in ids} == {1, 2, 3, 4}
     assert all(shard_of(i, 4) == before[i] for i in ids)  # adding case-1000.. moves none of these
     assert 200 < sum(1 for v in before.values() if v == 1) < 300
+
+
+def test_merge_refuses_files_that_are_not_shard_reports(cli, tmp_path):
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "part.json").write_text('{"prompt": "trec"}')
+    for name in ("list.json", "part.json"):
+        r = cli.invoke(app, ["merge", str(tmp_path / name)])
+        assert r.exit_code == 2 and "not the JSON report of one eval or regress shard" in r.output
