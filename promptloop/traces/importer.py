@@ -49,7 +49,7 @@ class ImportSummary:
     files_failed: int = 0
 
 
-def load_matcher(config: Config) -> Matcher:
+def load_matcher(config: Config, *, history_too: bool = True) -> Matcher:
     prompts: dict[str, Prompt] = {}
     versions: dict[str, str | None] = {}
     for path in list_prompt_paths(config):
@@ -66,7 +66,8 @@ def load_matcher(config: Config) -> Matcher:
         for name, p in prompts.items():
             rel = relpath(repo, p.path)
             versions[name] = blob_id(repo, "HEAD", rel)
-            history[name] = blob_history(repo, rel) | {git_blob_id(p.path.read_bytes())}
+            if history_too:  # only the writing process reports unknown versions: workers skip the git walk
+                history[name] = blob_history(repo, rel) | {git_blob_id(p.path.read_bytes())}
     except PromptloopError:
         pass
     return Matcher(prompts, versions, history, keep_personal_data=bool(config.traces.get("keep_personal_data")))
@@ -164,7 +165,7 @@ def _init_worker(root: str, fmt: str, forced: str | None) -> None:
     global _worker
     from promptloop.repo.config import load_config
 
-    _worker = Work(load_matcher(load_config(Path(root))), Importer(fmt), forced)
+    _worker = Work(load_matcher(load_config(Path(root)), history_too=False), Importer(fmt), forced)
 
 
 def _work_chunk(chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
