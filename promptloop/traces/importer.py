@@ -7,21 +7,22 @@ import json
 import os
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ConfigError, PromptloopError
-from promptloop.masking import has_personal_data, has_secret, mask_personal, redact
+from promptloop.masking import redact
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
 from promptloop.traces.formats import Importer, RecordError, detect
-from promptloop.traces.reading import parse_line, read_lines, read_records
-from promptloop.traces.store import Trace, TraceStore, row_of, store_path
+from promptloop.traces.prepare import Prepared, Row, prepare
+from promptloop.traces.reading import block_lines, parse_line, read_blocks, read_records
+from promptloop.traces.store import TraceStore, store_path
 from promptloop.traces.verdicts import Matcher, decide
 
-BATCH = 1000
+BATCH = 5000
 
 
 @dataclass
@@ -73,58 +74,48 @@ def load_matcher(config: Config, *, history_too: bool = True) -> Matcher:
     return Matcher(prompts, versions, history, keep_personal_data=bool(config.traces.get("keep_personal_data")))
 
 
-CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback")
-IDS = ("session_id", "user_id", "group", "id")
-
-
-def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
-    """Secrets out of everything that will be stored (content and ids), and e-mail addresses and phone
-    numbers out of the content unless asked to keep them; checked on the serialised form first (most
-    traces hold none, and the checks are cheap substring scans before any regex runs)."""
-    dump = json.dumps([getattr(t, k) for k in CONTENT], default=repr, ensure_ascii=False)
-    if has_secret(dump + " ".join(str(getattr(t, k) or "") for k in IDS)):
-        for k in (*CONTENT, *IDS):
-            setattr(t, k, redact(getattr(t, k)))
-    if not keep_personal_data and has_personal_data(dump):
-        for k in ("messages", "output", "inputs", "expected", "metadata", "feedback"):
-            setattr(t, k, mask_personal(getattr(t, k)))
-    return t
-
-
-Row = tuple[Any, ...]
-Prepared = tuple[Row, bool, tuple[str, ...]]  # a store row, inputs recovered, what it lacks ("input", "output")
 PARALLEL_MIN_BYTES = 16 * 1024 * 1024
-CHUNK_LINES = 2000
+BLOCK_BYTES = 1 << 20  # a worker's unit of work: about a thousand traces
 
 
-def named_in_metadata(t: Trace) -> None:
-    """A prompt name and version the app put in the call's metadata (promptloop.request, Langfuse, ...)."""
-    meta: dict[str, Any] = t.metadata if isinstance(t.metadata, dict) else {}
-    nested: dict[str, Any] = meta["metadata"] if isinstance(meta.get("metadata"), dict) else {}
-    for holder in (meta, nested):
-        t.prompt = t.prompt or holder.get("promptloop_prompt") or holder.get("promptloop.prompt")
-        t.prompt_version = t.prompt_version or holder.get("promptloop_version") or \
-            holder.get("promptloop.prompt_version")
-        if t.inputs is None and isinstance(holder.get("promptloop_inputs"), dict):
-            t.inputs = holder["promptloop_inputs"]
+@dataclass
+class Chunk:
+    """What the records of one block or file gave, added up where they were parsed: the writing process
+    merges one of these per block instead of touching every trace in Python."""
 
+    rows: list[Row] = field(default_factory=list)
+    feedback: list[tuple[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    skipped: int = 0
+    records: int = 0
+    matched: int = 0
+    by_format: dict[str, FormatStats] = field(default_factory=dict)
+    batch: list[tuple[str, Any]] = field(default_factory=list)  # (where, record): joined by the writing process
+    versions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (prompt, version) named by traces
 
-def prepare(t: Trace, matcher: Matcher, forced: str | None) -> tuple[Row, bool, tuple[str, ...]]:
-    """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
-    named_in_metadata(t)
-    # Before matching and judging, so that no reason or recovered input quotes a secret.
-    t = clean(t, keep_personal_data=matcher.keep_personal_data)
-    name, inputs = matcher.match(t, forced)
-    matched = False
-    if name:
-        t.prompt, t.inputs = name, inputs
-        if t.prompt_version is None and name in matcher.versions and inputs is not None:
-            t.prompt_version = matcher.versions[name]
-        matched = inputs is not None
-    t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
-    t.reason = redact(t.reason)
-    missing = tuple(x for x, gone in (("input", not t.messages), ("output", t.output is None)) if gone)
-    return row_of(t, t.to_json()), matched, missing
+    def add(self, where: str, rows: list[Prepared], feedback: list[tuple[str, Any]], skipped: list[str],
+            fmt: str, *, record: bool = True) -> None:
+        self.records += record
+        if not record and not rows:
+            return
+        stats = self.by_format.setdefault(fmt or "batch join", FormatStats())
+        stats.records += record
+        stats.calls += len(rows)
+        for reason in skipped:
+            stats.skipped[reason.split(" '")[0] if " is not an LLM call" in reason else reason] += 1
+        for row, matched, missing in rows:
+            for what in missing:
+                stats.missing.setdefault(what, [0, where])[0] += 1
+            self.matched += matched
+            self.rows.append(row)
+            if row[5]:
+                self.versions[(row[4], row[5])] += 1
+        self.feedback += feedback
+        self.problems += [f"{where}: skipped: {reason}" for reason in skipped]
+
+    def error(self, where: str, message: str) -> None:
+        self.skipped += 1
+        self.problems.append(f"{where}: {message}")
 
 
 class Work:
@@ -141,21 +132,36 @@ class Work:
         except RecursionError:
             raise RecordError("nested too deeply to import") from None
 
-    def lines(self, chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
-        out: list[tuple[Any, ...]] = []
-        for line, text in chunk:
-            record = parse_line(text)
+    def records(self, items: Iterable[tuple[str, Any]], chunk: Chunk | None = None) -> Chunk:
+        """(where, record or RecordError) pairs into a Chunk; batch records are parsed here too."""
+        chunk = chunk or Chunk()
+        for where, record in items:
             if isinstance(record, RecordError):
-                out.append((line, "error", str(record)))
-                continue
-            if self.importer.fmt in ("auto", "openai_batch") and detect(record) == "openai_batch":
-                out.append((line, "batch", record))  # joins need the one importer in the main process
+                chunk.error(where, str(record))
                 continue
             try:
-                out.append((line, "ok", *self.record(record)))
+                chunk.add(where, *self.record(record))
             except RecordError as e:
-                out.append((line, "error", str(e)))
-        return out
+                chunk.error(where, str(e))
+        return chunk
+
+    def block(self, path: str, first: int, data: bytes) -> Chunk:
+        """The lines of a JSONL block; Batch API records are left for the writing process, whose one
+        importer joins inputs to outputs across the whole import."""
+        chunk = Chunk()
+        for line, raw in block_lines(first, data):
+            where = f"{path}:{line}"
+            record = parse_line(raw)
+            if isinstance(record, RecordError):
+                chunk.error(where, str(record))
+            elif self.importer.fmt in ("auto", "openai_batch") and detect(record) == "openai_batch":
+                chunk.batch.append((where, record))
+            else:
+                try:
+                    chunk.add(where, *self.record(record))
+                except RecordError as e:
+                    chunk.error(where, str(e))
+        return chunk
 
 
 _worker: Work | None = None
@@ -168,25 +174,17 @@ def _init_worker(root: str, fmt: str, forced: str | None) -> None:
     _worker = Work(load_matcher(load_config(Path(root)), history_too=False), Importer(fmt), forced)
 
 
-def _work_chunk(chunk: list[tuple[int, str | RecordError]]) -> list[tuple[Any, ...]]:
+def _work_block(path: str, first: int, data: bytes) -> Chunk:
     assert _worker is not None
-    return _worker.lines(chunk)
+    return _worker.block(path, first, data)
 
 
-def jsonl_chunks(path: Path) -> Iterator[list[tuple[int, str | RecordError]]]:
-    chunk: list[tuple[int, str | RecordError]] = []
-    for item in read_lines(path):
-        chunk.append(item)
-        if len(chunk) >= CHUNK_LINES:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def is_jsonl(path: Path) -> bool:
+    return path.name.lower().removesuffix(".gz").endswith(".jsonl")
 
 
 def parallel_ok(path: Path) -> bool:
-    name = path.name.lower().removesuffix(".gz")
-    return (os.cpu_count() or 1) > 1 and name.endswith(".jsonl") and path.stat().st_size >= PARALLEL_MIN_BYTES
+    return (os.cpu_count() or 1) > 1 and is_jsonl(path) and path.stat().st_size >= PARALLEL_MIN_BYTES
 
 
 def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt: str | None = None,
@@ -212,59 +210,41 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             # One executemany per batch; duplicates are what INSERT OR IGNORE did not add. Each batch is
             # committed, so an interrupted import keeps whole batches and a rerun adds the rest.
             if buffer:
-                summary.problems += id_conflicts(store, buffer)
                 added = store.add_rows(buffer)
+                if added < len(buffer):  # some ids were stored already: the same calls, or a conflict
+                    summary.problems += id_conflicts(store, buffer)
                 summary.imported += added
                 summary.duplicates += len(buffer) - added
                 buffer.clear()
             store.commit()
 
-        def take(where: str, rows: list[Prepared], feedback: list[tuple[str, Any]],
-                 skipped: list[str], fmt: str = "", *, record: bool = True) -> None:
-            summary.records += record
-            if not record and not rows:
-                return
-            stats = summary.by_format.setdefault(fmt or "batch join", FormatStats())
-            stats.records += record
-            stats.calls += len(rows)
-            for reason in skipped:
-                stats.skipped[reason.split(" '")[0] if " is not an LLM call" in reason else reason] += 1
-            for row, matched, missing in rows:
-                for what in missing:
-                    stats.missing.setdefault(what, [0, where])[0] += 1
-                summary.matched += matched
-                buffer.append(row)
-                name, version = row[4], row[5]
-                if version and name in matcher.history and not any(
-                        v.startswith(version) for v in matcher.history[name]):
-                    unknown_versions[(name, version)] += 1
-            for group, f in feedback:
+        def merge(chunk: Chunk) -> None:
+            if chunk.batch:
+                work.records(chunk.batch, chunk)
+            summary.records += chunk.records
+            summary.skipped += chunk.skipped
+            summary.matched += chunk.matched
+            summary.problems += chunk.problems
+            for fmt_name, s in chunk.by_format.items():
+                stats = summary.by_format.setdefault(fmt_name, FormatStats())
+                stats.records += s.records
+                stats.calls += s.calls
+                stats.skipped.update(s.skipped)
+                for what, (n, where) in s.missing.items():
+                    stats.missing.setdefault(what, [0, where])[0] += n
+            for (name, version), n in chunk.versions.items():
+                if name in matcher.history and not any(v.startswith(version) for v in matcher.history[name]):
+                    unknown_versions[(name, version)] += n
+            for group, f in chunk.feedback:
                 if store.add_feedback(group, f):
                     summary.feedback += 1
                     touched_groups.add(group)
-            summary.problems += [f"{where}: skipped: {reason}" for reason in skipped]
+            buffer.extend(chunk.rows)
             if len(buffer) >= BATCH:
                 flush()
 
-        def one(where: str, record: Any) -> None:
-            try:
-                take(where, *work.record(record))
-            except RecordError as e:
-                summary.skipped += 1
-                summary.problems.append(f"{where}: {e}")
-
-        def results(path: Path, done: list[tuple[Any, ...]]) -> None:
-            for item in done:
-                where = f"{path}:{item[0]}"
-                if item[1] == "ok":
-                    take(where, item[2], item[3], item[4], item[5])
-                elif item[1] == "batch":
-                    one(where, item[2])
-                else:
-                    summary.skipped += 1
-                    summary.problems.append(f"{where}: {item[2]}")
-
         def read_file(path: Path) -> None:
+            where = str(path)
             if parallel_ok(path) and (workers is None or workers > 1):
                 import concurrent.futures as cf
                 from collections import deque
@@ -273,19 +253,17 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                 with cf.ProcessPoolExecutor(n, initializer=_init_worker,
                                             initargs=(str(config.root), fmt, prompt)) as pool:
                     inflight: deque[Any] = deque()
-                    for chunk in jsonl_chunks(path):
-                        inflight.append(pool.submit(_work_chunk, chunk))
+                    for first, data in read_blocks(path, BLOCK_BYTES):
+                        inflight.append(pool.submit(_work_block, where, first, data))
                         if len(inflight) >= 2 * n:  # bounded: memory stays flat on any file size
-                            results(path, inflight.popleft().result())
+                            merge(inflight.popleft().result())
                     while inflight:
-                        results(path, inflight.popleft().result())
-                return
-            for line, record in read_records(path):
-                if isinstance(record, RecordError):
-                    summary.skipped += 1
-                    summary.problems.append(f"{path}:{line}: {record}")
-                else:
-                    one(f"{path}:{line}", record)
+                        merge(inflight.popleft().result())
+            elif is_jsonl(path):
+                for first, data in read_blocks(path, BLOCK_BYTES):
+                    merge(work.block(where, first, data))
+            else:
+                merge(work.records((f"{where}:{line}", record) for line, record in read_records(path)))
 
         for path in paths:
             try:
@@ -298,7 +276,10 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                                         "records before that point were imported")
                 flush()
         leftover, inputs = work.importer.finish()
-        take("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [], "openai_batch", record=False)
+        joined = Chunk()
+        joined.add("batch join", [prepare(t, matcher, prompt) for t in leftover.traces], [], [], "openai_batch",
+                   record=False)
+        merge(joined)
         summary.problems += leftover.skipped
         summary.skipped += len(leftover.skipped)
         flush()
@@ -331,18 +312,19 @@ def _content(data: str) -> str:
 
 def id_conflicts(store: TraceStore, rows: list[Row]) -> list[str]:
     """Two different calls under one id (a source reusing ids, a parser missing the real one): the second
-    would be dropped as a duplicate without a word. Same id and same content is an ordinary re-import."""
+    was dropped as a duplicate by INSERT OR IGNORE, which kept the first. Same id and same content is an
+    ordinary re-import. Called after the insert, so the stored row is the one that was kept."""
     ids = [r[0] for r in rows]
-    existing = dict(store.db.execute(f"SELECT id, data FROM traces WHERE id IN ({','.join('?' * len(ids))})", ids)
-                    .fetchall()) if ids else {}
-    first: dict[str, str] = {}
+    stored = dict(store.db.execute(f"SELECT id, data FROM traces WHERE id IN ({','.join('?' * len(ids))})", ids)
+                  .fetchall()) if ids else {}
     problems = []
+    kept: set[str] = set()
     for r in rows:
         tid, data = r[0], r[-1]
-        earlier = existing.get(tid, first.get(tid))
-        if earlier is not None and _content(earlier) != _content(data):
+        if data == stored.get(tid) and tid not in kept:
+            kept.add(tid)  # this row is the one stored
+        elif tid in stored and _content(stored[tid]) != _content(data):
             problems.append(f"two different calls share the trace id {tid}; the later one was not stored")
-        first.setdefault(tid, data)
     return problems
 
 

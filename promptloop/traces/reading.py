@@ -13,6 +13,7 @@ import yaml
 
 from promptloop.errors import ConfigError
 from promptloop.repo.files import safe_load_bounded
+from promptloop.traces import codec
 
 
 class RecordError(ValueError):
@@ -38,6 +39,32 @@ def read_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
         for n, raw in enumerate(fh, 1):
             if raw.strip():
                 yield n, decode(raw)
+
+
+def read_blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
+    """A JSONL file (gzip or not) as blocks of whole lines, each with the number of its first line: the
+    reading process only moves bytes, and whoever parses a block splits it (see ``block_lines``)."""
+    line = 1
+    rest = b""
+    with open_binary(path) as fh:
+        while chunk := fh.read(size):
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data  # one line longer than a block: keep reading
+                continue
+            yield line, data[:cut]
+            line += data.count(b"\n", 0, cut)
+            rest = data[cut:]
+    if rest:
+        yield line, rest
+
+
+def block_lines(first: int, data: bytes) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a block with their numbers."""
+    for n, raw in enumerate(data.split(b"\n"), first):
+        if raw.strip():
+            yield n, raw
 
 
 def whole_text(path: Path) -> str | RecordError:
@@ -101,8 +128,8 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
             yield 1, text
             return
         try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
+            doc = codec.loads(text)
+        except codec.JSONDecodeError as e:
             yield e.lineno, RecordError(f"invalid JSON: {e.msg} (column {e.colno})")
             return
         except RecursionError:
@@ -117,13 +144,15 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
         yield n, parse_line(line)
 
 
-def parse_line(line: str | RecordError) -> Any:
+def parse_line(line: str | bytes | RecordError) -> Any:
     """A JSONL line's record, or the RecordError saying why it is not one."""
     if isinstance(line, RecordError):
         return line
     try:
-        return json.loads(line)
-    except json.JSONDecodeError as e:
+        return codec.loads(line)
+    except UnicodeDecodeError:
+        return decode(line) if isinstance(line, bytes) else RecordError("not UTF-8 text")
+    except codec.JSONDecodeError as e:
         return RecordError(f"invalid JSON: {e.msg} (column {e.colno})")
     except RecursionError:
         return RecordError("JSON nested too deeply to read")

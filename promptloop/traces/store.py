@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from promptloop.traces import codec
+
 
 @dataclass
 class Feedback:
@@ -62,11 +64,11 @@ class Trace:
         d = {name: getattr(self, name) for name in FIELDS}
         d["feedback"] = [{"kind": f.kind, "value": f.value, "name": f.name, "comment": f.comment}
                          for f in self.feedback]
-        return json.dumps(d, ensure_ascii=False, default=str)
+        return codec.dumps(d)
 
     @classmethod
     def from_json(cls, text: str) -> Trace:
-        d = json.loads(text)
+        d = codec.loads(text)
         d["feedback"] = [Feedback(**f) for f in d.get("feedback", [])]
         return cls(**d)
 

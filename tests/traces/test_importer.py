@@ -210,7 +210,7 @@ def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
     shutil.copytree(repo, other)
     shutil.rmtree(other / ".promptloop")
     monkeypatch.setattr(trace_import, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(trace_import, "CHUNK_LINES", 5)
+    monkeypatch.setattr(trace_import, "BLOCK_BYTES", 700)  # blocks of a few lines, and lines longer than one
     cfg2 = load_config(other)
     par = import_files(cfg2, [big], workers=2)
     assert (par.imported, par.skipped, par.duplicates) == (seq.imported, seq.skipped, seq.duplicates)

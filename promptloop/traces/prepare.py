@@ -1,0 +1,80 @@
+"""One call, ready to store: the prompt it names, secrets and personal data masked, the prompt that
+rendered it (with its variables), a verdict, and its store row."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from promptloop.masking import has_personal_data, has_secret, mask_personal, redact
+from promptloop.traces import codec
+from promptloop.traces.store import Trace, row_of
+from promptloop.traces.verdicts import Matcher, decide
+
+CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback")
+IDS = ("session_id", "user_id", "group", "id")
+LONG_TEXT = 256
+Row = tuple[Any, ...]
+Prepared = tuple[Row, bool, tuple[str, ...]]  # a store row, inputs recovered, what it lacks ("input", "output")
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_flags(text: str) -> tuple[bool, bool]:
+    return has_secret(text), has_personal_data(text)
+
+
+def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
+    """Secrets out of everything that will be stored (content and ids), and e-mail addresses and phone
+    numbers out of the content unless asked to keep them; checked on the serialised form first (most
+    traces hold none, and the checks are cheap substring scans before any regex runs). Long message
+    texts are checked one by one and remembered: a system prompt repeated in every trace is scanned once."""
+    long_texts: list[str] = []
+    messages: list[Any] = []
+    for m in t.messages:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, str) and len(content) >= LONG_TEXT:
+            long_texts.append(content)
+            messages.append({k: v for k, v in m.items() if k != "content"})
+        else:
+            messages.append(m)
+    dump = codec.dumps([messages, t.output, t.inputs, t.expected, t.metadata, t.params, t.feedback])
+    flags = [_text_flags(text) for text in long_texts]
+    if any(secret for secret, _ in flags) or has_secret(dump + " ".join(str(getattr(t, k) or "") for k in IDS)):
+        for k in (*CONTENT, *IDS):
+            setattr(t, k, redact(getattr(t, k)))
+    if not keep_personal_data and (any(personal for _, personal in flags) or has_personal_data(dump)):
+        for k in ("messages", "output", "inputs", "expected", "metadata", "feedback"):
+            setattr(t, k, mask_personal(getattr(t, k)))
+    return t
+
+
+
+
+def named_in_metadata(t: Trace) -> None:
+    """A prompt name and version the app put in the call's metadata (promptloop.request, Langfuse, ...)."""
+    meta: dict[str, Any] = t.metadata if isinstance(t.metadata, dict) else {}
+    nested: dict[str, Any] = meta["metadata"] if isinstance(meta.get("metadata"), dict) else {}
+    for holder in (meta, nested):
+        t.prompt = t.prompt or holder.get("promptloop_prompt") or holder.get("promptloop.prompt")
+        t.prompt_version = t.prompt_version or holder.get("promptloop_version") or \
+            holder.get("promptloop.prompt_version")
+        if t.inputs is None and isinstance(holder.get("promptloop_inputs"), dict):
+            t.inputs = holder["promptloop_inputs"]
+
+
+def prepare(t: Trace, matcher: Matcher, forced: str | None) -> Prepared:
+    """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
+    named_in_metadata(t)
+    # Before matching and judging, so that no reason or recovered input quotes a secret.
+    t = clean(t, keep_personal_data=matcher.keep_personal_data)
+    name, inputs = matcher.match(t, forced)
+    matched = False
+    if name:
+        t.prompt, t.inputs = name, inputs
+        if t.prompt_version is None and name in matcher.versions and inputs is not None:
+            t.prompt_version = matcher.versions[name]
+        matched = inputs is not None
+    t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
+    t.reason = redact(t.reason)
+    missing = tuple(x for x, gone in (("input", not t.messages), ("output", t.output is None)) if gone)
+    return row_of(t, t.to_json()), matched, missing
