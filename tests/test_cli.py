@@ -295,9 +295,14 @@ def test_the_shipped_pre_commit_hook_passes_with_real_pre_commit(cli, tmp_path):
     assert bad.returncode == 1 and "no cases" in bad.stdout
 
 
-def test_option_help_names_values_not_python_types(cli):
-    for command in (["eval"], ["optimize"], ["regress"], ["import"], ["golden", "add"], ["cache", "clear"]):
+def test_help_names_values_not_python_types(cli):
+    for command in (["eval"], ["optimize"], ["regress"], ["import"], ["golden", "add"], ["cache", "clear"], ["diff"],
+                    ["runs"], ["merge"], ["init"], ["schema"]):
         out = cli.invoke(app, [*command, "--help"], env={"COLUMNS": "100"}).output
-        options = out.split("Options:", 1)[1]
-        for python_type in ("<bool>", "<int", "<float", "<str>", "<list[", "<path"):
-            assert python_type not in options, (command, python_type)
+        for python_type in ("<bool>", "<int", "<float", "<str>", "<list[", "<path", "{"):
+            assert python_type not in out, (command, python_type)
+    usage = {c: cli.invoke(app, [*c.split(), "--help"], prog_name="promptloop").output.splitlines()[0]
+             for c in ("diff", "runs", "regress")}
+    assert usage == {"diff": "Usage: promptloop diff [OPTIONS] PROMPT [REV] [REV]",
+                     "runs": "Usage: promptloop runs [OPTIONS] [[show|apply] ID]",  # the hidden argument is not shown
+                     "regress": "Usage: promptloop regress [OPTIONS] [PROMPT]..."}

@@ -17,10 +17,34 @@ ORDER = ("init", "validate", "schema", "eval", "history", "merge", "models", "op
          "diff", "rollback", "import", "traces", "golden", "compare", "bundle", "cache")
 
 
+class PlainArgument(typer.core.TyperArgument):
+    """An argument whose help names its value (PROMPT) and no Python type (``<list[str]>``)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        # Usage as click, git and pytest write it: PROMPT when required, [PROMPT] when not (Typer: {PROMPT}).
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+    def get_usage_pieces(self, ctx: Any) -> list[str]:
+        return [] if self.hidden else [self._usage_display_name()]
+
+
 class LoopOrder(typer.core.TyperGroup):
+    """Commands listed in the loop's order; their arguments' help without Python types."""
+
     def list_commands(self, ctx: Any) -> list[str]:
         names = super().list_commands(ctx)
         return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        cmd = super().get_command(ctx, cmd_name)
+        for param in getattr(cmd, "params", []):
+            if type(param) is typer.core.TyperArgument:
+                param.__class__ = PlainArgument  # Typer offers no argument class to choose; same fields
+        return cmd
 
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, cls=LoopOrder, rich_markup_mode=None,

@@ -11,7 +11,7 @@ from promptloop.cli.app import app, command, console, esc, repo_config
 
 @app.command("log")
 @command
-def log_(prompt: Annotated[str, typer.Argument(help="Prompt name.")]) -> None:
+def log_(prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="Prompt name.")]) -> None:
     """The versions of a prompt from git history, with recorded scores."""
     from promptloop.git.history import versions
     from promptloop.render import render_versions
@@ -22,9 +22,9 @@ def log_(prompt: Annotated[str, typer.Argument(help="Prompt name.")]) -> None:
 @app.command()
 @command
 def diff(
-    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
-    a: Annotated[str | None, typer.Argument(help="Older revision (default HEAD).")] = None,
-    b: Annotated[str | None, typer.Argument(help="Newer revision (default the working tree).")] = None,
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="Prompt name.")],
+    a: Annotated[str | None, typer.Argument(metavar="REV", help="Older revision (default HEAD).")] = None,
+    b: Annotated[str | None, typer.Argument(metavar="REV", help="Newer revision (default the working tree).")] = None,
 ) -> None:
     """The prompt text diff between two versions, with their score deltas when known."""
     from promptloop.git.history import diff as prompt_diff
@@ -36,7 +36,7 @@ def diff(
 @app.command()
 @command
 def rollback(
-    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="Prompt name.")],
     to: Annotated[str, typer.Option("--to", help="The revision to bring back.", metavar="REV")],
     branch: Annotated[bool, typer.Option("--branch", help="Commit it on a new branch instead of the working "
                                                            "tree.")] = False,

@@ -14,7 +14,7 @@ from promptloop.cli.app import app, command, console, esc, fail, repo_config, ru
 @app.command()
 @command
 def optimize(
-    prompt: Annotated[str, typer.Argument(help="Prompt name (prompts/NAME.yaml) or path.")],
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="Prompt name (prompts/NAME.yaml) or path.")],
     rounds: Annotated[int | None, typer.Option(min=1, metavar="N",
                                                help="Rounds of candidates (default: budget.rounds).")] = None,
     candidates: Annotated[int | None, typer.Option(min=1, metavar="N", help="Candidates per round.")] = None,

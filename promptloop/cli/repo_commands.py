@@ -9,13 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from promptloop.cli.app import app, command, console, esc, fail, repo_config, state
+from promptloop.cli.app import LoopOrder, app, command, console, esc, fail, repo_config, state
 from promptloop.errors import PromptloopError
 
 
 @app.command()
 @command
-def init(directory: Annotated[Path, typer.Argument(help="Where to create the prompt repo.")] = Path(".")) -> None:
+def init(directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to create the prompt repo.")]
+         = Path(".")) -> None:
     """Create a prompt repo: promptloop.yaml, an example prompt and golden set, .gitignore."""
     from promptloop.repo.scaffold import scaffold
 
@@ -47,7 +48,7 @@ def validate() -> None:
 @app.command()
 @command
 def schema(
-    name: Annotated[str | None, typer.Argument(help="prompt, golden, config or trace")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="prompt, golden, config or trace")] = None,
     write: Annotated[Path | None, typer.Option("--write", metavar="DIR",
                                                help="Write every schema as NAME.schema.json into DIR.")] = None,
 ) -> None:
@@ -120,7 +121,8 @@ def needed_roles(config: Any) -> set[str]:
 @app.command("bundle")
 @command
 def bundle_(
-    prompts: Annotated[list[str] | None, typer.Argument(help="Only these prompts (default: all).")] = None,
+    prompts: Annotated[list[str] | None, typer.Argument(
+        metavar="PROMPT", help="Only these prompts (default: all).")] = None,
     output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE",
                                          help="Where to write the bundle.")] = Path("prompts.json"),
 ) -> None:
@@ -134,7 +136,7 @@ def bundle_(
 
 
 cache_app = typer.Typer(help="The completion cache (traces and run logs are kept apart and left alone).",
-                        no_args_is_help=True, rich_markup_mode=None)
+                        no_args_is_help=True, rich_markup_mode=None, cls=LoopOrder)
 app.add_typer(cache_app, name="cache")
 
 

@@ -179,7 +179,8 @@ def finish_eval(report: Any, output: list[Path] | None, as_json: bool) -> None:
 @app.command()
 @command
 def merge(
-    reports: Annotated[list[Path], typer.Argument(help="The shards' JSON reports (eval --shard I/N --json).")],
+    reports: Annotated[list[Path], typer.Argument(
+        metavar="REPORT", help="The shards' JSON reports (eval --shard I/N --json).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the merged report as JSON.")] = False,
     output: Annotated[list[Path] | None, typer.Option(
         "-o", "--output", metavar="FILE", help="Write report.json, .md, .junit.xml or .html (repeatable).")] = None,
@@ -222,7 +223,8 @@ def _default_base() -> str:
 @app.command()
 @command
 def regress(
-    prompts: Annotated[list[str] | None, typer.Argument(help="Only these prompts (default: all changed).")] = None,
+    prompts: Annotated[list[str] | None, typer.Argument(
+        metavar="PROMPT", help="Only these prompts (default: all changed).")] = None,
     base: Annotated[str | None, typer.Option(help="Compare with the merge-base of REF and HEAD.",
                                              metavar="REF")] = None,
     repeat: Annotated[int | None, typer.Option(min=1, metavar="N",

@@ -9,13 +9,14 @@ from typing import Annotated
 
 import typer
 
-from promptloop.cli.app import app, command, console, esc, fail, repo_config
+from promptloop.cli.app import LoopOrder, app, command, console, esc, fail, repo_config
 
 
 @app.command("import")
 @command
 def import_(
-    files: Annotated[list[Path], typer.Argument(help="JSONL, JSON or .gz exports (and VCR cassettes).")],
+    files: Annotated[list[Path], typer.Argument(
+        metavar="FILE", help="JSONL, JSON or .gz exports (and VCR cassettes).")],
     fmt: Annotated[str, typer.Option("--format", metavar="NAME",
                                      help="auto, or one of: promptloop, openai_log, openai_batch, "
                                      "openai_completion, openai_eval, otlp, genai_attributes, openinference, "
@@ -46,7 +47,7 @@ def import_(
 @app.command()
 @command
 def traces(
-    prompt: Annotated[str | None, typer.Argument(help="Only this prompt's traces.")] = None,
+    prompt: Annotated[str | None, typer.Argument(metavar="PROMPT", help="Only this prompt's traces.")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
@@ -65,14 +66,15 @@ def traces(
     render_trace_summary(console(), s, prompt=prompt, failed=failed)
 
 
-golden_app = typer.Typer(help="Work with golden sets.", no_args_is_help=True, rich_markup_mode=None)
+golden_app = typer.Typer(help="Work with golden sets.", no_args_is_help=True, rich_markup_mode=None,
+                         cls=LoopOrder)
 app.add_typer(golden_app, name="golden")
 
 
 @golden_app.command("add")
 @command
 def golden_add(
-    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="Prompt name.")],
     from_traces: Annotated[bool, typer.Option("--from-traces", help="Promote imported traces.")] = False,
     failed: Annotated[bool, typer.Option("--failed", help="Only failed traces.")] = False,
     limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="At most N new cases.")] = None,
@@ -101,7 +103,7 @@ def golden_add(
 @app.command()
 @command
 def compare(
-    prompt: Annotated[str, typer.Argument(help="Prompt name.")],
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="Prompt name.")],
     versions: Annotated[tuple[str, str], typer.Option("--versions", help="Two versions: labels or git revisions.",
                                                       metavar="A B")],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
