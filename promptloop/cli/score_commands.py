@@ -240,6 +240,13 @@ def regress(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
     jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
                                              help="Model calls in flight (default: concurrency).")] = None,
+    keyword: Annotated[str | None, typer.Option("-k", metavar="TEXT",
+                                                help="Only cases whose id or inputs contain TEXT.")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="Only cases with TAG.")] = None,
+    exclude_tag: Annotated[list[str] | None, typer.Option("--exclude-tag", metavar="TAG",
+                                                          help="Leave out cases with TAG.")] = None,
+    sample: Annotated[int | None, typer.Option(min=1, metavar="N", help="A random N of the cases.")] = None,
+    seed: Annotated[int, typer.Option(metavar="S", help="Seed for --sample.")] = 0,
 ) -> None:
     """CI gate: fail (exit 1) when a changed prompt regresses its golden set.
 
@@ -247,19 +254,24 @@ def regress(
     python check module it uses changed. Exit 0 pass, 1 regression, 2 usage or input error, 3 model errors.
     """
     from promptloop.git.regress import regress as run_regress
+    from promptloop.scoring.eval_run import Selection
     from promptloop.scoring.shards import parse_shard
 
     config = repo_config()
     ref = base or _default_base()
     which = parse_shard(shard) if shard else None
+    selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed) \
+        if keyword or tag or exclude_tag or sample is not None else None
     report = run_with_client(config, lambda lm: run_regress(config, lm, base=ref, prompts=prompts or None,
-                                                             repeat=repeat, shard=which),
+                                                             repeat=repeat, shard=which, selection=selection),
                              no_cache=no_cache, jobs=jobs)
     if github:
         from promptloop.ci.github import comment_body, error_annotations, post_comment
 
+        # The runner reads workflow commands on stdout and stderr alike; with --json, stdout is the JSON's.
+        out = sys.stderr if as_json else sys.stdout
         for line in error_annotations(config, report):
-            sys.stdout.write(line + "\n")
+            out.write(line + "\n")
         console(stderr=True).print(esc(post_comment(comment_body(report))))
     finish_regress(report, junit, markdown, as_json)
 

@@ -12,6 +12,7 @@ from promptloop.git.commits import commit_sha, file_at, open_repo, relpath
 from promptloop.model.client import ModelClient
 from promptloop.repo.config import CONFIG_FILE, Config, config_from_text
 from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
+from promptloop.scoring.eval_run import Selection
 from promptloop.scoring.evaluate import Progress, run_cases, task_model
 from promptloop.scoring.metrics import LOWER_IS_BETTER, summarise
 from promptloop.scoring.metrics import per_case_rates as rates
@@ -199,7 +200,7 @@ def other_inputs_changed(config: Config, repo: Any, merge_base: str, names: list
 
 async def judge_change(config: Config, change: Change, client: ModelClient, *, repeat: int,
                        progress: Progress | None = None, old_config: Config | None = None,
-                       shard: Shard | None = None) -> PromptVerdict:
+                       shard: Shard | None = None, selection: Selection | None = None) -> PromptVerdict:
     """Score both versions, each under its own promptloop.yaml, and classify every case.
 
     A case whose call failed on either side is an ``error``: neither fixed nor regressed."""
@@ -218,6 +219,12 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
     cases = [c for c in select(golden.cases, shard) if c.id not in demos]
     if demos:
         v.notes.append(f"{len(demos)} demonstration case(s) left out of both versions' scores")
+    if selection is not None:
+        picked = selection.apply(cases)
+        v.notes.append(f"{selection.describe()}: {len(picked)} of {len(cases)} cases scored, the gate judges those")
+        cases = picked
+        if not cases:
+            return v
     if change.status == "renamed":
         v.notes.append(f"renamed from {change.old_name}")
     if change.golden_changed:
@@ -288,7 +295,7 @@ def gate(v: PromptVerdict, settings: dict[str, Any], repeat: int) -> None:
 
 async def regress(config: Config, client: ModelClient, *, base: str, prompts: list[str] | None = None,
                   repeat: int | None = None, progress: Progress | None = None,
-                  shard: Shard | None = None) -> RegressReport:
+                  shard: Shard | None = None, selection: Selection | None = None) -> RegressReport:
     repo = open_repo(config.root)
     if not repo.head.is_valid():
         raise GitError("the repository has no commits yet: nothing to compare against")
@@ -297,8 +304,12 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
     old_config = base_config(config, repo, mb)
     before = getattr(getattr(client, "usage", None), "calls", 0)
     n = repeat or config.regress["repeats"]
-    verdicts = [await judge_change(config, c, client, repeat=n, progress=progress, old_config=old_config, shard=shard)
-                for c in changes]
+    verdicts = [await judge_change(config, c, client, repeat=n, progress=progress, old_config=old_config, shard=shard,
+                                   selection=selection) for c in changes]
+    scored = [v for v, c in zip(verdicts, changes, strict=True) if c.status != "deleted"]
+    if selection is not None and scored and not any(v.cases for v in scored):
+        raise UsageError(f"{selection.describe()} leaves no case of the changed prompts "
+                         f"({', '.join(c.name for c in changes)}); widen it, or run without it")
     calls = getattr(getattr(client, "usage", None), "calls", 0) - before
     return RegressReport(base=base, merge_base=mb, prompts=verdicts, unchanged=unchanged, calls=calls, shard=shard,
                          settings=config.regress, repeat=n)

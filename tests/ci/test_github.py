@@ -99,6 +99,85 @@ def test_regress_github_annotates_the_golden_line_and_comments(rrepo, cli, tmp_p
     assert "❌" in gh.comments[0]["body"] and "c1" in gh.comments[0]["body"]
 
 
+def test_github_annotations_leave_stdout_to_json(rrepo, cli, tmp_path, monkeypatch):  # noqa: F811
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
+    gh = FakeGitHub()
+    try:
+        for k, v in actions_env(tmp_path, gh.url).items():
+            monkeypatch.setenv(k, v)
+        with served(rrepo):
+            r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--github", "--json"])
+    finally:
+        gh.close()
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["prompts"][0]["regressed"] == ["c1"]  # nothing else on stdout
+    assert "::error file=golden/cls.yaml" in r.stderr  # the runner reads workflow commands on stderr too
+
+
+def expression(expr: str, inputs: dict[str, str], github: dict[str, str]) -> str:
+    """The few ${{ }} expressions action.yml uses, evaluated as the runner would."""
+    expr = expr.strip()
+    if expr == "inputs.comment == 'true' && inputs.github-token || ''":
+        return inputs["github-token"] if inputs["comment"] == "true" else ""
+    scope, _, name = expr.partition(".")
+    return {"inputs": inputs, "github": github}[scope][name]
+
+
+def test_the_actions_shell_steps_run_in_a_fake_actions_environment(rrepo, tmp_path, monkeypatch):  # noqa: F811
+    """action.yml's own bash, run as the runner would: inputs defaulted, ${{ }} substituted, GITHUB_* set."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from tests.gitrepo import git
+
+    here = Path(__file__).resolve().parents[2]
+    action = yaml.safe_load((here / "action.yml").read_text())
+    gh = FakeGitHub()
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
+    summary, runner_temp = tmp_path / "summary.md", tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    try:
+        with served(rrepo):
+            git(rrepo, "remote", "add", "origin", str(origin))
+            git(rrepo, "push", "-q", "origin", "base")
+            git(rrepo, "fetch", "-q", "origin")
+            inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
+            inputs |= {"github-token": "ghs_faketoken", "extras": "local"}
+            github = {"action_path": str(here), "base_ref": "base", "sha": "f" * 40}
+            bin_dir = Path(sys.executable).parent
+            env = {**os.environ, **actions_env(tmp_path, gh.url, token=None), "GITHUB_STEP_SUMMARY": str(summary),
+                   "RUNNER_TEMP": str(runner_temp), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+            results = {}
+            for step in action["runs"]["steps"]:
+                if "run" not in step:
+                    continue  # `uses:` steps (setup-python, cache) belong to the runner
+                script = re.sub(r"\$\{\{(.*?)\}\}", lambda m: expression(m.group(1), inputs, github), step["run"])
+                step_env = {**env, **{k: re.sub(r"\$\{\{(.*?)\}\}", lambda m: expression(m.group(1), inputs, github),
+                                             str(v)) for k, v in step.get("env", {}).items()}}
+                if "pip install" in script:  # record what would be installed instead of installing it here
+                    script = 'python() { echo "$@" > "$RUNNER_TEMP/pip-args"; }\n' + script
+                results[step["name"]] = subprocess.run(["bash", "-e", "-c", script], cwd=rrepo, env=step_env,
+                                                       capture_output=True, text=True, timeout=300)
+    finally:
+        gh.close()
+    install, validate, regress_step = results.values()
+    assert install.returncode == 0
+    assert (runner_temp / "pip-args").read_text().split() == ["-m", "pip", "install", "--quiet", f"{here}[local]"]
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert regress_step.returncode == 1, regress_step.stdout + regress_step.stderr  # the regression fails the job
+    assert "::error file=golden/cls.yaml" in regress_step.stdout and "c1 regressed (critical)" in regress_step.stdout
+    assert "c1" in summary.read_text() and (runner_temp / "promptloop-regress.xml").is_file()
+    assert len(gh.comments) == 1 and gh.comments[0]["body"].startswith(MARKER)
+    assert gh.calls[-1][2] == "Bearer ghs_faketoken"  # the token comes from the action's input, via its env
+
+
 def test_the_action_runs_validate_and_regress_with_the_github_flag():
     from pathlib import Path
 

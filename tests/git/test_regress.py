@@ -198,3 +198,25 @@ def test_regress_shards_merge_to_the_gate_verdict(rrepo, cli, tmp_path):
     assert any("critical case(s) regressed: c1" in r for r in b["reasons"])
     assert [tc.get("name") for tc in ET.parse(junit).getroot().iter("testcase")
             if tc.find("failure") is not None] == ["c1"]
+
+
+def test_regress_selects_cases_like_eval(rrepo, cli):
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
+    from promptloop.scoring.eval_run import Selection
+
+    client = fake()
+    report = run_regress(rrepo, client, selection=Selection(keyword="ap"))  # apple pie, apricot jam
+    ids = [c["id"] for c in report.prompts[0].cases]
+    assert ids == ["c1", "c3"] and len(client.history) == 4  # 2 cases, base and new
+    assert not report.ok and report.prompts[0].paired.regressed == ["c1"]
+    assert any("-k ap: 2 of 10 cases scored" in n for n in report.prompts[0].notes)
+
+    client = fake()
+    report = run_regress(rrepo, client, selection=Selection(exclude_tags=("critical",)))
+    assert report.ok and "c1" not in [c["id"] for c in report.prompts[0].cases] and len(client.history) == 16
+
+    with served(rrepo):
+        r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--tag", "critical", "--json"])
+        assert r.exit_code == 1 and json.loads(r.stdout)["prompts"][0]["regressed"] == ["c1"]
+        r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "-k", "zzz-no-such-case"])
+        assert r.exit_code == 2 and "-k zzz-no-such-case leaves no case of the changed prompts (cls)" in r.output
