@@ -86,6 +86,19 @@ def test_eval_against_local_server_writes_reports(cli, repo, tmp_path):
         assert len(server.requests) == 6  # second run entirely from the cache
 
 
+def test_model_option_can_name_where_the_model_is_served(cli, repo, monkeypatch):
+    from promptloop.repo.config import ModelRef
+
+    assert ModelRef.from_option("vertex_ai/claude-3-5-sonnet@20240620") == ModelRef(
+        "vertex_ai/claude-3-5-sonnet@20240620")  # an @ that is not a URL stays in the name
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with FakeServer(answer=lambda body: "NUM") as server:
+        r = run(cli, "-C", repo, "eval", "trec", "-m", f"openai/my-model@{server.api_base}", "--limit", "3", "--json")
+        assert r.exit_code in (0, 1), r.output
+        assert len(server.requests) == 3 and {b["model"] for b in server.requests} == {"my-model"}
+        assert json.loads(r.stdout)["model"] == "openai/my-model"
+
+
 def test_missing_api_key_is_one_line_exit_2(cli, repo, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     r = run(cli, "-C", repo, "eval", "trec", "--model", "openai/gpt-4o-mini", "--limit", "2")

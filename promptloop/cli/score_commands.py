@@ -20,7 +20,9 @@ def eval_(
         metavar="PROMPT", help="Prompt names (prompts/NAME.yaml) or paths; none means every prompt.")] = None,
     golden: Annotated[str | None, typer.Option("--golden", "-g", metavar="TEXT",
                                                help="Golden set name or path.")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", metavar="TEXT", help="Override the task model.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", metavar="NAME[@URL]",
+        help="Override the task model; NAME@http://host/v1 also says where it is served.")] = None,
     repeat: Annotated[int, typer.Option(min=1, metavar="N", help="Sample each case N times.")] = 1,
     limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="Only the first K cases.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,

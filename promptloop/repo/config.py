@@ -40,6 +40,12 @@ class ModelRef:
             return cls(value)
         return cls(value["name"], value.get("api_base"))
 
+    @classmethod
+    def from_option(cls, text: str) -> ModelRef:
+        """``-m NAME`` or ``-m NAME@http(s)://HOST/v1`` (only a URL after the @: Vertex names hold @dates)."""
+        name, at, url = text.partition("@http")
+        return cls(name, "http" + url) if at and url.startswith(("://", "s://")) and name else cls(text)
+
 
 @dataclass
 class Config:

@@ -103,7 +103,8 @@ def read_choice(prompt: Prompt, text: str) -> str:
 
 def task_model(prompt: Prompt, config: Config, override: str | None = None) -> ModelRef:
     if override:
-        return ModelRef(override, prompt.model_settings.get("api_base"))
+        ref = ModelRef.from_option(override)
+        return ModelRef(ref.name, ref.api_base or prompt.model_settings.get("api_base"))
     name = prompt.model_settings.get("name")
     default = config.model("task")
     if name:
