@@ -253,12 +253,14 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                 with cf.ProcessPoolExecutor(n, initializer=_init_worker,
                                             initargs=(str(config.root), fmt, prompt)) as pool:
                     inflight: deque[Any] = deque()
-                    for first, data in read_blocks(path, BLOCK_BYTES):
-                        inflight.append(pool.submit(_work_block, where, first, data))
-                        if len(inflight) >= 2 * n:  # bounded: memory stays flat on any file size
+                    try:
+                        for first, data in read_blocks(path, BLOCK_BYTES):
+                            inflight.append(pool.submit(_work_block, where, first, data))
+                            if len(inflight) >= 2 * n:  # bounded: memory stays flat on any file size
+                                merge(inflight.popleft().result())
+                    finally:  # a file damaged part way: the blocks before the damage are still stored
+                        while inflight:
                             merge(inflight.popleft().result())
-                    while inflight:
-                        merge(inflight.popleft().result())
             elif is_jsonl(path):
                 for first, data in read_blocks(path, BLOCK_BYTES):
                     merge(work.block(where, first, data))

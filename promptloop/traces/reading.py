@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,21 +44,37 @@ def read_lines(path: Path) -> Iterator[tuple[int, str | RecordError]]:
 
 def read_blocks(path: Path, size: int) -> Iterator[tuple[int, bytes]]:
     """A JSONL file (gzip or not) as blocks of whole lines, each with the number of its first line: the
-    reading process only moves bytes, and whoever parses a block splits it (see ``block_lines``)."""
+    reading process only moves bytes, and whoever parses a block splits it (see ``block_lines``).
+
+    Read in pieces (``read1``), so that a file damaged part way (a truncated or corrupt .gz) still gives
+    every whole line before the damage; then the error is raised for the caller to report."""
     line = 1
-    rest = b""
+    pieces: list[bytes] = []
+    held = 0
     with open_binary(path) as fh:
-        while chunk := fh.read(size):
-            data = rest + chunk
+        try:
+            while piece := fh.read1(size):
+                pieces.append(piece)
+                held += len(piece)
+                if held < size:
+                    continue
+                data = b"".join(pieces)
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:  # one line longer than a block: keep reading
+                    pieces = [data]
+                    continue
+                yield line, data[:cut]
+                line += data.count(b"\n", 0, cut)
+                pieces, held = [data[cut:]], len(data) - cut
+        except (OSError, EOFError, zlib.error):
+            data = b"".join(pieces)
             cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                rest = data  # one line longer than a block: keep reading
-                continue
-            yield line, data[:cut]
-            line += data.count(b"\n", 0, cut)
-            rest = data[cut:]
-    if rest:
-        yield line, rest
+            if cut:
+                yield line, data[:cut]
+            raise
+    data = b"".join(pieces)
+    if data:
+        yield line, data
 
 
 def block_lines(first: int, data: bytes) -> Iterator[tuple[int, bytes]]:

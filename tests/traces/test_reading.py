@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import pytest
 
@@ -34,3 +35,39 @@ def test_lines_the_stricter_parser_refuses_still_read(text):
 
 def test_invalid_json_names_the_column():
     assert "column 7" in str(parse_line(b'{"a": }'))
+
+
+def test_a_truncated_gzip_gives_every_whole_line_before_the_damage(tmp_path):
+    lines = b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * 200) for i in range(3000))
+    data = gzip.compress(lines)
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    got: list[int] = []
+    with pytest.raises(EOFError):
+        for first, block in read_blocks(path, 1 << 20):  # the whole file fits in one block
+            got += [n for n, _ in block_lines(first, block)]
+    assert len(got) > 1000 and got == list(range(1, len(got) + 1))
+
+
+def test_a_truncated_gzip_keeps_what_came_before_in_a_parallel_import(tmp_path, monkeypatch):
+    import json
+
+    from promptloop.repo.config import load_config
+    from promptloop.repo.scaffold import scaffold
+    from promptloop.traces import importer
+    from promptloop.traces.store import TraceStore, store_path
+
+    root = tmp_path / "repo"
+    scaffold(root)
+    rec = {"promptloop_trace": 1, "model": "m", "messages": [{"role": "user", "content": "hi " + "x" * 200}],
+           "output": "ok"}
+    data = gzip.compress("".join(json.dumps({**rec, "id": f"t{i}"}) + "\n" for i in range(3000)).encode())
+    path = tmp_path / "t.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    monkeypatch.setattr(importer, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "BLOCK_BYTES", 20_000)
+    before_damage = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes()).count(b"\n")
+    summary = importer.import_files(load_config(root), [path], workers=2)
+    assert summary.files_failed == 1 and summary.imported == before_damage > 1000
+    with TraceStore(store_path(load_config(root).cache_dir)) as store:
+        assert {t.id for t in store.query()} == {f"promptloop:t{i}" for i in range(before_damage)}
