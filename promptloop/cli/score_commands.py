@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,6 +75,7 @@ def eval_(
         plans.append((task_prompt, gs, selection, earlier_run(config, task_prompt.name, compare)))
 
     reports = []
+    tree = tree_state(config)  # read while the calls run: its git work overlaps their network waits
     for task_prompt, gs, selection, earlier in plans:
         def run_eval(progress: Any = None, p: Any = task_prompt, g: Any = gs, sel: Any = selection) -> Any:
             return run_with_client(config, lambda lm: evaluate_prompt(
@@ -89,7 +91,7 @@ def eval_(
                           TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
                 task = bar.add_task(task_prompt.name, total=None)
                 report = run_eval(progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
-        remember(config, report, earlier, quiet=as_json)
+        remember(config, report, earlier, tree(), quiet=as_json)
         reports.append(report)
     if len(reports) == 1:
         finish_eval(reports[0], output, as_json)
@@ -100,10 +102,10 @@ def eval_(
 
             render_eval(console(), report)
     if as_json:
+        from promptloop import codec
         from promptloop.scoring.eval_run import report_dict
 
-        sys.stdout.write(json.dumps([report_dict(r) for r in reports], indent=2, ensure_ascii=False, default=str)
-                         + "\n")
+        sys.stdout.write(codec.dumps([report_dict(r) for r in reports], indent=True) + "\n")
     codes = {r.exit_code for r in reports}
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
 
@@ -141,20 +143,29 @@ def earlier_run(config: Any, prompt: str, compare: str | None) -> Any:
     return earlier
 
 
-def remember(config: Any, report: Any, earlier: Any, *, quiet: bool) -> None:
+def tree_state(config: Any) -> Callable[[], tuple[str | None, bool]]:
+    """The revision and dirty flag the eval history records, read in a thread while the calls run (it
+    waits on git subprocesses, so the event loop keeps the GIL); call the result to get them."""
+    import threading
+
+    from promptloop.git.tree import tree_state as read
+
+    found: list[tuple[str | None, bool]] = []
+    thread = threading.Thread(target=lambda: found.append(read(config.root)), daemon=True)
+    thread.start()
+
+    def get() -> tuple[str | None, bool]:
+        thread.join()
+        return found[0] if found else (None, False)
+
+    return get
+
+
+def remember(config: Any, report: Any, earlier: Any, tree: tuple[str | None, bool], *, quiet: bool) -> None:
     """Keep the run in the eval history; with --compare, show what flipped since the earlier one."""
-    from promptloop.errors import GitError
     from promptloop.scoring import runs as history
 
-    revision, dirty = None, False
-    try:
-        from promptloop.git.commits import open_repo
-
-        repo = open_repo(config.root)
-        revision = repo.head.commit.hexsha if repo.head.is_valid() else None
-        dirty = repo.is_dirty(untracked_files=True)
-    except GitError:
-        pass
+    revision, dirty = tree
     run_id = history.record(config.cache_dir, report, revision=revision, dirty=dirty)
     if earlier is not None and not quiet:
         changed = history.flips(earlier, history.get(config.cache_dir, run_id))
@@ -294,7 +305,9 @@ def finish_regress(report: Any, junit: Path | None, markdown: Path | None, as_js
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write(md + "\n")
     if as_json:
-        sys.stdout.write(json.dumps(regress_dict(report), indent=2, default=str) + "\n")
+        from promptloop import codec
+
+        sys.stdout.write(codec.dumps(regress_dict(report), indent=True) + "\n")
     else:
         render_regress(console(), report)
     raise typer.Exit(report.exit_code)

@@ -10,6 +10,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from promptloop import codec
 from promptloop.repo.template import as_text
 from promptloop.scoring.eval_run import EvalReport, report_dict
 
@@ -28,7 +29,7 @@ def clip(value: Any, n: int = 80) -> str:
 
 
 def to_json(report: EvalReport) -> str:
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False, default=str)
+    return codec.dumps(report_dict(report), indent=True)
 
 
 def metric_rows(report: EvalReport) -> list[tuple[str, str]]:

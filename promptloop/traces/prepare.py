@@ -6,8 +6,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from promptloop import codec
 from promptloop.masking import has_personal_data, has_secret, mask_personal, redact
-from promptloop.traces import codec
 from promptloop.traces.store import Trace, row_of
 from promptloop.traces.verdicts import Matcher, decide
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
+from promptloop import codec
 from promptloop.errors import ConfigError
 from promptloop.repo.files import safe_load_bounded
-from promptloop.traces import codec
 
 
 class RecordError(ValueError):

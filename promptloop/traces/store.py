@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from promptloop.traces import codec
+from promptloop import codec
 
 
 @dataclass

@@ -220,3 +220,18 @@ def test_regress_selects_cases_like_eval(rrepo, cli):
         assert r.exit_code == 1 and json.loads(r.stdout)["prompts"][0]["regressed"] == ["c1"]
         r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "-k", "zzz-no-such-case"])
         assert r.exit_code == 2 and "-k zzz-no-such-case leaves no case of the changed prompts (cls)" in r.output
+
+
+def test_tree_state_reads_revision_and_dirtiness(rrepo, tmp_path):
+    from promptloop.git.tree import tree_state
+
+    head = git(rrepo, "rev-parse", "HEAD").strip()
+    assert tree_state(rrepo) == (head, False)
+    (rrepo / "notes.txt").write_text("untracked\n")
+    assert tree_state(rrepo) == (head, True)
+    (rrepo / "notes.txt").unlink()
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Changed."))
+    assert tree_state(rrepo) == (head, True)
+    plain = tmp_path / "not-a-repo"
+    plain.mkdir()
+    assert tree_state(plain) == (None, False)

@@ -1,4 +1,4 @@
-"""JSON on the import's hot path: orjson, with the standard library for what orjson refuses.
+"""JSON on the hot paths (trace import, reports): orjson, with the standard library for what orjson refuses.
 
 Parsing and encoding were half of import time with ``json`` (measured: 7 µs to read and 8 µs to write a
 1 kB trace; orjson takes 2.7 and under 1). orjson is stricter, so every refusal falls back to ``json``
@@ -25,9 +25,11 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
-def dumps(value: Any) -> str:
-    """Compact UTF-8 JSON text (no ASCII escaping); anything not JSON is written as its ``str``."""
+def dumps(value: Any, *, indent: bool = False) -> str:
+    """UTF-8 JSON text (no ASCII escaping), compact or indented by two spaces; anything not JSON is written
+    as its ``str``. (json's indenting encoder is pure Python: 0.1 s for a 1,000-case report.)"""
     try:
-        return orjson.dumps(value, default=str).decode()
+        return orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2 if indent else 0).decode()
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+        return json.dumps(value, ensure_ascii=False, default=str, indent=2 if indent else None,
+                          separators=(",", ": ") if indent else (",", ":"))

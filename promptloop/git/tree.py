@@ -1,0 +1,28 @@
+"""The working tree's revision and dirty flag, as the eval history records them.
+
+Plain ``git`` subprocesses, not GitPython: read in a thread while an eval's calls are in flight, they
+spend their time waiting on the subprocess (the GIL free for the event loop), and importing GitPython
+would hold it for 30 ms.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def tree_state(root: Path) -> tuple[str | None, bool]:
+    """(HEAD's commit id or None, whether tracked or untracked files differ from it); (None, False) outside
+    a git repository or without git."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout if out.returncode == 0 else None
+
+    head = git("rev-parse", "--verify", "--quiet", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=normal")
+    if status is None:
+        return None, False
+    return (head.strip() or None) if head else None, bool(status.strip())
