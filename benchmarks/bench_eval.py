@@ -88,20 +88,23 @@ def main() -> None:
             os.environ["OPENAI_API_KEY"] = "sk-bench"
             exe = [sys.executable, "-m", "promptloop"]
 
-            # The whole process, as a user runs it: start-up, no cache, every call over the network.
+            # The whole process, as a user runs it: start-up, no cache, every call over the network. First
+            # with files never validated before, then as on any later run (their validation remembered).
             import resource
 
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            out = subprocess.run([*exe, "eval", "bench", "--json", "--no-cache"], cwd=root, env=env,
-                                 capture_output=True, text=True)
-            whole = time.perf_counter() - start
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            n_calls = json.loads(out.stdout)["calls"]
-            print(f"whole process (promptloop eval --no-cache, {n_calls} calls): {whole:.2f} s = "
-                  f"{whole / ideal:.2f}x ideal [target <= 1.10x]; client CPU {cpu * 1000 / max(n_calls, 1):.2f} ms "
-                  "per call, start-up included [target <= 1 ms]")
+            env["PROMPTLOOP_CACHE_HOME"] = str(root / "user-cache")
+            for when in ("first run of these files", "later runs"):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                start = time.perf_counter()
+                out = subprocess.run([*exe, "eval", "bench", "--json", "--no-cache"], cwd=root, env=env,
+                                     capture_output=True, text=True)
+                whole = time.perf_counter() - start
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+                n_calls = json.loads(out.stdout)["calls"]
+                print(f"whole process (promptloop eval --no-cache, {n_calls} calls, {when}): {whole:.2f} s = "
+                      f"{whole / ideal:.3f}x ideal [target <= 1.10x]; client CPU "
+                      f"{cpu * 1000 / max(n_calls, 1):.2f} ms per call, start-up included [target <= 1 ms]")
 
             start = time.perf_counter()
             from promptloop.model import routes

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from promptloop.testing import FakeServer
 
 # Tests never reach the network: litellm reads its bundled price map instead of fetching one.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Validation markers (repo/files.py) in a directory of this test run, not the user's ~/.cache.
+os.environ.setdefault("PROMPTLOOP_CACHE_HOME", tempfile.mkdtemp(prefix="promptloop-test-cache-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 

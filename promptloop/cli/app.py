@@ -25,7 +25,8 @@ class PlainArgument(typer.core.TyperArgument):
 
     def _usage_display_name(self) -> str:
         # Usage as click, git and pytest write it: PROMPT when required, [PROMPT] when not (Typer: {PROMPT}).
-        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        raw = self.metavar or (self.name or "").upper()
+        name = raw if self.required else f"[{raw}]"
         return name + ("..." if self.nargs != 1 else "")
 
     def get_usage_pieces(self, ctx: Any) -> list[str]:

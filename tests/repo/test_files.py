@@ -171,3 +171,29 @@ def test_written_schemas_stand_alone_for_check_jsonschema(cli, tmp_path):
     r = subprocess.run([tool, "--schemafile", str(schemas / "prompt.schema.json"), str(bad)], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 1  # the standalone schema still rejects what promptloop rejects
+
+
+def test_content_found_valid_is_not_validated_again_and_invalid_content_always_is(tmp_path, monkeypatch):
+    from promptloop.repo import files
+
+    monkeypatch.setenv("PROMPTLOOP_CACHE_HOME", str(tmp_path / "cache"))
+    good = tmp_path / "good.yaml"
+    good.write_text("cases:\n  - {id: a, inputs: {q: hi}, expected: x}\n")
+    files.validate(files.load_yaml(good), "golden")
+    assert len(list(files.valid_cache_dir().iterdir())) == 1
+
+    def no_jsonschema(name):
+        raise AssertionError("validated again")
+
+    monkeypatch.setattr(files, "_validator", no_jsonschema)
+    files.validate(files.load_yaml(good), "golden")  # same content, same schemas: remembered
+    good.write_text("cases:\n  - {id: a, inputs: {q: hi}, expected: 1}\n")  # 1, not "1": other content
+    with pytest.raises(AssertionError, match="validated again"):
+        files.validate(files.load_yaml(good), "golden")
+    monkeypatch.undo()
+    monkeypatch.setenv("PROMPTLOOP_CACHE_HOME", str(tmp_path / "cache"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cases:\n  - {id: a, inputs: {q: hi}, colour: red}\n")
+    for _ in range(2):  # never remembered as valid
+        with pytest.raises(ConfigError, match="unknown key 'colour'"):
+            files.validate(files.load_yaml(bad), "golden")
