@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from promptloop.cli.app import app, command, console, esc, fail, repo_config, run_with_client
+from promptloop.cli.options import Jobs, NoCache
 
 
 @app.command()
@@ -27,9 +28,8 @@ def optimize(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and estimate; make no call.")] = False,
     no_commit: Annotated[bool, typer.Option("--no-commit", help="Report the winner without committing it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
-                                             help="Model calls in flight (default: concurrency).")] = None,
+    no_cache: NoCache = False,
+    jobs: Jobs = None,
 ) -> None:
     """Find a better prompt from its failures and commit it on a new branch.
 

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
+from promptloop.cli import options
 from promptloop.cli.app import app, command, console, esc, fail, repo_config, run_with_client
+from promptloop.cli.options import ExcludeTags, Jobs, Keyword, NoCache, Sample, Seed, Tags
 
 
 @app.command("eval")
@@ -29,18 +31,15 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     output: Annotated[list[Path] | None, typer.Option(
         "-o", "--output", metavar="FILE", help="Write report.json, .md, .junit.xml or .html (repeatable).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
-                                             help="Model calls in flight (default: concurrency).")] = None,
+    no_cache: NoCache = False,
+    jobs: Jobs = None,
     shard: Annotated[str | None, typer.Option(
         "--shard", metavar="I/N", help="Only shard I of N (by case id); gate on `promptloop merge` of all N.")] = None,
-    keyword: Annotated[str | None, typer.Option("-k", metavar="TEXT",
-                                                help="Only cases whose id or inputs contain TEXT.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="Only cases with TAG.")] = None,
-    exclude_tag: Annotated[list[str] | None, typer.Option("--exclude-tag", metavar="TAG",
-                                                          help="Leave out cases with TAG.")] = None,
-    sample: Annotated[int | None, typer.Option(min=1, metavar="N", help="A random N of the cases.")] = None,
-    seed: Annotated[int, typer.Option(metavar="S", help="Seed for --sample.")] = 0,
+    keyword: Keyword = None,
+    tag: Tags = None,
+    exclude_tag: ExcludeTags = None,
+    sample: Sample = None,
+    seed: Seed = 0,
     failed: Annotated[bool, typer.Option("--failed", help="Only the cases that failed (or errored) last run.")] = False,
     compare: Annotated[str | None, typer.Option(
         "--compare", metavar="last|ID", help="Print the cases that flipped since an earlier run of it.")] = None,
@@ -50,7 +49,7 @@ def eval_(
     Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
     """
     from promptloop.repo.prompts import list_prompt_paths
-    from promptloop.scoring.eval_run import Selection, evaluate_prompt, load_task, path_kind
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task, path_kind
     from promptloop.scoring.shards import parse_shard
 
     for path in output or []:
@@ -71,7 +70,7 @@ def eval_(
             if not last:
                 raise fail(f"--failed: no earlier run of {task_prompt.name} yet; run `promptloop eval {name}` first")
             only = frozenset(case.split("#")[0] for case, status in last[0].cases.items() if status != "passed")
-        selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed, only)
+        selection = options.selection(keyword, tag, exclude_tag, sample, seed, only)
         plans.append((task_prompt, gs, selection, earlier_run(config, task_prompt.name, compare)))
 
     reports = []
@@ -250,16 +249,13 @@ def regress(
         "--shard", metavar="I/N", help="Only shard I of N of each golden set; gate on `promptloop merge`.")] = None,
     github: Annotated[bool, typer.Option("--github", help="In GitHub Actions: ::error annotations on regressed "
                                                           "cases and one PR comment, kept up to date.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")] = False,
-    jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
-                                             help="Model calls in flight (default: concurrency).")] = None,
-    keyword: Annotated[str | None, typer.Option("-k", metavar="TEXT",
-                                                help="Only cases whose id or inputs contain TEXT.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="Only cases with TAG.")] = None,
-    exclude_tag: Annotated[list[str] | None, typer.Option("--exclude-tag", metavar="TAG",
-                                                          help="Leave out cases with TAG.")] = None,
-    sample: Annotated[int | None, typer.Option(min=1, metavar="N", help="A random N of the cases.")] = None,
-    seed: Annotated[int, typer.Option(metavar="S", help="Seed for --sample.")] = 0,
+    no_cache: NoCache = False,
+    jobs: Jobs = None,
+    keyword: Keyword = None,
+    tag: Tags = None,
+    exclude_tag: ExcludeTags = None,
+    sample: Sample = None,
+    seed: Seed = 0,
 ) -> None:
     """CI gate: fail (exit 1) when a changed prompt regresses its golden set.
 
@@ -267,14 +263,12 @@ def regress(
     python check module it uses changed. Exit 0 pass, 1 regression, 2 usage or input error, 3 model errors.
     """
     from promptloop.git.regress import regress as run_regress
-    from promptloop.scoring.eval_run import Selection
     from promptloop.scoring.shards import parse_shard
 
     config = repo_config()
     ref = base or _default_base()
     which = parse_shard(shard) if shard else None
-    selection = Selection(keyword, tuple(tag or ()), tuple(exclude_tag or ()), sample, seed) \
-        if keyword or tag or exclude_tag or sample is not None else None
+    selection = options.selection(keyword, tag, exclude_tag, sample, seed)
     report = run_with_client(config, lambda lm: run_regress(config, lm, base=ref, prompts=prompts or None,
                                                              repeat=repeat, shard=which, selection=selection),
                              no_cache=no_cache, jobs=jobs)

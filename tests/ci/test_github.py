@@ -80,16 +80,21 @@ def test_one_comment_created_then_updated(tmp_path):
         gh.close()
 
 
-def test_regress_github_annotates_the_golden_line_and_comments(rrepo, cli, tmp_path, monkeypatch):  # noqa: F811
+def regress_in_actions(rrepo, cli, tmp_path, monkeypatch, *flags):  # noqa: F811
+    """A regressing change, gated by `regress --github` in a fake Actions environment and GitHub API."""
     (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
     gh = FakeGitHub()
     try:
         for k, v in actions_env(tmp_path, gh.url).items():
             monkeypatch.setenv(k, v)
         with served(rrepo):
-            r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--github"])
+            return cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--github", *flags]), gh
     finally:
         gh.close()
+
+
+def test_regress_github_annotates_the_golden_line_and_comments(rrepo, cli, tmp_path, monkeypatch):  # noqa: F811
+    r, gh = regress_in_actions(rrepo, cli, tmp_path, monkeypatch)
     assert r.exit_code == 1
     golden_lines = (rrepo / "golden" / "cls.yaml").read_text().splitlines()
     line = next(i for i, ln in enumerate(golden_lines, 1) if "id: c1" in ln)
@@ -100,15 +105,7 @@ def test_regress_github_annotates_the_golden_line_and_comments(rrepo, cli, tmp_p
 
 
 def test_github_annotations_leave_stdout_to_json(rrepo, cli, tmp_path, monkeypatch):  # noqa: F811
-    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
-    gh = FakeGitHub()
-    try:
-        for k, v in actions_env(tmp_path, gh.url).items():
-            monkeypatch.setenv(k, v)
-        with served(rrepo):
-            r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--github", "--json"])
-    finally:
-        gh.close()
+    r, _ = regress_in_actions(rrepo, cli, tmp_path, monkeypatch, "--json")
     assert r.exit_code == 1
     assert json.loads(r.stdout)["prompts"][0]["regressed"] == ["c1"]  # nothing else on stdout
     assert "::error file=golden/cls.yaml" in r.stderr  # the runner reads workflow commands on stderr too
