@@ -3,7 +3,10 @@
 Prints the import's throughput against a bare parse loop over the same file (target: within 3x)
 and the import's peak memory (target: under 300 MB).
 
-Usage: python benchmarks/bench_import.py [--mb 1024] [--keep FILE]
+With --source FILE, the file is a real export (JSONL) repeated with its ids made unique, instead of
+generated promptloop traces: e.g. tests/fixtures/traces/openinference/openinference_spans.jsonl.
+
+Usage: python benchmarks/bench_import.py [--mb 1024] [--source FILE]
 """
 
 from __future__ import annotations
@@ -63,9 +66,34 @@ def generate(path: Path, megabytes: int, root: Path) -> int:
     return n
 
 
+ID_KEYS = {"id", "trace_id", "span_id", "parent_id", "traceId", "spanId", "parentSpanId", "run_id", "custom_id"}
+
+
+def unique_ids(value: object, n: int) -> object:
+    if isinstance(value, dict):
+        return {k: f"{v}-{n}" if k in ID_KEYS and isinstance(v, str) else unique_ids(v, n) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unique_ids(v, n) for v in value]
+    return value
+
+
+def repeat_source(path: Path, source: Path, megabytes: int) -> int:
+    records = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+    target = megabytes * 1024 * 1024
+    n = written = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        while written < target:
+            line = json.dumps(unique_ids(records[n % len(records)], n), ensure_ascii=False) + "\n"
+            fh.write(line)
+            written += len(line.encode())
+            n += 1
+    return n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=1024)
+    ap.add_argument("--source", type=Path, help="a real JSONL export to repeat instead of generated traces")
     args = ap.parse_args()
     repo = Path(__file__).resolve().parent.parent
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,7 +107,7 @@ def main() -> None:
         (root / "golden" / "trec.yaml").write_text((repo / "golden" / "trec.yaml").read_text())
         data = Path(tmp) / "traces.jsonl"
         t0 = time.perf_counter()
-        n = generate(data, args.mb, root)
+        n = repeat_source(data, args.source, args.mb) if args.source else generate(data, args.mb, root)
         size = data.stat().st_size / 1024 / 1024
         print(f"generated {n} traces, {size:.0f} MB in {time.perf_counter() - t0:.1f} s")
 
