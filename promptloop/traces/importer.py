@@ -124,9 +124,10 @@ class Work:
     def __init__(self, matcher: Matcher, importer: Importer, forced: str | None) -> None:
         self.matcher, self.importer, self.forced = matcher, importer, forced
 
-    def record(self, record: Any) -> tuple[list[Prepared], list[tuple[str, Any]], list[str], str]:
+    def record(self, record: Any, detected: str | None = None
+               ) -> tuple[list[Prepared], list[tuple[str, Any]], list[str], str]:
         try:
-            parsed = self.importer.parse(record)
+            parsed = self.importer.parse(record, detected)
             rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
             return rows, [(redact(g), redact(f)) for g, f in parsed.feedback], parsed.skipped, self.importer.last
         except RecursionError:
@@ -154,11 +155,13 @@ class Work:
             record = parse_line(raw)
             if isinstance(record, RecordError):
                 chunk.error(where, str(record))
-            elif self.importer.fmt in ("auto", "openai_batch") and detect(record) == "openai_batch":
+                continue
+            detected = detect(record) if self.importer.fmt == "auto" else self.importer.fmt
+            if detected == "openai_batch":
                 chunk.batch.append((where, record))
             else:
                 try:
-                    chunk.add(where, *self.record(record))
+                    chunk.add(where, *self.record(record, detected))
                 except RecordError as e:
                     chunk.error(where, str(e))
         return chunk

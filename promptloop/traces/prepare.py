@@ -37,9 +37,12 @@ def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
             messages.append({k: v for k, v in m.items() if k != "content"})
         else:
             messages.append(m)
-    dump = codec.dumps([messages, t.output, t.inputs, t.expected, t.metadata, t.params, t.feedback])
+    # One dump of the content and the ids (ids are checked for secrets; personal data found only in an id
+    # costs a masking pass over the content that finds nothing).
+    dump = codec.dumps([messages, t.output, t.inputs, t.expected, t.metadata, t.params, t.feedback, t.session_id,
+                        t.user_id, t.group, t.id])
     flags = [_text_flags(text) for text in long_texts]
-    if any(secret for secret, _ in flags) or has_secret(dump + " ".join(str(getattr(t, k) or "") for k in IDS)):
+    if any(secret for secret, _ in flags) or has_secret(dump):
         for k in (*CONTENT, *IDS):
             setattr(t, k, redact(getattr(t, k)))
     if not keep_personal_data and (any(personal for _, personal in flags) or has_personal_data(dump)):

@@ -52,8 +52,9 @@ class Importer(ImportState):
         self.fmt = fmt
         self.last = ""  # the format of the record parsed last
 
-    def parse(self, record: Any) -> Parsed:
-        name = detect(record) if self.fmt == "auto" else self.fmt
+    def parse(self, record: Any, detected: str | None = None) -> Parsed:
+        """``record``'s calls and feedback; ``detected`` is its format when the caller already looked."""
+        name = (detected or detect(record)) if self.fmt == "auto" else self.fmt
         if name is None:
             keys = ", ".join(list(record)[:6]) if isinstance(record, dict) else type(record).__name__
             raise RecordError(f"unrecognised record (keys: {keys}); pass --format NAME, one of: {', '.join(FORMATS)}")
