@@ -299,7 +299,8 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
         touched_groups |= {g for (g,) in store.db.execute(
             "SELECT DISTINCT grp FROM traces WHERE rowid > ? AND grp IN (SELECT grp FROM feedback)", (first_new,))}
         refresh_verdicts(store, matcher, touched_groups)
-        mark_retries(store, window)
+        # An explicit window looks at every trace again; the configured one only where new traces came.
+        mark_retries(store, window, 0 if retry_window is not None else first_new)
         store.commit()
         for source, verdict, n in store.db.execute(
                 "SELECT source, verdict, COUNT(*) FROM traces WHERE rowid > ? GROUP BY source, verdict",
@@ -378,19 +379,21 @@ def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> N
             store.update(t)
 
 
-def mark_retries(store: TraceStore, window: float) -> None:
+def mark_retries(store: TraceStore, window: float, since_rowid: int = 0) -> None:
     """Implicit feedback: the same user or session asking again within ``window`` seconds.
 
     One pass of window functions (the next call of each user and session) instead of a
-    correlated subquery per trace: linear-ish on millions of traces.
+    correlated subquery per trace: linear-ish on millions of traces. Only users and sessions with a
+    trace stored after ``since_rowid`` are looked at: no other trace can have gained a next call.
     """
     nxt = ("SELECT id, time, LEAD(time) OVER (PARTITION BY {col} ORDER BY time) AS nxt FROM traces "
-           "WHERE {col} IS NOT NULL AND time IS NOT NULL")
+           "WHERE {col} IS NOT NULL AND time IS NOT NULL AND {col} IN "
+           "(SELECT {col} FROM traces WHERE rowid > ?2 AND {col} IS NOT NULL)")
     store.db.execute("DROP TABLE IF EXISTS temp.retried")
     store.db.execute(
         f"CREATE TEMP TABLE retried AS SELECT id FROM ({nxt.format(col='user_id')}) WHERE nxt > time AND "
         f"nxt - time <= ?1 UNION SELECT id FROM ({nxt.format(col='session_id')}) WHERE nxt > time AND "
-        "nxt - time <= ?1", (window,))
+        "nxt - time <= ?1", (window, since_rowid))
     store.db.execute("UPDATE traces SET verdict = 'fail', reason = ? WHERE verdict = 'unknown' AND id IN "
                      "(SELECT id FROM temp.retried)", (f"asked again within {window:g} s (implicit retry)",))
     store.db.execute("DROP TABLE temp.retried")

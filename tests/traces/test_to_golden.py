@@ -61,6 +61,21 @@ def test_explicit_feedback_beats_checks_and_retries_are_implicit(config, tmp_pat
     assert rows == {"promptloop:r1": "fail", "promptloop:r2": "unknown", "promptloop:r3": "unknown"}
 
 
+def test_a_retry_in_a_later_import_marks_the_earlier_call(config, tmp_path):
+    def rec(i, minute, user):
+        return {"promptloop_trace": 1, "id": f"x{i}", "time": f"2026-01-01T10:{minute:02d}:00Z", "user_id": user,
+                "output": "o"}
+
+    first = write(tmp_path, [rec(1, 0, "u"), rec(2, 0, "v")])
+    import_files(config, [first])
+    later = tmp_path / "later.jsonl"
+    later.write_text(json.dumps(rec(3, 1, "u")) + "\n")
+    import_files(config, [later])
+    with TraceStore(store_path(config.cache_dir)) as s:
+        rows = dict(s.db.execute("SELECT id, verdict FROM traces WHERE id LIKE 'promptloop:x%'").fetchall())
+    assert rows == {"promptloop:x1": "fail", "promptloop:x2": "unknown", "promptloop:x3": "unknown"}
+
+
 def test_golden_add_appends_keeping_comments(config, repo, tmp_path):
     golden_file = repo / "golden" / "trec.yaml"
     before = golden_file.read_text()
