@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from promptloop.scoring.eval_run import Selection
 
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")]
 Jobs = Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
@@ -19,7 +22,7 @@ Seed = Annotated[int, typer.Option(metavar="S", help="Seed for --sample.")]
 
 
 def selection(keyword: str | None, tags: list[str] | None, exclude_tags: list[str] | None, sample: int | None,
-              seed: int, only: frozenset[str] | None = None) -> Any:
+              seed: int, only: frozenset[str] | None = None) -> Selection | None:
     """The Selection these options ask for, or None when they ask for every case."""
     from promptloop.scoring.eval_run import Selection
 

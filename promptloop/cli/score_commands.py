@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,7 +73,9 @@ def eval_(
         plans.append((task_prompt, gs, selection, earlier_run(config, task_prompt.name, compare)))
 
     reports = []
-    tree = tree_state(config)  # read while the calls run: its git work overlaps their network waits
+    from promptloop.git.tree import tree_state_later
+
+    tree = tree_state_later(config.root)  # read while the calls run: its git work overlaps their network waits
     for task_prompt, gs, selection, earlier in plans:
         def run_eval(progress: Any = None, p: Any = task_prompt, g: Any = gs, sel: Any = selection) -> Any:
             return run_with_client(config, lambda lm: evaluate_prompt(
@@ -140,24 +141,6 @@ def earlier_run(config: Any, prompt: str, compare: str | None) -> Any:
         raise fail(f"--compare {compare}: no earlier run of {prompt} to compare with "
                    "(`promptloop history` lists them)")
     return earlier
-
-
-def tree_state(config: Any) -> Callable[[], tuple[str | None, bool]]:
-    """The revision and dirty flag the eval history records, read in a thread while the calls run (it
-    waits on git subprocesses, so the event loop keeps the GIL); call the result to get them."""
-    import threading
-
-    from promptloop.git.tree import tree_state as read
-
-    found: list[tuple[str | None, bool]] = []
-    thread = threading.Thread(target=lambda: found.append(read(config.root)), daemon=True)
-    thread.start()
-
-    def get() -> tuple[str | None, bool]:
-        thread.join()
-        return found[0] if found else (None, False)
-
-    return get
 
 
 def remember(config: Any, report: Any, earlier: Any, tree: tuple[str | None, bool], *, quiet: bool) -> None:

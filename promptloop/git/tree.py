@@ -8,6 +8,8 @@ would hold it for 30 ms.
 from __future__ import annotations
 
 import subprocess
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -25,4 +27,18 @@ def tree_state(root: Path) -> tuple[str | None, bool]:
     status = git("status", "--porcelain", "--untracked-files=normal")
     if status is None:
         return None, False
-    return (head.strip() or None) if head else None, bool(status.strip())
+    return (head or "").strip() or None, bool(status.strip())
+
+
+def tree_state_later(root: Path) -> Callable[[], tuple[str | None, bool]]:
+    """Start reading ``tree_state`` in a thread (it waits on subprocesses, leaving the GIL to an event loop
+    that is running calls meanwhile); call the result to get it."""
+    found: list[tuple[str | None, bool]] = []
+    thread = threading.Thread(target=lambda: found.append(tree_state(root)), daemon=True)
+    thread.start()
+
+    def get() -> tuple[str | None, bool]:
+        thread.join()
+        return found[0] if found else (None, False)
+
+    return get

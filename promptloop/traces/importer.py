@@ -137,14 +137,17 @@ class Work:
         """(where, record or RecordError) pairs into a Chunk; batch records are parsed here too."""
         chunk = chunk or Chunk()
         for where, record in items:
-            if isinstance(record, RecordError):
-                chunk.error(where, str(record))
-                continue
-            try:
-                chunk.add(where, *self.record(record))
-            except RecordError as e:
-                chunk.error(where, str(e))
+            self._into(chunk, where, record)
         return chunk
+
+    def _into(self, chunk: Chunk, where: str, record: Any, detected: str | None = None) -> None:
+        if isinstance(record, RecordError):
+            chunk.error(where, str(record))
+            return
+        try:
+            chunk.add(where, *self.record(record, detected))
+        except RecordError as e:
+            chunk.error(where, str(e))
 
     def block(self, path: str, first: int, data: bytes) -> Chunk:
         """The lines of a JSONL block; Batch API records are left for the writing process, whose one
@@ -153,17 +156,13 @@ class Work:
         for line, raw in block_lines(first, data):
             where = f"{path}:{line}"
             record = parse_line(raw)
-            if isinstance(record, RecordError):
-                chunk.error(where, str(record))
-                continue
-            detected = detect(record) if self.importer.fmt == "auto" else self.importer.fmt
+            detected = None
+            if not isinstance(record, RecordError):
+                detected = detect(record) if self.importer.fmt == "auto" else self.importer.fmt
             if detected == "openai_batch":
                 chunk.batch.append((where, record))
             else:
-                try:
-                    chunk.add(where, *self.record(record, detected))
-                except RecordError as e:
-                    chunk.error(where, str(e))
+                self._into(chunk, where, record, detected)
         return chunk
 
 
