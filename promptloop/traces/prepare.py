@@ -51,8 +51,6 @@ def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
     return t
 
 
-
-
 def named_in_metadata(t: Trace) -> None:
     """A prompt name and version the app put in the call's metadata (promptloop.request, Langfuse, ...)."""
     meta: dict[str, Any] = t.metadata if isinstance(t.metadata, dict) else {}
