@@ -8,6 +8,7 @@ non-string keys, lone surrogates.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -25,11 +26,19 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
+def _plain(value: Any) -> Any:
+    """What json cannot write itself: dataclasses as objects (as orjson writes them), the rest as ``str``."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    return str(value)
+
+
 def dumps(value: Any, *, indent: bool = False) -> str:
-    """UTF-8 JSON text (no ASCII escaping), compact or indented by two spaces; anything not JSON is written
-    as its ``str``. (json's indenting encoder is pure Python: 0.1 s for a 1,000-case report.)"""
+    """UTF-8 JSON text (no ASCII escaping), compact or indented by two spaces; dataclasses as objects of their
+    fields, and anything else not JSON as its ``str``. (json's indenting encoder is pure Python: 0.1 s for a
+    1,000-case report.)"""
     try:
         return orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2 if indent else 0).decode()
     except (TypeError, orjson.JSONEncodeError):
-        return json.dumps(value, ensure_ascii=False, default=str, indent=2 if indent else None,
+        return json.dumps(value, ensure_ascii=False, default=_plain, indent=2 if indent else None,
                           separators=(",", ": ") if indent else (",", ":"))

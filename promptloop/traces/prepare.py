@@ -7,7 +7,7 @@ import functools
 from typing import Any
 
 from promptloop import codec
-from promptloop.masking import has_personal_data, has_secret, mask_personal, redact
+from promptloop.masking import has_personal_data, has_secret, mask_personal, redact, redact_text
 from promptloop.traces.store import Trace, row_of
 from promptloop.traces.verdicts import Matcher, decide
 
@@ -21,6 +21,10 @@ Prepared = tuple[Row, bool, tuple[str, ...]]  # a store row, inputs recovered, w
 @functools.lru_cache(maxsize=4096)
 def _text_flags(text: str) -> tuple[bool, bool]:
     return has_secret(text), has_personal_data(text)
+
+
+# Verdict reasons repeat ("thumbs up", "passes label"): each distinct one is checked for secrets once.
+_redacted_reason = functools.lru_cache(maxsize=4096)(redact_text)
 
 
 def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
@@ -76,6 +80,6 @@ def prepare(t: Trace, matcher: Matcher, forced: str | None) -> Prepared:
             t.prompt_version = matcher.versions[name]
         matched = inputs is not None
     t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
-    t.reason = redact(t.reason)
+    t.reason = _redacted_reason(t.reason)
     missing = tuple(x for x, gone in (("input", not t.messages), ("output", t.output is None)) if gone)
     return row_of(t, t.to_json()), matched, missing

@@ -220,6 +220,33 @@ def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
         assert any(t.source == "openai_batch" for t in b.query())
 
 
+def test_parallel_import_counts_duplicates_and_conflicts_like_sequential(config, repo, tmp_path, monkeypatch):
+    """Worker blocks reach the store as packed SQLite images: re-imported calls still count as duplicates,
+    and a different call under a stored id is still reported, exactly as the in-process path does."""
+    import shutil
+
+    from promptloop.repo.config import load_config
+    from promptloop.traces import importer as trace_import
+
+    lines = (FIX / "openai_chat_completions.jsonl").read_text().splitlines()
+    clash = json.loads(lines[0])
+    clash["response"]["choices"][0]["message"]["content"] = "a different answer under the same id"
+    big = tmp_path / "again.jsonl"
+    big.write_text("\n".join([*lines, *lines, json.dumps(clash)]) + "\n")
+    seq = import_files(config, [big], workers=1)
+    assert seq.duplicates == len(lines) + 1 and any("share the trace id" in p for p in seq.problems)
+
+    other = tmp_path / "other"
+    shutil.copytree(repo, other)
+    shutil.rmtree(other / ".promptloop")
+    monkeypatch.setattr(trace_import, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(trace_import, "BLOCK_BYTES", 2000)
+    par = import_files(load_config(other), [big], workers=2)
+    assert (par.imported, par.duplicates, par.problems) == (seq.imported, seq.duplicates, seq.problems)
+    again = import_files(load_config(other), [big], workers=2)
+    assert (again.imported, again.duplicates) == (0, 2 * len(lines) + 1)
+
+
 def test_stored_completion_and_langsmith_feedback_records(config, tmp_path):
     completion = {"id": "chatcmpl-stored1", "object": "chat.completion", "created": 1730000000, "model": "gpt-4o",
                   "metadata": {"user_id": "u1"},
