@@ -75,6 +75,11 @@ def parse_time(value: Any) -> float | None:
     """Seconds since the epoch from ISO 8601 text or a number (s, ms, µs or ns)."""
     if value is None or value == "" or isinstance(value, bool):
         return None
+    if isinstance(value, str) and value[-1:] == "Z" and value[:1].isdigit():  # the usual export: one call
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            pass
     if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
         value = float(value)  # epoch numbers exported as strings (OTLP's int64, some SDKs' timestamps)
     if isinstance(value, (int, float)):
