@@ -402,13 +402,14 @@ def mark_retries(store: TraceStore, window: float, since_rowid: int = 0) -> None
     trace stored after ``since_rowid`` are looked at: no other trace can have gained a next call.
     """
     nxt = ("SELECT id, time, LEAD(time) OVER (PARTITION BY {col} ORDER BY time) AS nxt FROM traces "
-           "WHERE {col} IS NOT NULL AND time IS NOT NULL AND {col} IN "
-           "(SELECT {col} FROM traces WHERE rowid > ?2 AND {col} IS NOT NULL)")
+           "WHERE {col} IS NOT NULL AND time IS NOT NULL")
+    if since_rowid > 0:  # (into an empty store every trace is new: the filter would only cost a scan)
+        nxt += " AND {col} IN (SELECT {col} FROM traces WHERE rowid > ?2 AND {col} IS NOT NULL)"
     store.db.execute("DROP TABLE IF EXISTS temp.retried")
     store.db.execute(
         f"CREATE TEMP TABLE retried AS SELECT id FROM ({nxt.format(col='user_id')}) WHERE nxt > time AND "
         f"nxt - time <= ?1 UNION SELECT id FROM ({nxt.format(col='session_id')}) WHERE nxt > time AND "
-        "nxt - time <= ?1", (window, since_rowid))
+        "nxt - time <= ?1", (window, since_rowid) if since_rowid > 0 else (window,))
     store.db.execute("UPDATE traces SET verdict = 'fail', reason = ? WHERE verdict = 'unknown' AND id IN "
                      "(SELECT id FROM temp.retried)", (f"asked again within {window:g} s (implicit retry)",))
     store.db.execute("DROP TABLE temp.retried")
