@@ -400,19 +400,31 @@ def mark_retries(store: TraceStore, window: float, since_rowid: int = 0) -> None
     One pass of window functions (the next call of each user and session) instead of a
     correlated subquery per trace: linear-ish on millions of traces. Only users and sessions with a
     trace stored after ``since_rowid`` are looked at: no other trace can have gained a next call.
+    The two passes are sorts over every trace, so each runs on its own connection in its own thread
+    (SQLite releases the GIL): on two cores the end of a large import waits for one sort, not two.
     """
-    nxt = ("SELECT id, time, LEAD(time) OVER (PARTITION BY {col} ORDER BY time) AS nxt FROM traces "
-           "WHERE {col} IS NOT NULL AND time IS NOT NULL")
-    if since_rowid > 0:  # (into an empty store every trace is new: the filter would only cost a scan)
-        nxt += " AND {col} IN (SELECT {col} FROM traces WHERE rowid > ?2 AND {col} IS NOT NULL)"
-    store.db.execute("DROP TABLE IF EXISTS temp.retried")
-    store.db.execute(
-        f"CREATE TEMP TABLE retried AS SELECT id FROM ({nxt.format(col='user_id')}) WHERE nxt > time AND "
-        f"nxt - time <= ?1 UNION SELECT id FROM ({nxt.format(col='session_id')}) WHERE nxt > time AND "
-        "nxt - time <= ?1", (window, since_rowid) if since_rowid > 0 else (window,))
-    store.db.execute("UPDATE traces SET verdict = 'fail', reason = ? WHERE verdict = 'unknown' AND id IN "
-                     "(SELECT id FROM temp.retried)", (f"asked again within {window:g} s (implicit retry)",))
-    store.db.execute("DROP TABLE temp.retried")
+    import sqlite3
+    from concurrent.futures import ThreadPoolExecutor
+
+    def retried(col: str) -> list[int]:
+        nxt = (f"SELECT rowid AS r, time, LEAD(time) OVER (PARTITION BY {col} ORDER BY time) AS nxt FROM traces "
+               f"WHERE {col} IS NOT NULL AND time IS NOT NULL")
+        args: tuple[float, ...] = (window,)
+        if since_rowid > 0:  # (into an empty store every trace is new: the filter would only cost a scan)
+            nxt += f" AND {col} IN (SELECT {col} FROM traces WHERE rowid > ? AND {col} IS NOT NULL)"
+            args = (since_rowid, window)
+        db = sqlite3.connect(str(store.path))
+        try:
+            return [r for (r,) in db.execute(f"SELECT r FROM ({nxt}) WHERE nxt > time AND nxt - time <= ?", args)]
+        finally:
+            db.close()
+
+    store.commit()  # the other connections read what this one wrote
+    with ThreadPoolExecutor(2) as pool:
+        rowids = sorted(set().union(*pool.map(retried, ("user_id", "session_id"))))
+    reason = f"asked again within {window:g} s (implicit retry)"
+    store.db.executemany("UPDATE traces SET verdict = 'fail', reason = ? WHERE rowid = ? AND verdict = 'unknown'",
+                         ((reason, r) for r in rowids))
 
 
 def summary_dict(s: ImportSummary) -> dict[str, Any]:
