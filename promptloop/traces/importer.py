@@ -18,7 +18,7 @@ from promptloop.repo.config import Config
 from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
 from promptloop.traces.formats import Importer, RecordError, detect
 from promptloop.traces.prepare import Prepared, Row, prepare
-from promptloop.traces.reading import block_lines, parse_line, read_blocks, read_records
+from promptloop.traces.reading import block_lines, is_gzip, parse_line, read_blocks, read_records
 from promptloop.traces.store import TraceStore, pack_rows, store_path
 from promptloop.traces.verdicts import Matcher, decide
 
@@ -190,6 +190,18 @@ def _work_block(path: str, first: int, data: bytes) -> Chunk:
     return _worker.block(path, first, data).pack()
 
 
+def _work_range(path: str, first: int, start: int, length: int, tail: bytes) -> Chunk:
+    """A block of a plain (not gzip) file, read here from the file: the writing process only finds the
+    blocks' bounds and line numbers, and sends no trace bytes through the pipe (measured: sending each
+    block was a twentieth of the import's CPU)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(length)
+    if len(data) != length or not data.endswith(tail):
+        raise OSError(f"the file changed while it was being imported (at byte {start})")
+    return _work_block(path, first, data)
+
+
 def is_jsonl(path: Path) -> bool:
     return path.name.lower().removesuffix(".gz").endswith(".jsonl")
 
@@ -271,9 +283,12 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                 with cf.ProcessPoolExecutor(n, initializer=_init_worker,
                                             initargs=(str(config.root), fmt, prompt)) as pool:
                     inflight: deque[Any] = deque()
+                    plain, start = not is_gzip(path), 0
                     try:
                         for first, data in read_blocks(path, BLOCK_BYTES):
-                            inflight.append(pool.submit(_work_block, where, first, data))
+                            inflight.append(pool.submit(_work_range, where, first, start, len(data), data[-64:])
+                                            if plain else pool.submit(_work_block, where, first, data))
+                            start += len(data)
                             if len(inflight) >= 2 * n:  # bounded: memory stays flat on any file size
                                 merge(inflight.popleft().result())
                     finally:  # a file damaged part way: the blocks before the damage are still stored

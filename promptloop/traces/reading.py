@@ -21,10 +21,13 @@ class RecordError(ValueError):
     """A record that cannot be imported; the message says why."""
 
 
-def open_binary(path: Path) -> Any:
+def is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_binary(path: Path) -> Any:
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
 
 def decode(raw: bytes, where: str = "") -> str | RecordError:

@@ -71,3 +71,16 @@ def test_a_truncated_gzip_keeps_what_came_before_in_a_parallel_import(tmp_path, 
     assert summary.files_failed == 1 and summary.imported == before_damage > 1000
     with TraceStore(store_path(load_config(root).cache_dir)) as store:
         assert {t.id for t in store.query()} == {f"promptloop:t{i}" for i in range(before_damage)}
+
+
+def test_a_worker_reading_its_block_from_a_changed_file_says_so(tmp_path):
+    """Workers read plain files' blocks themselves: a file rewritten under the import is an error, not
+    other bytes parsed as if they were the block the writing process counted lines in."""
+    from promptloop.traces.importer import _work_range
+
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"b": 2}\n')
+    with pytest.raises(OSError, match="changed while it was being imported"):
+        _work_range(str(path), 1, 9, 9, b'{"c": 3}\n')  # the block the writer saw held another line
+    with pytest.raises(OSError, match="at byte 9"):
+        _work_range(str(path), 1, 9, 20, b"\n")  # the file is shorter than it was
