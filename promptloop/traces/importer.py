@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import zlib
 from collections import Counter
@@ -19,8 +18,9 @@ from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
 from promptloop.traces.formats import Importer, RecordError, detect
 from promptloop.traces.prepare import Prepared, Row, prepare
 from promptloop.traces.reading import block_lines, is_gzip, parse_line, read_blocks, read_records
-from promptloop.traces.store import TraceStore, pack_rows, store_path
-from promptloop.traces.verdicts import Matcher, decide
+from promptloop.traces.settle import complete_batch_traces, id_conflicts, mark_retries, refresh_verdicts
+from promptloop.traces.store import Texts, TraceStore, pack_rows, store_path
+from promptloop.traces.verdicts import Matcher
 
 BATCH = 5000
 
@@ -84,6 +84,7 @@ class Chunk:
     merges one of these per block instead of touching every trace in Python."""
 
     rows: list[Row] = field(default_factory=list)
+    texts: Texts = field(default_factory=dict)  # the long message texts the rows refer to, by key
     packed: bytes | None = None  # rows a worker packed (store.pack_rows): before ``rows`` in file order
     feedback: list[tuple[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -104,7 +105,8 @@ class Chunk:
         stats.calls += len(rows)
         for reason in skipped:
             stats.skipped[reason.split(" '")[0] if " is not an LLM call" in reason else reason] += 1
-        for row, matched, missing in rows:
+        for row, matched, missing, texts in rows:
+            self.texts.update(texts)
             for what in missing:
                 stats.missing.setdefault(what, [0, where])[0] += 1
             self.matched += matched
@@ -117,9 +119,9 @@ class Chunk:
     def pack(self) -> Chunk:
         """The rows as one SQLite image: cheaper to send, and inserted by the writer in one statement."""
         if self.rows:
-            self.packed = pack_rows(self.rows)
+            self.packed = pack_rows(self.rows, self.texts)
             if self.packed is not None:
-                self.rows = []
+                self.rows, self.texts = [], {}
         return self
 
     def error(self, where: str, message: str) -> None:
@@ -228,17 +230,19 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
     with TraceStore(store_path(config.cache_dir)) as store:
         first_new = store.max_rowid()
         buffer: list[Row] = []
+        buffer_texts: Texts = {}
 
         def flush() -> None:
             # One executemany per batch; duplicates are what INSERT OR IGNORE did not add. Each batch is
             # committed, so an interrupted import keeps whole batches and a rerun adds the rest.
             if buffer:
-                added = store.add_rows(buffer)
+                added = store.add_rows(buffer, buffer_texts)
                 if added < len(buffer):  # some ids were stored already: the same calls, or a conflict
                     summary.problems += id_conflicts(store, buffer)
                 summary.imported += added
                 summary.duplicates += len(buffer) - added
                 buffer.clear()
+                buffer_texts.clear()
             store.commit()
 
         def merge(chunk: Chunk) -> None:
@@ -270,6 +274,7 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
                     summary.feedback += 1
                     touched_groups.add(group)
             buffer.extend(chunk.rows)
+            buffer_texts.update(chunk.texts)
             if len(buffer) >= BATCH:
                 flush()
 
@@ -338,108 +343,6 @@ def import_files(config: Config, paths: list[Path], *, fmt: str = "auto", prompt
             summary.formats[source] += n
             summary.verdicts[verdict] += n
     return summary
-
-
-def _content(data: str) -> str:
-    d = json.loads(data)
-    return json.dumps([d.get("messages"), d.get("output"), d.get("model"), d.get("time")], sort_keys=True,
-                      default=str)
-
-
-def id_conflicts(store: TraceStore, rows: list[Row]) -> list[str]:
-    """Two different calls under one id (a source reusing ids, a parser missing the real one): the second
-    was dropped as a duplicate by INSERT OR IGNORE, which kept the first. Same id and same content is an
-    ordinary re-import. Called after the insert, so the stored row is the one that was kept."""
-    ids = [r[0] for r in rows]
-    stored = dict(store.db.execute(f"SELECT id, data FROM traces WHERE id IN ({','.join('?' * len(ids))})", ids)
-                  .fetchall()) if ids else {}
-    problems = []
-    kept: set[str] = set()
-    for r in rows:
-        tid, data = r[0], r[-1]
-        if data == stored.get(tid) and tid not in kept:
-            kept.add(tid)  # this row is the one stored
-        elif tid in stored and _content(stored[tid]) != _content(data):
-            problems.append(f"two different calls share the trace id {tid}; the later one was not stored")
-    return problems
-
-
-def complete_batch_traces(store: TraceStore, inputs: dict[str, dict[str, Any]], matcher: Matcher,
-                          forced: str | None) -> list[str]:
-    """Batch inputs whose output was imported before them: the stored call gets its messages now."""
-    from promptloop.traces.formats.base import params_of
-    from promptloop.traces.formats.messages import norm_messages
-
-    problems = []
-    for cid, body in inputs.items():
-        rows = store.db.execute("SELECT id FROM traces WHERE source = 'openai_batch' AND "
-                                "json_extract(data, '$.metadata.custom_id') = ?", (cid,)).fetchall()
-        if not rows:
-            problems.append(f"batch input {cid} has no output (import the output file too)")
-            continue
-        for t in store.query(ids=[r[0] for r in rows]):
-            if t.messages:
-                continue
-            t.messages, t.params = norm_messages(body.get("messages")), params_of(body)
-            t.model = t.model or body.get("model")
-            t.prompt = t.inputs = t.prompt_version = None
-            prepare(t, matcher, forced)
-            store.update(t)
-    return problems
-
-
-def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> None:
-    """Feedback that arrived apart from its trace (another record or file) decides again. Feedback given
-    to a whole source trace that holds several calls is inherited by each: marked so, never passed off as
-    a judgement of that one call."""
-    for group in groups:
-        traces = store.query(group=group)
-        shared = store.feedback_for(group)
-        for t in traces:
-            fb = [*t.feedback, *shared]
-            if not t.expected:
-                t.expected = next((f.value for f in fb if f.kind == "correction"), None)
-            t.verdict, t.reason = decide(t, fb, matcher.prompts.get(t.prompt or ""))
-            own = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
-            # Inherited when the call's own feedback alone would not have reached this verdict.
-            t.verdict_inherited = len(traces) > 1 and bool(shared) and t.verdict != own[0]
-            if t.verdict_inherited:
-                t.reason = f"inherited from feedback on the whole trace: {t.reason}"
-            t.reason = redact(t.reason)
-            store.update(t)
-
-
-def mark_retries(store: TraceStore, window: float, since_rowid: int = 0) -> None:
-    """Implicit feedback: the same user or session asking again within ``window`` seconds.
-
-    One pass of window functions (the next call of each user and session) instead of a
-    correlated subquery per trace: linear-ish on millions of traces. Only users and sessions with a
-    trace stored after ``since_rowid`` are looked at: no other trace can have gained a next call.
-    The two passes are sorts over every trace, so each runs on its own connection in its own thread
-    (SQLite releases the GIL): on two cores the end of a large import waits for one sort, not two.
-    """
-    import sqlite3
-    from concurrent.futures import ThreadPoolExecutor
-
-    def retried(col: str) -> list[int]:
-        nxt = (f"SELECT rowid AS r, time, LEAD(time) OVER (PARTITION BY {col} ORDER BY time) AS nxt FROM traces "
-               f"WHERE {col} IS NOT NULL AND time IS NOT NULL")
-        args: tuple[float, ...] = (window,)
-        if since_rowid > 0:  # (into an empty store every trace is new: the filter would only cost a scan)
-            nxt += f" AND {col} IN (SELECT {col} FROM traces WHERE rowid > ? AND {col} IS NOT NULL)"
-            args = (since_rowid, window)
-        db = sqlite3.connect(str(store.path))
-        try:
-            return [r for (r,) in db.execute(f"SELECT r FROM ({nxt}) WHERE nxt > time AND nxt - time <= ?", args)]
-        finally:
-            db.close()
-
-    store.commit()  # the other connections read what this one wrote
-    with ThreadPoolExecutor(2) as pool:
-        rowids = sorted(set().union(*pool.map(retried, ("user_id", "session_id"))))
-    reason = f"asked again within {window:g} s (implicit retry)"
-    store.db.executemany("UPDATE traces SET verdict = 'fail', reason = ? WHERE rowid = ? AND verdict = 'unknown'",
-                         ((reason, r) for r in rowids))
 
 
 def summary_dict(s: ImportSummary) -> dict[str, Any]:

@@ -8,14 +8,14 @@ from typing import Any
 
 from promptloop import codec
 from promptloop.masking import has_personal_data, has_secret, mask_personal, redact, redact_text
-from promptloop.traces.store import Trace, row_of
+from promptloop.traces.store import LONG_TEXT, Texts, Trace, encode, row_of
 from promptloop.traces.verdicts import Matcher, decide
 
 CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback")
 IDS = ("session_id", "user_id", "group", "id")
-LONG_TEXT = 256
 Row = tuple[Any, ...]
-Prepared = tuple[Row, bool, tuple[str, ...]]  # a store row, inputs recovered, what it lacks ("input", "output")
+# A store row, inputs recovered, what it lacks ("input", "output"), the long texts its row refers to.
+Prepared = tuple[Row, bool, tuple[str, ...], Texts]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,4 +82,5 @@ def prepare(t: Trace, matcher: Matcher, forced: str | None) -> Prepared:
     t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
     t.reason = _redacted_reason(t.reason)
     missing = tuple(x for x, gone in (("input", not t.messages), ("output", t.output is None)) if gone)
-    return row_of(t, t.to_json()), matched, missing
+    data, texts = encode(t)
+    return row_of(t, data), matched, missing, texts

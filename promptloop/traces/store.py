@@ -6,6 +6,8 @@ Import is idempotent: a trace's id comes from its source, so the same file twice
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop import codec
+from promptloop.errors import ConfigError
 
 
 @dataclass(slots=True)
@@ -105,25 +108,62 @@ def iso(epoch: float | None) -> str | None:
 
 
 def row_of(t: Trace, data: str) -> tuple[Any, ...]:
-    """The store's columns for ``t``; ``data`` is its JSON."""
+    """The store's columns for ``t``; ``data`` is its stored JSON (see ``encode``)."""
     return (t.id, t.group or t.id, t.source, t.epoch(), t.prompt, t.prompt_version, t.model, t.session_id,
             t.user_id, t.verdict, t.reason, data)
+
+
+# A message text this long is stored once, in the texts table, and each trace holds its key: production
+# calls repeat the same system prompt and examples in every call (in the import benchmark the system
+# prompt is a third of each row; real prompts with few-shot examples are often most of it).
+LONG_TEXT = 256
+Texts = dict[str, str]  # key -> text
+
+
+@functools.lru_cache(maxsize=4096)
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+def encode(t: Trace) -> tuple[str, Texts]:
+    """``t``'s stored JSON, where each long message text is ``{"$text": key}``, and those texts by key.
+    (Message contents are always strings once normalised, so an object there can only be a key.)"""
+    texts: Texts = {}
+    messages = t.messages
+    stored = []
+    for m in messages:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, str) and len(content) >= LONG_TEXT:
+            key = text_key(content)
+            texts[key] = content
+            m = {**m, "content": {"$text": key}}
+        stored.append(m)
+    if not texts:
+        return t.to_json(), texts
+    try:  # written with the keys, without a copy of the whole trace
+        t.messages = stored
+        return t.to_json(), texts
+    finally:
+        t.messages = messages
 
 
 COLUMNS = "id, grp, source, time, prompt, prompt_version, model, session_id, user_id, verdict, reason, data"
 INSERT = f"INSERT OR IGNORE INTO traces ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
-def pack_rows(rows: list[tuple[Any, ...]]) -> bytes | None:
-    """``rows`` as a small SQLite database image (``TraceStore.add_packed`` inserts it). A parsing worker
-    packs its block's rows so that the one writing process inserts them in a single statement instead of
-    binding every value from Python. None where this SQLite cannot serialise (the caller sends rows)."""
+def pack_rows(rows: list[tuple[Any, ...]], texts: Texts) -> bytes | None:
+    """``rows`` and the texts they refer to as a small SQLite database image (``TraceStore.add_packed``
+    inserts it). A parsing worker packs its block's rows so that the one writing process inserts them in a
+    single statement instead of binding every value from Python. None where this SQLite cannot serialise
+    (the caller sends rows)."""
     if not hasattr(sqlite3.Connection, "serialize"):
         return None
     db = sqlite3.connect(":memory:")
     try:
         db.execute(f"CREATE TABLE rows ({COLUMNS})")
+        db.execute("CREATE TABLE texts (key, text)")
         db.executemany("INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("INSERT INTO texts VALUES (?,?)", texts.items())
         db.commit()
         return db.serialize()
     finally:
@@ -138,7 +178,9 @@ CREATE INDEX IF NOT EXISTS traces_prompt ON traces(prompt);
 CREATE TABLE IF NOT EXISTS feedback (
   key TEXT PRIMARY KEY, grp TEXT NOT NULL, kind TEXT, name TEXT, value TEXT, comment TEXT);
 CREATE INDEX IF NOT EXISTS feedback_grp ON feedback(grp);
+CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
+INSERT_TEXT = "INSERT OR IGNORE INTO texts (key, text) VALUES (?, ?)"
 
 
 class TraceStore:
@@ -150,6 +192,7 @@ class TraceStore:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self._block_attached = False
+        self._texts: Texts = {}  # texts read back, by key (a query of many traces of one prompt reads one)
 
     def close(self) -> None:
         self.db.commit()
@@ -163,10 +206,16 @@ class TraceStore:
 
     def add(self, t: Trace) -> bool:
         """Insert ``t``; False when a trace with its id is already stored."""
-        return self.add_row(row_of(t, t.to_json()))
+        data, texts = encode(t)
+        self.add_texts(texts)
+        return self.add_row(row_of(t, data))
 
-    def add_rows(self, rows: list[tuple[Any, ...]]) -> int:
-        """Insert many rows; returns how many were new."""
+    def add_texts(self, texts: Texts) -> None:
+        self.db.executemany(INSERT_TEXT, texts.items())
+
+    def add_rows(self, rows: list[tuple[Any, ...]], texts: Texts) -> int:
+        """Insert many rows and the texts they refer to; returns how many rows were new."""
+        self.add_texts(texts)
         before = self.db.total_changes
         self.db.executemany(INSERT, rows)
         return self.db.total_changes - before
@@ -180,6 +229,7 @@ class TraceStore:
             self._block_attached = True
         self.db.commit()  # deserialising needs the attached schema out of any transaction
         self.db.deserialize(image, name="block")
+        self.db.execute("INSERT OR IGNORE INTO texts (key, text) SELECT key, text FROM block.texts")
         before = self.db.total_changes
         self.db.execute(f"INSERT OR IGNORE INTO traces ({COLUMNS}) SELECT {COLUMNS} FROM block.rows ORDER BY rowid")
         added = self.db.total_changes - before
@@ -208,8 +258,10 @@ class TraceStore:
         return [Feedback(kind=k, name=n, value=json.loads(v), comment=c) for k, n, v, c in rows]
 
     def update(self, t: Trace) -> None:
+        data, texts = encode(t)
+        self.add_texts(texts)
         self.db.execute("UPDATE traces SET prompt=?, prompt_version=?, verdict=?, reason=?, data=? WHERE id=?",
-                        (t.prompt, t.prompt_version, t.verdict, t.reason, t.to_json(), t.id))
+                        (t.prompt, t.prompt_version, t.verdict, t.reason, data, t.id))
 
     def commit(self) -> None:
         self.db.commit()
@@ -235,11 +287,26 @@ class TraceStore:
             args += ids
         return [self._row(r) for r in self.db.execute(sql + " ORDER BY time, id", args)]
 
-    @staticmethod
-    def _row(row: Any) -> Trace:
+    def _row(self, row: Any) -> Trace:
         t = Trace.from_json(row[0])
         t.verdict, t.reason = row[1], row[2]  # the columns are authoritative (set-wise updates touch only them)
+        for m in t.messages:
+            content = m.get("content") if isinstance(m, dict) else None
+            if isinstance(content, dict) and "$text" in content:
+                m["content"] = self._text(str(content["$text"]), t.id)
         return t
+
+    def _text(self, key: str, trace_id: str) -> str:
+        text = self._texts.get(key)
+        if text is None:
+            found = self.db.execute("SELECT text FROM texts WHERE key = ?", (key,)).fetchone()
+            if found is None:
+                raise ConfigError(f"{self.path}: trace {trace_id} refers to a message text the store does not "
+                                  "hold (the store is damaged); delete it and import the traces again")
+            if len(self._texts) >= 4096:
+                self._texts.clear()
+            text = self._texts[key] = found[0]
+        return text
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM traces").fetchone()[0])

@@ -1,0 +1,71 @@
+"""The trace store keeps each long message text once, and gives every trace back whole."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from promptloop.errors import ConfigError
+from promptloop.traces.importer import import_files
+from promptloop.traces.store import LONG_TEXT, Trace, TraceStore, row_of, store_path
+
+SYSTEM = "You sort support tickets by what the customer needs next. " * 8  # a long prompt, repeated in each call
+
+
+def call(n: int, system: str = SYSTEM) -> dict:
+    return {"promptloop_trace": 1, "id": f"c{n}", "model": "m", "output": "billing",
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": f"ticket {n}"}]}
+
+
+def write(path, records) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_system_prompt_repeated_in_every_call_is_stored_once(config, tmp_path, monkeypatch, workers):
+    from promptloop.traces import importer
+
+    monkeypatch.setattr(importer, "PARALLEL_MIN_BYTES", 0)  # with two workers: packed blocks carry the texts
+    monkeypatch.setattr(importer, "BLOCK_BYTES", 4000)
+    assert len(SYSTEM) >= LONG_TEXT
+    other = "A different prompt for the same app, long enough to be kept apart. " * 5
+    f = tmp_path / "calls.jsonl"
+    write(f, [call(n) for n in range(30)] + [call(30, other)])
+    s = import_files(config, [f], workers=workers)
+    assert s.imported == 31
+    path = store_path(config.cache_dir)
+    db = sqlite3.connect(path)
+    assert sorted(t for (t,) in db.execute("SELECT text FROM texts")) == sorted([SYSTEM, other])
+    assert all(SYSTEM not in data for (data,) in db.execute("SELECT data FROM traces"))
+    db.close()
+    with TraceStore(path) as store:
+        got = {t.id: t for t in store.query()}
+    assert got["promptloop:c7"].messages == call(7)["messages"]
+    assert got["promptloop:c30"].messages[0]["content"] == other
+
+
+def test_updated_traces_and_rows_written_before_texts_were_kept_apart_read_whole(tmp_path):
+    with TraceStore(tmp_path / "s.sqlite") as store:
+        t = Trace(id="a", source="promptloop", messages=[{"role": "system", "content": SYSTEM}], output="x")
+        store.add(t)
+        t.verdict, t.reason = "fail", "thumbs down"
+        store.update(t)
+        # A store written before long texts were kept apart holds them inline: still read as they are.
+        old = Trace(id="b", source="promptloop", messages=[{"role": "system", "content": SYSTEM}])
+        store.add_row(row_of(old, old.to_json()))
+        store.commit()
+        a, b = store.get("a"), store.get("b")
+    assert a is not None and b is not None
+    assert a.messages == b.messages == [{"role": "system", "content": SYSTEM}] and a.verdict == "fail"
+
+
+def test_a_store_missing_a_text_says_it_is_damaged_and_what_to_do(tmp_path):
+    path = tmp_path / "s.sqlite"
+    with TraceStore(path) as store:
+        store.add(Trace(id="a", source="promptloop", messages=[{"role": "system", "content": SYSTEM}]))
+        store.db.execute("DELETE FROM texts")
+        store.commit()
+        with pytest.raises(ConfigError, match=r"trace a refers to a message text .* import the traces again"):
+            store.get("a")
