@@ -18,7 +18,8 @@ Row = tuple[Any, ...]
 Prepared = tuple[Row, bool, tuple[str, ...], Texts]
 
 
-@functools.lru_cache(maxsize=4096)
+# Few distinct prompts repeat; unique long texts (retrieved context) only pass through: 256 keeps memory small.
+@functools.lru_cache(maxsize=256)
 def _text_flags(text: str) -> tuple[bool, bool]:
     return has_secret(text), has_personal_data(text)
 

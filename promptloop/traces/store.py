@@ -120,7 +120,7 @@ LONG_TEXT = 256
 Texts = dict[str, str]  # key -> text
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)  # the repeated texts are a few prompts; unique ones only pass through
 def text_key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
