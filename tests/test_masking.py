@@ -53,6 +53,12 @@ def test_phone_numbers_found(text):
     assert has_phone(text)
 
 
+def test_text_full_of_numbers_is_not_a_phone_number_until_one_is_in_it():
+    table = " ".join(f"w{n} {n % 97}.{n % 7}" for n in range(2000))  # a table, a log: digits everywhere
+    assert not has_phone(table) and PHONE.search(table) is None
+    assert has_phone(table + " call (555) 123-4567") and has_phone("(555) 123-4567 " + table)
+
+
 @pytest.mark.parametrize("text", ["2026-01-05 10:00:00", "version 1.2.3", "ab555.123.4567", "id 123456789012345x"])
 def test_things_that_are_not_phone_numbers(text):
     assert not has_phone(text) and PHONE.search(text) is None
