@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,7 +124,7 @@ def read_cassette(path: Path) -> Iterator[tuple[int, Any]]:
             body = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
             body = body.decode("utf-8")
         try:
-            yield i + 1, {"request": json.loads(req.get("body") or "{}"), "response": json.loads(body or "null"),
+            yield i + 1, {"request": codec.loads(req.get("body") or "{}"), "response": codec.loads(body or "null"),
                           "uri": req.get("uri"), "status": (resp.get("status") or {}).get("code")}
         except (ValueError, UnicodeDecodeError, TypeError, OSError, EOFError, RecursionError) as e:
             yield i + 1, RecordError(f"interaction {i}: body is not JSON ({e.__class__.__name__}: {e})")

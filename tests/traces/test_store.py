@@ -69,3 +69,20 @@ def test_a_store_missing_a_text_says_it_is_damaged_and_what_to_do(tmp_path):
         store.commit()
         with pytest.raises(ConfigError, match=r"trace a refers to a message text .* import the traces again"):
             store.get("a")
+
+
+def test_calls_orjson_refuses_are_imported_and_stored_whole(config, tmp_path):
+    """orjson refuses integers beyond 64 bits and lone surrogates. json reads those lines instead, a lone
+    surrogate (which UTF-8, and so SQLite, cannot hold) as U+FFFD, and json writes the trace as the same
+    object of fields orjson would have written: the call is stored, not lost with its batch."""
+    huge = 2**70
+    line = ('{"promptloop_trace": 1, "id": "odd", "model": "m", "output": "x\\ud800y", "metadata": {"n": '
+            + str(huge) + '}, "messages": [{"role": "system", "content": "' + SYSTEM + '"}]}')
+    f = tmp_path / "odd.jsonl"
+    f.write_text(line + "\n")
+    s = import_files(config, [f])
+    assert (s.imported, s.skipped) == (1, 0)
+    with TraceStore(store_path(config.cache_dir)) as store:
+        got = store.get("promptloop:odd")
+    assert got is not None and (got.output, got.metadata["n"]) == ("x\ufffdy", huge)
+    assert got.messages[0]["content"] == SYSTEM
