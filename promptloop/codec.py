@@ -25,19 +25,20 @@ def loads(text: str | bytes) -> Any:
     except orjson.JSONDecodeError:
         # What orjson refuses, json may take; else json's message (with its column). Bytes are decoded
         # first: json would guess UTF-16 or UTF-32 where the import promises UTF-8.
-        return _whole_characters(json.loads(text.decode("utf-8") if isinstance(text, bytes) else text))
+        return whole_characters(json.loads(text.decode("utf-8") if isinstance(text, bytes) else text))
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, always lone: json joins a pair into one character
 
 
-def _whole_characters(value: Any) -> Any:
+def whole_characters(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
     if isinstance(value, str):
         return _SURROGATE.sub("\ufffd", value)
     if isinstance(value, list):
-        return [_whole_characters(v) for v in value]
+        return [whole_characters(v) for v in value]
     if isinstance(value, dict):
-        return {_whole_characters(k): _whole_characters(v) for k, v in value.items()}
+        return {whole_characters(k): whole_characters(v) for k, v in value.items()}
     return value
 
 

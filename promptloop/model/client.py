@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from promptloop import codec
 from promptloop.errors import (
     Interrupted,
     ModelError,
@@ -133,6 +134,9 @@ class LM:
             try:
                 completion = await asyncio.wait_for(route.call(self, request), self.timeout)
                 completion.latency_s = time.perf_counter() - start
+                # Whatever the route: an answer holding a lone surrogate (a "\ud800" escape without its
+                # pair) could be neither cached nor written to a report, both UTF-8.
+                completion.text = codec.whole_characters(completion.text)
                 return completion
             except TimeoutError:
                 error: ModelError = ModelTimeout(

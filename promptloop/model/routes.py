@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.util
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -272,7 +271,7 @@ async def _call_openai_compatible(lm: SessionSource, route: Route, request: Requ
         raise TransientModelError(f"{request.model}: cannot reach {base} ({e.__class__.__name__}: {e})",
                                   model=request.model) from None
     try:
-        data = json.loads(text)
+        data = codec.loads(text)
         content = data["choices"][0]["message"].get("content") or ""
         usage = data.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):

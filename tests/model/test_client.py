@@ -212,3 +212,17 @@ def test_prices_come_from_the_shipped_price_map_without_litellm():
     assert inp is not None and outp is not None and 0 < inp < outp
     route = fast_route("openai/gpt-4o-mini", "http://127.0.0.1:9/v1")
     assert route is not None and route.cost(1000, 1000) == pytest.approx(1000 * inp + 1000 * outp)
+
+
+def test_an_answer_with_a_lone_surrogate_is_cached_scored_and_reported(repo):
+    """A server may escape half a surrogate pair ("\\ud800"): UTF-8 cannot hold it, so the cache and the
+    reports could not either. The answer keeps its text with U+FFFD in that place, is cached and reported."""
+    from promptloop.scoring.reports import to_json
+
+    with FakeServer(answer=lambda body: "NUM \ud800") as server:
+        config = configure(repo, server)
+        run_eval(config, "trec", limit=2)
+        again = run_eval(config, "trec", limit=2)
+    assert len(server.requests) == 2 and again.calls == 0
+    assert [r.output for r in again.results] == ["NUM \ufffd"] * 2
+    assert "NUM \ufffd" in to_json(again).encode("utf-8").decode("utf-8")
