@@ -72,8 +72,6 @@ class Trace:
         return cls(**d)
 
 
-
-
 def parse_time(value: Any) -> float | None:
     """Seconds since the epoch from ISO 8601 text or a number (s, ms, µs or ns)."""
     if value is None or value == "" or isinstance(value, bool):
@@ -223,11 +221,10 @@ class TraceStore:
     def add_packed(self, image: bytes) -> tuple[int, list[tuple[Any, ...]]]:
         """Insert the rows of a ``pack_rows`` image in their order, and commit; returns how many were new,
         and, when some were not, all the image's rows (to tell re-imports from id conflicts)."""
+        self.db.commit()  # attaching and deserialising need the schemas out of any transaction
         if not self._block_attached:
-            self.db.commit()
             self.db.execute("ATTACH DATABASE ':memory:' AS block")
             self._block_attached = True
-        self.db.commit()  # deserialising needs the attached schema out of any transaction
         self.db.deserialize(image, name="block")
         self.db.execute("INSERT OR IGNORE INTO texts (key, text) SELECT key, text FROM block.texts")
         before = self.db.total_changes
