@@ -16,7 +16,7 @@ from promptloop.scoring.eval_run import Selection
 from promptloop.scoring.evaluate import Progress, run_cases, task_model
 from promptloop.scoring.metrics import LOWER_IS_BETTER, summarise
 from promptloop.scoring.metrics import per_case_rates as rates
-from promptloop.scoring.shards import Shard, select
+from promptloop.scoring.shards import Shard, check_whole, select, shard_of_report
 from promptloop.scoring.significance import Paired, pair
 
 SHALLOW_HINT = ("if this is a shallow CI clone, fetch the history: in GitHub Actions use actions/checkout "
@@ -325,6 +325,10 @@ def merge_regress(docs: list[dict[str, Any]]) -> RegressReport:
     first = docs[0]
     if any(d.get("merge_base") != first.get("merge_base") for d in docs):
         raise UsageError("these regress reports compare different bases; merge the shards of one run")
+    shards = [shard_of_report(d) for d in docs]
+    if None in shards:  # pooled cases would count twice, or miss a shard's
+        raise UsageError("merge only the reports of `regress --shard I/N --json`, every shard of one run")
+    check_whole([s for s in shards if s is not None])
     by_name: dict[str, list[dict[str, Any]]] = {}
     for d in docs:
         for p in d.get("prompts") or []:

@@ -13,6 +13,7 @@ from promptloop.scoring import assertions as A
 from promptloop.scoring.eval_run import EvalReport
 from promptloop.scoring.evaluate import CaseResult
 from promptloop.scoring.metrics import check_thresholds, summarise
+from promptloop.scoring.shards import check_whole, shard_of_report
 
 
 def result_from_dict(d: dict[str, Any]) -> CaseResult:
@@ -38,13 +39,9 @@ def merge_eval(reports: list[dict[str, Any]]) -> EvalReport:
             if r.get(key) != first.get(key):
                 raise UsageError(f"these reports are not shards of one eval: {key} {first.get(key)!r} vs "
                                  f"{r.get(key)!r}")
-    shards = [tuple(r["shard"]) if r.get("shard") else None for r in reports]
+    shards = [shard_of_report(r) for r in reports]
     if None not in shards:
-        n = {s[1] for s in shards if s}
-        got = sorted(s[0] for s in shards if s)
-        if len(n) != 1 or got != list(range(1, next(iter(n)) + 1)):
-            raise UsageError(f"shards {', '.join(f'{s[0]}/{s[1]}' for s in shards if s)} do not make one whole "
-                             "run; merge every shard I/N for I = 1..N exactly once")
+        check_whole([s for s in shards if s is not None])
     results = [result_from_dict(x) for r in reports for x in r.get("results") or []]
     seen: set[tuple[str, int]] = set()
     for x in results:

@@ -198,6 +198,13 @@ def test_regress_shards_merge_to_the_gate_verdict(rrepo, cli, tmp_path):
     assert any("critical case(s) regressed: c1" in r for r in b["reasons"])
     assert [tc.get("name") for tc in ET.parse(junit).getroot().iter("testcase")
             if tc.find("failure") is not None] == ["c1"]
+    # The shard without the regressed case, alone or doubled, must not pass for the whole run.
+    for partial in ([paths[0]], [paths[1]], [paths[1], paths[1]]):
+        m = cli.invoke(app, ["merge", *map(str, partial)])
+        assert m.exit_code == 2 and "do not make one whole run" in m.output
+    (tmp_path / "whole.json").write_text(whole.stdout)
+    m = cli.invoke(app, ["merge", str(tmp_path / "whole.json"), str(paths[0])])
+    assert m.exit_code == 2 and "every shard of one run" in m.output
 
 
 def test_regress_selects_cases_like_eval(rrepo, cli):
