@@ -223,7 +223,10 @@ async def judge_change(config: Config, change: Change, client: ModelClient, *, r
         picked = selection.apply(cases)
         v.notes.append(f"{selection.describe()}: {len(picked)} of {len(cases)} cases scored, the gate judges those")
         cases = picked
-        if not cases:
+        if not cases:  # a changed prompt the gate did not judge must not pass as if it had been
+            v.ok = False
+            v.reasons.append(f"{selection.describe()} leaves none of its golden cases, so this change was not "
+                             "judged; widen the selection, or name the prompts to gate (regress PROMPT ...)")
             return v
     if change.status == "renamed":
         v.notes.append(f"renamed from {change.old_name}")

@@ -229,6 +229,25 @@ def test_regress_selects_cases_like_eval(rrepo, cli):
         assert r.exit_code == 2 and "-k zzz-no-such-case leaves no case of the changed prompts (cls)" in r.output
 
 
+def test_a_changed_prompt_the_selection_leaves_without_cases_is_not_passed(rrepo):
+    """-k picks cases of one changed prompt; the other changed prompt, with none picked, was not judged:
+    it fails the gate with a reason instead of passing unseen."""
+    (rrepo / "golden" / "oth.yaml").write_text("cases:\n  - {id: o1, inputs: {q: banana split}, expected: B}\n")
+    (rrepo / "prompts" / "other.yaml").write_text(OTHER.replace("golden: cls", "golden: oth") + "# changed\n")
+    git(rrepo, "add", "-A")
+    git(rrepo, "commit", "-qm", "other has its own golden set")
+    git(rrepo, "branch", "-f", "base")
+    (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item, please. MAGIC"))
+    (rrepo / "prompts" / "other.yaml").write_text(OTHER.replace("golden: cls", "golden: oth") + "# again\n")
+    from promptloop.scoring.eval_run import Selection
+
+    report = run_regress(rrepo, fake(), selection=Selection(keyword="ap"))
+    by = {v.name: v for v in report.prompts}
+    assert by["cls"].ok and [c["id"] for c in by["cls"].cases] == ["c1", "c3"]
+    assert not by["other"].ok and "leaves none of its golden cases" in by["other"].reasons[0]
+    assert not report.ok and report.exit_code == 1
+
+
 def test_tree_state_reads_revision_and_dirtiness(rrepo, tmp_path):
     from promptloop.git.tree import tree_state
 
