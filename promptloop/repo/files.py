@@ -114,14 +114,47 @@ def check_size(root: yaml.Node | None, file: str) -> None:
         size(root, 0)
 
 
+class _DepthBoundedLoader(yaml.SafeLoader):
+    """The pure-Python loader, refusing nesting beyond ``MAX_DEPTH`` as it composes (so never a RecursionError)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConfigError(f"nested deeper than {MAX_DEPTH} levels; flatten the document",
+                                  file=self.name, line=mark.line + 1, column=mark.column + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _compose(text: str, file: str) -> yaml.Node | None:
+    loader = _DepthBoundedLoader(text)
+    loader.name = file
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
 def compose_bounded(text: str, file: str, loader: Any = None) -> yaml.Node | None:
-    """``yaml.compose`` with bounded size, depth and alias expansion; every failure one ConfigError."""
+    """``yaml.compose`` with bounded size, depth and alias expansion; every failure one ConfigError or
+    one ``yaml.MarkedYAMLError`` with its position.
+
+    The fast C parser (``loader``) reads valid documents; whatever it refuses is read again by the
+    pure-Python one, whose own depth bound and error positions are what the user sees, whatever limits
+    and wording the installed libyaml has."""
     if len(text) > MAX_BYTES:
         raise ConfigError(f"larger than {MAX_BYTES // 2**20} MB; split it", file=file)
     try:
-        node = yaml.compose(text, Loader=loader or yaml.SafeLoader)
-    except RecursionError:
-        raise ConfigError(f"nested deeper than {MAX_DEPTH} levels; flatten the document", file=file) from None
+        node = yaml.compose(text, Loader=loader) if loader is not None else _compose(text, file)
+    except yaml.YAMLError:
+        if loader is None:
+            raise
+        node = _compose(text, file)
     check_size(node, file)
     return node
 
