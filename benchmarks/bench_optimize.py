@@ -77,9 +77,10 @@ TASKS = {"trec": ("trec6_test.jsonl", None), "sst2": ("sst2_test.jsonl", SST2_PR
 def run_task(task: str, args: argparse.Namespace) -> None:
     from collections import Counter
 
+    from promptloop.model.client import open_client
     from promptloop.optimize.search import Options, optimize_prompt
     from promptloop.repo.config import load_config
-    from promptloop.scoring.eval_run import evaluate_prompt, load_task, open_client
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task
 
     data_file, prompt_text = TASKS[task]
     rows = [json.loads(line) for line in (args.datasets / data_file).read_text().splitlines() if line.strip()]
@@ -121,7 +122,7 @@ def run_task(task: str, args: argparse.Namespace) -> None:
 
         async def go() -> None:
             start = time.perf_counter()
-            async with open_client(config) as lm:
+            async with open_client(config, budget=options.budget()) as lm:
                 report = await optimize_prompt(config, "trec", options, client=lm, commit=False)
             spent = report.outcome.usage
             o = report.outcome

@@ -166,7 +166,7 @@ GRACE_S = 5.0  # how long the first Ctrl-C waits for calls in flight to land in 
 
 
 def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cache: bool = False,
-                    jobs: int | None = None) -> T:
+                    jobs: int | None = None, budget: Any = None) -> T:
     """Run ``work(client)`` on a fresh model client; Ctrl-C loses no paid call.
 
     The first Ctrl-C stops new requests and waits up to ``GRACE_S`` for those in flight, whose answers
@@ -176,9 +176,9 @@ def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cach
     import signal
 
     from promptloop.errors import Interrupted
-    from promptloop.scoring.eval_run import open_client
+    from promptloop.model.client import open_client
 
-    lm = open_client(config, no_cache=no_cache, concurrency=jobs)
+    lm = open_client(config, no_cache=no_cache, concurrency=jobs, budget=budget)
 
     async def main() -> T:
         loop = asyncio.get_running_loop()

@@ -47,7 +47,7 @@ def optimize(
     with view:
         report = run_with_client(config, lambda lm: optimize_prompt(
             config, prompt, options, client=lm, commit=not no_commit, dry_run=dry_run, on_event=view.event),
-            no_cache=no_cache, jobs=jobs)
+            no_cache=no_cache, jobs=jobs, budget=options.budget())
     if as_json:
         sys.stdout.write(json.dumps(optimize_json(report), indent=2, default=str) + "\n")
     else:

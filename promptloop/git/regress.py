@@ -305,7 +305,7 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
     mb = resolve_base(repo, base)
     changes, unchanged = find_changes(config, repo, mb, prompts)
     old_config = base_config(config, repo, mb)
-    before = getattr(getattr(client, "usage", None), "calls", 0)
+    before = client.usage.calls
     n = repeat or config.regress["repeats"]
     verdicts = [await judge_change(config, c, client, repeat=n, progress=progress, old_config=old_config, shard=shard,
                                    selection=selection) for c in changes]
@@ -313,7 +313,7 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
     if selection is not None and scored and not any(v.cases for v in scored):
         raise UsageError(f"{selection.describe()} leaves no case of the changed prompts "
                          f"({', '.join(c.name for c in changes)}); widen it, or run without it")
-    calls = getattr(getattr(client, "usage", None), "calls", 0) - before
+    calls = client.usage.calls - before
     return RegressReport(base=base, merge_base=mb, prompts=verdicts, unchanged=unchanged, calls=calls, shard=shard,
                          settings=config.regress, repeat=n)
 

@@ -1,37 +1,13 @@
-"""What a client has spent (``Usage``) and the caps it may not overshoot (``Budget``)."""
+"""The caps a client may not overshoot (``Budget``); what it has spent is ``request.Usage``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from promptloop.errors import (
     BudgetExceeded,
 )
-from promptloop.model.request import Completion, Request
-
-
-@dataclass
-class Usage:
-    """What a client has spent: paid calls only (cache hits cost nothing)."""
-
-    calls: int = 0
-    cached: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    errors: int = 0
-    by_purpose: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def add(self, c: Completion, purpose: str) -> None:
-        self.calls += 1
-        self.input_tokens += c.input_tokens
-        self.output_tokens += c.output_tokens
-        self.cost_usd += c.cost_usd or 0.0
-        self.by_purpose[purpose] = self.by_purpose.get(purpose, 0) + 1
+from promptloop.model.request import Request, Usage
 
 
 @dataclass

@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from promptloop import codec
 from promptloop.errors import (
@@ -27,14 +27,35 @@ from promptloop.errors import (
     ModelTimeout,
     TransientModelError,
 )
-from promptloop.model.budget import Budget, Usage, worst_case_tokens
+from promptloop.model.budget import Budget, worst_case_tokens
 from promptloop.model.cache import CompletionCache
-from promptloop.model.request import Completion, ModelClient, Request
+from promptloop.model.request import Completion, ModelClient, Request, Usage
 from promptloop.model.routes import LOCAL_PROVIDER, Route, env_base, fast_route, model_status, resolve
 
 MAX_RETRY_AFTER_S = 60.0  # a Retry-After beyond this ends the call instead of stalling the run
 
-__all__ = ["LM", "Budget", "Completion", "ModelClient", "Request", "Usage", "model_status"]
+__all__ = ["LM", "Budget", "Completion", "ModelClient", "Request", "Usage", "model_status", "open_client"]
+
+
+class ClientSettings(Protocol):
+    """The settings a client is opened with (``repo.config.Config`` has them)."""
+
+    @property
+    def cache_dir(self) -> Path: ...
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def retries(self) -> int: ...
+
+
+def open_client(settings: ClientSettings, *, no_cache: bool = False, budget: Budget | None = None,
+                concurrency: int | None = None) -> LM:
+    """The one way a use case gets its model client: opened once, with its budget and concurrency."""
+    cache = None if no_cache else settings.cache_dir / "cache.sqlite"
+    return LM(cache_path=cache, concurrency=concurrency or settings.concurrency, timeout=settings.timeout,
+              retries=settings.retries, budget=budget)
 
 
 

@@ -1,4 +1,5 @@
-"""What crosses the model seam: a ``Request`` in, a ``Completion`` out, and the ``ModelClient`` protocol."""
+"""What crosses the model seam: a ``Request`` in, a ``Completion`` out, the ``Usage`` so far, and the
+``ModelClient`` protocol."""
 
 from __future__ import annotations
 
@@ -45,5 +46,33 @@ class Completion:
                    latency_s=row.get("latency_s", 0.0), cached=cached)
 
 
+@dataclass
+class Usage:
+    """What a client has spent: paid calls only (cache hits cost nothing)."""
+
+    calls: int = 0
+    cached: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    errors: int = 0
+    by_purpose: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def add(self, c: Completion, purpose: str) -> None:
+        self.calls += 1
+        self.input_tokens += c.input_tokens
+        self.output_tokens += c.output_tokens
+        self.cost_usd += c.cost_usd or 0.0
+        self.by_purpose[purpose] = self.by_purpose.get(purpose, 0) + 1
+
+
 class ModelClient(Protocol):
+    """What everything that calls a model receives: opened once, with its budget, by its caller."""
+
+    usage: Usage  # every call made (or answered from the cache) through this client so far
+
     async def complete(self, request: Request) -> Completion: ...

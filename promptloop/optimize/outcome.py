@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from promptloop.model.budget import Budget
 from promptloop.optimize.candidates import Candidate
 from promptloop.optimize.publish import Winner
 from promptloop.repo.config import Config
@@ -38,6 +39,10 @@ class Options:
             if v is not None:
                 setattr(opts, k, v)
         return opts
+
+    def budget(self) -> Budget:
+        """The caps the run's model client is opened with (``open_client(..., budget=...)``)."""
+        return Budget(calls=self.calls, tokens=self.tokens, usd=self.usd)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from promptloop.errors import BudgetExceeded, GitError, PromptloopError, TransientModelError, UsageError
-from promptloop.model.client import Budget, ModelClient, Request
+from promptloop.model.client import ModelClient, Request
 from promptloop.optimize.acceptance import accept, mean, split_failures
 from promptloop.optimize.candidates import (
     Candidate,
@@ -68,7 +68,6 @@ class Optimizer:
         # A test part that neither demonstrations nor acceptance ever touch: the winner's honest score.
         self.test_ids = test_part(list(cases), options.seed)
         self.cases = {i: c for i, c in cases.items() if i not in set(self.test_ids)}
-        self.budget = Budget(calls=options.calls, tokens=options.tokens, usd=options.usd)
         self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
 
     # ------------------------------------------------------------ planning
@@ -89,8 +88,6 @@ class Optimizer:
 
     # ------------------------------------------------------------ the loop
     async def run(self, dry_run: bool = False) -> Outcome:
-        if hasattr(self.client, "budget"):
-            self.client.budget = self.budget
         if dry_run:
             return Outcome(self.prompt.name, "dry-run", self.plan())
         estimate = self.plan()
@@ -333,8 +330,7 @@ class Optimizer:
         return s
 
     def _mostly_unspent(self) -> bool:
-        calls = getattr(getattr(self.client, "usage", None), "calls", 0)
-        return self.budget.calls is not None and calls < self.budget.calls / 2
+        return self.o.calls is not None and self.client.usage.calls < self.o.calls / 2
 
     @staticmethod
     def _errored(s: Scored, results: list[CaseResult]) -> bool:
@@ -345,11 +341,9 @@ class Optimizer:
         return bool(errors)
 
     def _usage(self) -> dict[str, Any]:
-        u = getattr(self.client, "usage", None)
-        if u is None:
-            return {}
+        u = self.client.usage
         return {"calls": u.calls, "cached": u.cached, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
-                "by_purpose": dict(u.by_purpose), "limit_calls": self.budget.calls, "limit_usd": self.budget.usd}
+                "by_purpose": dict(u.by_purpose), "limit_calls": self.o.calls, "limit_usd": self.o.usd}
 
 
 def _metrics(results: list[CaseResult]) -> dict[str, Any]:

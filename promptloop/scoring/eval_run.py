@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import EXIT_FAILED, EXIT_MODEL, EXIT_OK, ConfigError, UsageError
-from promptloop.model.client import LM, Budget, ModelClient
+from promptloop.model.client import ModelClient, open_client
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt, golden_path, load_golden, load_prompt
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
@@ -63,13 +63,6 @@ class EvalReport:
         if not self.thresholds:
             return "ok (no thresholds set: add `thresholds:` to promptloop.yaml or the prompt to gate on)"
         return "ok: thresholds met"
-
-
-def open_client(config: Config, *, no_cache: bool = False, budget: Budget | None = None,
-                concurrency: int | None = None) -> LM:
-    cache = None if no_cache else config.cache_dir / "cache.sqlite"
-    return LM(cache_path=cache, concurrency=concurrency or config.concurrency, timeout=config.timeout,
-              retries=config.retries, budget=budget)
 
 
 def load_task(config: Config, prompt_name: str, golden: str | None = None) -> tuple[Prompt, GoldenSet]:
@@ -146,7 +139,7 @@ async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, 
         cases = select(cases, shard)  # an empty shard is fine: its merge with the others is judged
     ref: ModelRef = task_model(prompt, config, model)
     start = time.perf_counter()
-    before = getattr(getattr(client, "usage", None), "calls", 0)
+    before = client.usage.calls
     results = await run_cases(prompt, cases, client, model=ref, judge=config.model("judge"), root=config.root,
                               repeat=repeat, progress=progress)
     summary = summarise(results)
@@ -154,7 +147,7 @@ async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, 
     return EvalReport(prompt=prompt.name, golden=golden.name, model=ref.name, repeat=repeat, results=results,
                       summary=summary, thresholds=thresholds, missed=check_thresholds(summary, thresholds),
                       duration_s=time.perf_counter() - start,
-                      calls=getattr(getattr(client, "usage", None), "calls", 0) - before, shard=shard,
+                      calls=client.usage.calls - before, shard=shard,
                       excluded=excluded)
 
 

@@ -86,6 +86,7 @@ def prepo(tmp_path):
 def run(root, client, **kw):
     options = Options(rounds=kw.pop("rounds", 1), candidates=kw.pop("candidates", 3), patience=1,
                       calls=kw.pop("calls", None), seed=0, slice_size=kw.pop("slice_size", 8))
+    client.budget = options.budget()  # the fake is opened with the run's budget, as open_client does
     return asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, **kw))
 
 
