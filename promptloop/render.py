@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from promptloop.scoring.eval_run import EvalReport
+from promptloop.scoring.gate import RegressReport
 from promptloop.scoring.reports import clip, failures, metric_rows
 
 MAX_FAILURES_SHOWN = 20
@@ -215,7 +216,7 @@ def fmt_rate(v: Any) -> str:
     return "–" if v is None else f"{v:.2f}"
 
 
-def render_regress(con: Any, report: Any) -> None:
+def render_regress(con: Any, report: RegressReport) -> None:
     con.print(f"regress against {escape(report.base)} (merge-base {report.merge_base[:10]}): "
               f"{len(report.prompts)} changed prompt(s), {len(report.unchanged)} unchanged, {report.calls} call(s)")
     for v in report.prompts:
@@ -237,13 +238,13 @@ def render_regress(con: Any, report: Any) -> None:
                 t.add_row(k, f"{v.base_metrics[k]:.3f}", f"{v.new_metrics[k]:.3f}",
                           f"{v.new_metrics[k] - v.base_metrics[k]:+.3f}")
             con.print(t)
-        changed = [c for c in v.cases if c["class"] in ("regressed", "fixed")]
+        changed = [c for c in v.cases if c.change in ("regressed", "fixed")]
         if changed:
             t = Table("case", "change", "reason now")
             for c in changed:
-                style = "red" if c["class"] == "regressed" else "green"
-                t.add_row(escape(str(c["id"])), f"[{style}]{c['class']}[/]" + (" (critical)" if c["critical"] else ""),
-                          escape(clip(c.get("reason", ""), 70)))
+                style = "red" if c.change == "regressed" else "green"
+                t.add_row(escape(c.id), f"[{style}]{c.change}[/]" + (" (critical)" if c.critical else ""),
+                          escape(clip(c.reason, 70)))
             con.print(t)
     if not report.ok:
         con.print("[bold red]fail[/]: a changed prompt regressed")

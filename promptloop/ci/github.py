@@ -13,6 +13,7 @@ from typing import Any
 
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import golden_path, load_golden, load_prompt
+from promptloop.scoring.gate import RegressReport
 from promptloop.scoring.reports import regress_markdown
 
 MARKER = "<!-- promptloop-regress -->"
@@ -23,11 +24,11 @@ def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def error_annotations(config: Config, report: Any) -> list[str]:
+def error_annotations(config: Config, report: RegressReport) -> list[str]:
     """One ``::error`` per regressed case (``::warning`` per errored one), at its line in the golden file."""
     out = []
     for v in report.prompts:
-        bad = [c for c in v.cases if c["class"] in ("regressed", "error")]
+        bad = [c for c in v.cases if c.change in ("regressed", "error")]
         if not bad:
             continue
         where: dict[str, tuple[str, int]] = {}
@@ -42,16 +43,16 @@ def error_annotations(config: Config, report: Any) -> list[str]:
         except Exception:  # a deleted or broken prompt still gets its annotations, without a line
             pass
         for c in bad:
-            file, line = where.get(str(c["id"]), ("", 0))
-            level = "error" if c["class"] == "regressed" else "warning"
-            what = (f"{v.name}: case {c['id']} regressed" + (" (critical)" if c.get("critical") else "")
-                    if level == "error" else f"{v.name}: case {c['id']} not scored (model error)")
+            file, line = where.get(c.id, ("", 0))
+            level = "error" if c.change == "regressed" else "warning"
+            what = (f"{v.name}: case {c.id} regressed" + (" (critical)" if c.critical else "")
+                    if level == "error" else f"{v.name}: case {c.id} not scored (model error)")
             loc = f" file={file},line={line}" if file else ""
-            out.append(f"::{level}{loc},title=promptloop regress::{_escape(what + ': ' + str(c.get('reason', '')))}")
+            out.append(f"::{level}{loc},title=promptloop regress::{_escape(what + ': ' + c.reason)}")
     return out
 
 
-def comment_body(report: Any) -> str:
+def comment_body(report: RegressReport) -> str:
     return MARKER + "\n" + regress_markdown(report)
 
 

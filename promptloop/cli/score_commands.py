@@ -196,7 +196,7 @@ def merge(
                        "`eval --shard I/N --json` (or `regress --shard I/N --json`)")
         docs.append(doc)
     if all(isinstance(d, dict) and "merge_base" in d for d in docs):  # regress shards
-        from promptloop.git.regress import merge_regress
+        from promptloop.scoring.gate import merge_regress
 
         outs = output or []
         junit = next((p for p in outs if p.name.endswith(".xml")), None)
@@ -245,7 +245,7 @@ def regress(
     A prompt counts as changed when its file, its golden set, promptloop.yaml (models, thresholds) or a
     python check module it uses changed. Exit 0 pass, 1 regression, 2 usage or input error, 3 model errors.
     """
-    from promptloop.git.regress import regress as run_regress
+    from promptloop.flows.regress import regress as run_regress
     from promptloop.scoring.shards import parse_shard
 
     config = repo_config()

@@ -13,6 +13,7 @@ from tabulate import tabulate
 from promptloop import codec
 from promptloop.repo.template import as_text
 from promptloop.scoring.eval_run import EvalReport, report_dict
+from promptloop.scoring.gate import RegressReport
 
 
 def fmt(value: Any) -> str:
@@ -148,7 +149,7 @@ WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit, "html": 
 
 
 # ---------------------------------------------------------------- regress
-def regress_dict(report: Any) -> dict[str, Any]:
+def regress_dict(report: RegressReport) -> dict[str, Any]:
     return {"base": report.base, "merge_base": report.merge_base, "ok": report.ok, "exit_code": report.exit_code,
             "errors": report.errors, "calls": report.calls, "shard": list(report.shard) if report.shard else None,
             "settings": report.settings, "repeat": report.repeat,
@@ -157,11 +158,11 @@ def regress_dict(report: Any) -> dict[str, Any]:
                          "errors": v.errors,
                          "confidence": v.confidence, "base_metrics": v.base_metrics, "new_metrics": v.new_metrics,
                          "fixed": v.paired.fixed if v.paired else [],
-                         "regressed": v.paired.regressed if v.paired else [], "cases": v.cases}
+                         "regressed": v.paired.regressed if v.paired else [], "cases": [c.to_dict() for c in v.cases]}
                         for v in report.prompts]}
 
 
-def regress_markdown(report: Any) -> str:
+def regress_markdown(report: RegressReport) -> str:
     head = "❌ regression" if not report.ok else (f"⚠️ {report.errors} case(s) not scored: model errors"
                                                   if report.errors else "✅ no regressions")
     out = [f"## promptloop regress: {head}", "",
@@ -181,29 +182,29 @@ def regress_markdown(report: Any) -> str:
         rows = [(k, fmt(v.base_metrics.get(k)), fmt(v.new_metrics.get(k))) for k in names]
         if rows:
             out += [tabulate(rows, headers=["metric", "base", "new"], tablefmt="github"), ""]
-        changed = [c for c in v.cases if c["class"] in ("regressed", "fixed")]
+        changed = [c for c in v.cases if c.change in ("regressed", "fixed")]
         if changed:
-            out += [tabulate([(c["id"], c["class"] + (" (critical)" if c["critical"] else ""),
-                               clip(c.get("reason", ""), 80)) for c in changed],
+            out += [tabulate([(c.id, c.change + (" (critical)" if c.critical else ""),
+                               clip(c.reason, 80)) for c in changed],
                              headers=["case", "change", "reason now"], tablefmt="github"), ""]
     return "\n".join(out)
 
 
-def regress_junit(report: Any) -> str:
+def regress_junit(report: RegressReport) -> str:
     suites = ET.Element("testsuites", name="promptloop regress")
     for v in report.prompts:
         suite = ET.SubElement(suites, "testsuite", name=f"promptloop.regress.{v.name}", tests=str(len(v.cases)),
-                              failures=str(sum(1 for c in v.cases if c["class"] == "regressed")),
-                              errors=str(sum(1 for c in v.cases if c["class"] == "error")))
+                              failures=str(sum(1 for c in v.cases if c.change == "regressed")),
+                              errors=str(sum(1 for c in v.cases if c.change == "error")))
         for c in v.cases:
-            tc = ET.SubElement(suite, "testcase", classname=f"promptloop.{v.name}", name=str(c["id"]))
-            if c["class"] == "error":
-                ET.SubElement(tc, "error", message=clip(c.get("reason", ""), 200)).text = str(c.get("reason", ""))
-            elif c["class"] == "regressed":
-                crit = "critical case " if c["critical"] else ""
-                el = ET.SubElement(tc, "failure", message=f"{crit}regressed: {clip(c.get('reason', ''), 160)}")
-                el.text = f"expected: {as_text(c.get('expected'))}\ngot: {c.get('output', '')}"
-            elif c["class"] in ("still failing", "failing"):
-                ET.SubElement(tc, "skipped", message=f"failing before and after: {clip(c.get('reason', ''), 160)}")
+            tc = ET.SubElement(suite, "testcase", classname=f"promptloop.{v.name}", name=c.id)
+            if c.change == "error":
+                ET.SubElement(tc, "error", message=clip(c.reason, 200)).text = c.reason
+            elif c.change == "regressed":
+                crit = "critical case " if c.critical else ""
+                el = ET.SubElement(tc, "failure", message=f"{crit}regressed: {clip(c.reason, 160)}")
+                el.text = f"expected: {as_text(c.expected)}\ngot: {c.output or ''}"
+            elif c.change in ("still failing", "failing"):
+                ET.SubElement(tc, "skipped", message=f"failing before and after: {clip(c.reason, 160)}")
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

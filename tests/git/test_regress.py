@@ -12,7 +12,7 @@ import pytest
 from promptloop.cli import app
 from promptloop.errors import UsageError
 from promptloop.git.history import diff, rollback, versions
-from promptloop.git.regress import regress
+from promptloop.flows.regress import regress
 from promptloop.repo.config import load_config
 from promptloop.testing import FakeModel, FakeServer
 from tests.gitrepo import commit_files, git, init_repo, snapshot
@@ -213,14 +213,14 @@ def test_regress_selects_cases_like_eval(rrepo, cli):
 
     client = fake()
     report = run_regress(rrepo, client, selection=Selection(keyword="ap"))  # apple pie, apricot jam
-    ids = [c["id"] for c in report.prompts[0].cases]
+    ids = [c.id for c in report.prompts[0].cases]
     assert ids == ["c1", "c3"] and len(client.history) == 4  # 2 cases, base and new
     assert not report.ok and report.prompts[0].paired.regressed == ["c1"]
     assert any("-k ap: 2 of 10 cases scored" in n for n in report.prompts[0].notes)
 
     client = fake()
     report = run_regress(rrepo, client, selection=Selection(exclude_tags=("critical",)))
-    assert report.ok and "c1" not in [c["id"] for c in report.prompts[0].cases] and len(client.history) == 16
+    assert report.ok and "c1" not in [c.id for c in report.prompts[0].cases] and len(client.history) == 16
 
     with served(rrepo):
         r = cli.invoke(app, ["-C", str(rrepo), "regress", "--base", "base", "--tag", "critical", "--json"])
@@ -243,7 +243,7 @@ def test_a_changed_prompt_the_selection_leaves_without_cases_is_not_passed(rrepo
 
     report = run_regress(rrepo, fake(), selection=Selection(keyword="ap"))
     by = {v.name: v for v in report.prompts}
-    assert by["cls"].ok and [c["id"] for c in by["cls"].cases] == ["c1", "c3"]
+    assert by["cls"].ok and [c.id for c in by["cls"].cases] == ["c1", "c3"]
     assert not by["other"].ok and "leaves none of its golden cases" in by["other"].reasons[0]
     assert not report.ok and report.exit_code == 1
 

@@ -1,0 +1,150 @@
+"""``promptloop regress``, the CI gate: score the base and new versions of every changed prompt on its
+golden set, classify every case (fixed, regressed, still failing, still passing) and judge the change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from promptloop.errors import GitError, UsageError
+from promptloop.git.changes import Change, base_config, find_changes, resolve_base
+from promptloop.git.commits import open_repo
+from promptloop.model.client import ModelClient
+from promptloop.repo.config import Config
+from promptloop.repo.prompts import Case, GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
+from promptloop.scoring.eval_run import Selection
+from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
+from promptloop.scoring.gate import CaseChange, PromptVerdict, RegressReport, gate
+from promptloop.scoring.metrics import per_case_rates, summarise
+from promptloop.scoring.shards import Shard, select
+from promptloop.scoring.significance import pair
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How both versions are scored in one run."""
+
+    config: Config
+    old_config: Config
+    repeat: int
+    progress: Progress | None = None
+
+
+async def regress(config: Config, client: ModelClient, *, base: str, prompts: list[str] | None = None,
+                  repeat: int | None = None, progress: Progress | None = None,
+                  shard: Shard | None = None, selection: Selection | None = None) -> RegressReport:
+    """Judge every prompt changed since the merge-base of ``base`` and HEAD."""
+    repo = open_repo(config.root)
+    if not repo.head.is_valid():
+        raise GitError("the repository has no commits yet: nothing to compare against")
+    mb = resolve_base(repo, base)
+    changes, unchanged = find_changes(config, repo, mb, prompts)
+    before = client.usage.calls
+    n = repeat or config.regress["repeats"]
+    how = Scoring(config, base_config(config, repo, mb), n, progress)
+    verdicts = [await judge_change(how, c, client, shard=shard, selection=selection) for c in changes]
+    scored = [v for v, c in zip(verdicts, changes, strict=True) if c.status != "deleted"]
+    if selection is not None and scored and not any(v.cases for v in scored):
+        raise UsageError(f"{selection.describe()} leaves no case of the changed prompts "
+                         f"({', '.join(c.name for c in changes)}); widen it, or run without it")
+    return RegressReport(base=base, merge_base=mb, prompts=verdicts, unchanged=unchanged,
+                         calls=client.usage.calls - before, shard=shard, settings=config.regress, repeat=n)
+
+
+async def judge_change(how: Scoring, change: Change, client: ModelClient, *, shard: Shard | None = None,
+                       selection: Selection | None = None) -> PromptVerdict:
+    """Score both versions, each under its own promptloop.yaml, and classify every case.
+
+    A case whose call failed on either side is an ``error``: neither fixed nor regressed."""
+    v = PromptVerdict(change.name, change.status)
+    if change.status == "deleted":
+        v.notes.append("prompt deleted: nothing to score")
+        return v
+    new = load_prompt(how.config, str(change.new_path))
+    golden: GoldenSet = load_golden(golden_path(how.config, new), new)
+    base = None if change.base_text is None else prompt_from_text(change.old_name or change.name, new.path,
+                                                                  change.base_text)
+    cases = _cases(v, golden, new, base, shard, selection)
+    if not v.ok:  # the selection left this change without a case: not judged, and failed for it
+        return v
+    _note_change(v, change)
+    new_results = await _score(how, how.config, new, cases, client)
+    v.new_metrics = _metrics(new_results)
+    if base is None:
+        v.notes.append("new prompt: no base version to compare with")
+        _classify_new(v, cases, new_results)
+        return v
+    base_results = await _score(how, how.old_config, base, cases, client)
+    v.base_metrics = _metrics(base_results)
+    _classify(v, cases, base_results, new_results)
+    gate(v, how.config.regress, how.repeat)
+    return v
+
+
+def _cases(v: PromptVerdict, golden: GoldenSet, new: Prompt, base: Prompt | None, shard: Shard | None,
+           selection: Selection | None) -> list[Case]:
+    """The cases the gate judges; a selection that leaves none fails the verdict (never a silent pass)."""
+    # A case either version shows as a demonstration would pass with its answer in the prompt: left out.
+    demos = set(new.example_ids) | set(base.example_ids if base else [])
+    cases = [c for c in select(golden.cases, shard) if c.id not in demos]
+    if demos:
+        v.notes.append(f"{len(demos)} demonstration case(s) left out of both versions' scores")
+    if selection is None:
+        return cases
+    picked = selection.apply(cases)
+    v.notes.append(f"{selection.describe()}: {len(picked)} of {len(cases)} cases scored, the gate judges those")
+    if not picked:  # a changed prompt the gate did not judge must not pass as if it had been
+        v.ok = False
+        v.reasons.append(f"{selection.describe()} leaves none of its golden cases, so this change was not "
+                         "judged; widen the selection, or name the prompts to gate (regress PROMPT ...)")
+    return picked
+
+
+def _note_change(v: PromptVerdict, change: Change) -> None:
+    if change.status == "renamed":
+        v.notes.append(f"renamed from {change.old_name}")
+    if change.golden_changed:
+        v.notes.append("golden set changed in this change: both versions scored on the new golden set")
+    v.notes += change.inputs_changed
+    if any("python check module" in why for why in change.inputs_changed):
+        v.notes.append("both versions are scored with the working tree's python check modules")
+
+
+async def _score(how: Scoring, config: Config, prompt: Prompt, cases: list[Case],
+                 client: ModelClient) -> list[CaseResult]:
+    return await run_cases(prompt, cases, client, model=task_model(prompt, config), judge=config.model("judge"),
+                           root=how.config.root, repeat=how.repeat, progress=how.progress)
+
+
+def _metrics(results: list[CaseResult]) -> dict[str, float]:
+    return {k: x for k, x in summarise(results).metrics.items() if x is not None}
+
+
+def _errors(results: list[CaseResult], rates: dict[str, float], prefix: str = "") -> dict[str, str]:
+    """Cases with no rate because every sample's call failed: their first error."""
+    return {r.case_id: prefix + r.error for r in results if r.error and r.case_id not in rates}
+
+
+def _classify_new(v: PromptVerdict, cases: list[Case], results: list[CaseResult]) -> None:
+    rates = per_case_rates(results)
+    by_id = {r.case_id: r for r in results}
+    errors = _errors(results, rates)
+    v.cases = [CaseChange(c.id, "error" if c.id in errors else "passing" if rates[c.id] >= 0.5 else "failing",
+                          critical=c.critical, reason=errors.get(c.id) or by_id[c.id].reason) for c in cases]
+    v.errors = [f"{i}: {e}" for i, e in errors.items()]
+
+
+def _classify(v: PromptVerdict, cases: list[Case], base_results: list[CaseResult],
+              new_results: list[CaseResult]) -> None:
+    new_rates, base_rates = per_case_rates(new_results), per_case_rates(base_results)
+    new_by_id = {r.case_id: r for r in new_results}
+    errors = _errors(new_results, new_rates)
+    errors |= {i: e for i, e in _errors(base_results, base_rates, "base version: ").items() if i not in errors}
+    v.errors = [f"{i}: {e}" for i, e in errors.items()]
+    both = [c.id for c in cases if c.id not in errors]
+    p = v.paired = pair({i: base_rates[i] for i in both}, {i: new_rates[i] for i in both})
+    change = {**{i: "fixed" for i in p.fixed}, **{i: "regressed" for i in p.regressed},
+              **{i: "still failing" for i in p.still_failing}, **{i: "still passing" for i in p.still_passing},
+              **{i: "error" for i in errors}}
+    v.cases = [CaseChange(c.id, change[c.id], critical=c.critical, reason=errors.get(c.id) or new_by_id[c.id].reason,
+                          compared=True, base_rate=base_rates.get(c.id), new_rate=new_rates.get(c.id),
+                          output=new_by_id[c.id].output, expected=c.expected) for c in cases]
