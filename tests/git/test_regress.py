@@ -11,8 +11,8 @@ import pytest
 
 from promptloop.cli import app
 from promptloop.errors import UsageError
-from promptloop.git.history import diff, rollback, versions
 from promptloop.flows.regress import regress
+from promptloop.git.history import diff, rollback, versions
 from promptloop.repo.config import load_config
 from promptloop.testing import FakeModel, FakeServer
 from tests.gitrepo import commit_files, git, init_repo, snapshot
