@@ -25,7 +25,7 @@ CHILD = """
 import sys, time, resource, json
 from pathlib import Path
 from promptloop.repo.config import load_config
-from promptloop.traces.importer import import_files
+from promptloop.flows.ingest import import_files
 start = time.perf_counter()
 s = import_files(load_config(Path(sys.argv[1])), [Path(sys.argv[2])])
 wall = time.perf_counter() - start

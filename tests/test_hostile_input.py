@@ -13,11 +13,11 @@ import pytest
 
 from promptloop.cli import app
 from promptloop.errors import ModelError
+from promptloop.flows.ingest import import_files
 from promptloop.masking import mask_personal, redact
 from promptloop.repo.config import load_config
 from promptloop.repo.prompts import Case, load_prompt
 from promptloop.testing import FakeServer
-from promptloop.traces.importer import import_files
 from promptloop.traces.store import TraceStore, store_path
 
 SECRET = "sk-proj-PLANTEDsecretKEY0123456789abcdef"

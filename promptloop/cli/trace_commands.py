@@ -25,8 +25,9 @@ def import_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import production traces into the local trace store (idempotent)."""
+    from promptloop.flows.ingest import import_files
     from promptloop.traces.formats import FORMATS
-    from promptloop.traces.importer import import_files, summary_dict
+    from promptloop.traces.importer import summary_dict
 
     if fmt != "auto" and fmt not in FORMATS:
         raise fail(f"--format {fmt}: unknown; use auto or one of: {', '.join(FORMATS)}")

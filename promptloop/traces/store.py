@@ -105,6 +105,10 @@ def iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
+# Positions in a store row (``row_of``) that the importer reads before the row is stored.
+ROW_PROMPT, ROW_VERSION = 4, 5
+
+
 def row_of(t: Trace, data: str) -> tuple[Any, ...]:
     """The store's columns for ``t``; ``data`` is its stored JSON (see ``encode``)."""
     return (t.id, t.group or t.id, t.source, t.epoch(), t.prompt, t.prompt_version, t.model, t.session_id,
@@ -240,6 +244,16 @@ class TraceStore:
 
     def max_rowid(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM traces").fetchone()[0])
+
+    def groups_with_feedback_since(self, rowid: int) -> set[str]:
+        """Groups of the traces added after ``rowid`` that have feedback stored (perhaps imported earlier)."""
+        return {g for (g,) in self.db.execute(
+            "SELECT DISTINCT grp FROM traces WHERE rowid > ? AND grp IN (SELECT grp FROM feedback)", (rowid,))}
+
+    def counts_since(self, rowid: int) -> list[tuple[str, str, int]]:
+        """(source format, verdict, count) of the traces added after ``rowid``."""
+        return [(str(s), str(v), int(n)) for s, v, n in self.db.execute(
+            "SELECT source, verdict, COUNT(*) FROM traces WHERE rowid > ? GROUP BY source, verdict", (rowid,))]
 
     def add_row(self, row: tuple[Any, ...]) -> bool:
         return self.db.execute(INSERT, row).rowcount == 1

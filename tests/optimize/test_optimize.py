@@ -223,9 +223,9 @@ def test_rerun_continues_without_paying_again(prepo, tmp_path):
 
 
 def test_failed_traces_with_corrections_join_the_failures(prepo):
+    from promptloop.flows.ingest import import_files
     from promptloop.repo.config import load_config
     from promptloop.repo.prompts import load_prompt
-    from promptloop.traces.importer import import_files
 
     config = load_config(prepo)
     prompt = load_prompt(config, "cls")

@@ -12,9 +12,9 @@ import yaml
 import promptloop
 from promptloop.cli import app
 from promptloop.errors import ConfigError
+from promptloop.flows.ingest import import_files
 from promptloop.repo.config import load_config
 from promptloop.testing import FakeServer
-from promptloop.traces.importer import import_files
 from promptloop.traces.store import TraceStore, store_path
 from promptloop.traces.to_golden import promote
 from tests.gitrepo import commit_files, git, init_repo

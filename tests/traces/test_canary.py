@@ -8,8 +8,8 @@ import pytest
 
 from promptloop.cli import app
 from promptloop.errors import UsageError
+from promptloop.flows.ingest import import_files
 from promptloop.traces.canary import compare, required_n, wilson
-from promptloop.traces.importer import import_files
 
 
 def traces_file(tmp_path, arms):

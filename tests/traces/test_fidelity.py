@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from promptloop.cli import app
+from promptloop.flows.ingest import import_files
 from promptloop.repo.config import load_config
-from promptloop.traces.importer import import_files
 from promptloop.traces.store import TraceStore, store_path
 
 PARTS_IN = [{"role": "system", "parts": [{"type": "text", "content": "You are terse."}]},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promptloop.traces.importer import import_files
+from promptloop.flows.ingest import import_files
 from promptloop.traces.store import TraceStore, store_path
 
 FIX = Path(__file__).parent.parent / "fixtures" / "traces"
@@ -190,12 +190,11 @@ def test_secrets_never_stored(config, tmp_path):
     assert b"sk-proj-abcdefghijklmnop" not in raw and b"abcdefghijklmnopqrstuvwxyz" not in raw
 
 
-def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
+def test_parallel_import_equals_sequential(config, repo, tmp_path):
     """Large JSONL files are parsed in worker processes; the store must come out the same."""
     import shutil
 
     from promptloop.repo.config import load_config
-    from promptloop.traces import importer as trace_import
 
     lines = []
     for name in ("openai_chat_completions.jsonl", "openai_batch_input.jsonl", "openai_batch_output.jsonl",
@@ -209,10 +208,9 @@ def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
     other = tmp_path / "other"
     shutil.copytree(repo, other)
     shutil.rmtree(other / ".promptloop")
-    monkeypatch.setattr(trace_import, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(trace_import, "BLOCK_BYTES", 700)  # blocks of a few lines, and lines longer than one
     cfg2 = load_config(other)
-    par = import_files(cfg2, [big], workers=2)
+    # blocks of a few lines, and lines longer than one
+    par = import_files(cfg2, [big], workers=2, parallel_min=0, block_bytes=700)
     assert (par.imported, par.skipped, par.duplicates) == (seq.imported, seq.skipped, seq.duplicates)
     assert par.problems == seq.problems and any(":4: invalid JSON" in p for p in par.problems)
     with TraceStore(store_path(config.cache_dir)) as a, TraceStore(store_path(cfg2.cache_dir)) as b:
@@ -220,13 +218,12 @@ def test_parallel_import_equals_sequential(config, repo, tmp_path, monkeypatch):
         assert any(t.source == "openai_batch" for t in b.query())
 
 
-def test_parallel_import_counts_duplicates_and_conflicts_like_sequential(config, repo, tmp_path, monkeypatch):
+def test_parallel_import_counts_duplicates_and_conflicts_like_sequential(config, repo, tmp_path):
     """Worker blocks reach the store as packed SQLite images: re-imported calls still count as duplicates,
     and a different call under a stored id is still reported, exactly as the in-process path does."""
     import shutil
 
     from promptloop.repo.config import load_config
-    from promptloop.traces import importer as trace_import
 
     lines = (FIX / "openai_chat_completions.jsonl").read_text().splitlines()
     clash = json.loads(lines[0])
@@ -239,11 +236,9 @@ def test_parallel_import_counts_duplicates_and_conflicts_like_sequential(config,
     other = tmp_path / "other"
     shutil.copytree(repo, other)
     shutil.rmtree(other / ".promptloop")
-    monkeypatch.setattr(trace_import, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(trace_import, "BLOCK_BYTES", 2000)
-    par = import_files(load_config(other), [big], workers=2)
+    par = import_files(load_config(other), [big], workers=2, parallel_min=0, block_bytes=2000)
     assert (par.imported, par.duplicates, par.problems) == (seq.imported, seq.duplicates, seq.problems)
-    again = import_files(load_config(other), [big], workers=2)
+    again = import_files(load_config(other), [big], workers=2, parallel_min=0, block_bytes=2000)
     assert (again.imported, again.duplicates) == (0, 2 * len(lines) + 1)
 
 

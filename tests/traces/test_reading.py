@@ -49,12 +49,12 @@ def test_a_truncated_gzip_gives_every_whole_line_before_the_damage(tmp_path):
     assert len(got) > 1000 and got == list(range(1, len(got) + 1))
 
 
-def test_a_truncated_gzip_keeps_what_came_before_in_a_parallel_import(tmp_path, monkeypatch):
+def test_a_truncated_gzip_keeps_what_came_before_in_a_parallel_import(tmp_path):
     import json
 
+    from promptloop.flows.ingest import import_files
     from promptloop.repo.config import load_config
     from promptloop.repo.scaffold import scaffold
-    from promptloop.traces import importer
     from promptloop.traces.store import TraceStore, store_path
 
     root = tmp_path / "repo"
@@ -64,10 +64,8 @@ def test_a_truncated_gzip_keeps_what_came_before_in_a_parallel_import(tmp_path, 
     data = gzip.compress("".join(json.dumps({**rec, "id": f"t{i}"}) + "\n" for i in range(3000)).encode())
     path = tmp_path / "t.jsonl.gz"
     path.write_bytes(data[: len(data) // 2])
-    monkeypatch.setattr(importer, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(importer, "BLOCK_BYTES", 20_000)
     before_damage = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(path.read_bytes()).count(b"\n")
-    summary = importer.import_files(load_config(root), [path], workers=2)
+    summary = import_files(load_config(root), [path], workers=2, parallel_min=0, block_bytes=20_000)
     assert summary.files_failed == 1 and summary.imported == before_damage > 1000
     with TraceStore(store_path(load_config(root).cache_dir)) as store:
         assert {t.id for t in store.query()} == {f"promptloop:t{i}" for i in range(before_damage)}
@@ -76,11 +74,11 @@ def test_a_truncated_gzip_keeps_what_came_before_in_a_parallel_import(tmp_path, 
 def test_a_worker_reading_its_block_from_a_changed_file_says_so(tmp_path):
     """Workers read plain files' blocks themselves: a file rewritten under the import is an error, not
     other bytes parsed as if they were the block the writing process counted lines in."""
-    from promptloop.traces.importer import _work_range
+    from promptloop.traces.importer import work_range
 
     path = tmp_path / "t.jsonl"
     path.write_bytes(b'{"a": 1}\n{"b": 2}\n')
     with pytest.raises(OSError, match="changed while it was being imported"):
-        _work_range(str(path), 1, 9, 9, b'{"c": 3}\n')  # the block the writer saw held another line
+        work_range(str(path), 1, 9, 9, b'{"c": 3}\n')  # the block the writer saw held another line
     with pytest.raises(OSError, match="at byte 9"):
-        _work_range(str(path), 1, 9, 20, b"\n")  # the file is shorter than it was
+        work_range(str(path), 1, 9, 20, b"\n")  # the file is shorter than it was

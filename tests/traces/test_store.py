@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from promptloop.errors import ConfigError
-from promptloop.traces.importer import import_files
+from promptloop.flows.ingest import import_files
 from promptloop.traces.store import LONG_TEXT, Trace, TraceStore, row_of, store_path
 
 SYSTEM = "You sort support tickets by what the customer needs next. " * 8  # a long prompt, repeated in each call
@@ -24,16 +24,13 @@ def write(path, records) -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_system_prompt_repeated_in_every_call_is_stored_once(config, tmp_path, monkeypatch, workers):
-    from promptloop.traces import importer
-
-    monkeypatch.setattr(importer, "PARALLEL_MIN_BYTES", 0)  # with two workers: packed blocks carry the texts
-    monkeypatch.setattr(importer, "BLOCK_BYTES", 4000)
+def test_a_system_prompt_repeated_in_every_call_is_stored_once(config, tmp_path, workers):
     assert len(SYSTEM) >= LONG_TEXT
     other = "A different prompt for the same app, long enough to be kept apart. " * 5
     f = tmp_path / "calls.jsonl"
     write(f, [call(n) for n in range(30)] + [call(30, other)])
-    s = import_files(config, [f], workers=workers)
+    # with two workers: packed blocks carry the texts
+    s = import_files(config, [f], workers=workers, parallel_min=0, block_bytes=4000)
     assert s.imported == 31
     path = store_path(config.cache_dir)
     db = sqlite3.connect(path)

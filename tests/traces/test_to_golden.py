@@ -6,8 +6,8 @@ import json
 
 import yaml
 
+from promptloop.flows.ingest import import_files
 from promptloop.repo.prompts import load_golden, load_prompt
-from promptloop.traces.importer import import_files
 from promptloop.traces.store import TraceStore, store_path
 from promptloop.traces.to_golden import append_cases, promote
 
