@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -47,52 +49,26 @@ def eval_(
 
     Exit 0 ok, 1 a threshold missed, 2 a usage or input error, 3 model calls failed for some cases.
     """
-    from promptloop.repo.prompts import list_prompt_paths
-    from promptloop.scoring.eval_run import evaluate_prompt, load_task, path_kind
+    from promptloop.flows.eval import EvalOptions, evaluate
     from promptloop.scoring.shards import parse_shard
 
-    for path in output or []:
-        path_kind(path)  # an unknown report type fails before any model call is paid for
     config = repo_config()
-    names = prompts or [p.stem for p in list_prompt_paths(config)]
-    if not names:
-        raise fail(f"no prompts in {config.prompts_dir}; `promptloop init` writes an example")
-    which = parse_shard(shard) if shard else None
-    plans = []  # everything checked before the first model call is paid for
-    for name in names:
-        task_prompt, gs = load_task(config, name, golden)
-        only = None
-        if failed:
-            from promptloop.scoring import runs as history
-
-            last = history.runs(config.cache_dir, task_prompt.name, limit=1)
-            if not last:
-                raise fail(f"--failed: no earlier run of {task_prompt.name} yet; run `promptloop eval {name}` first")
-            only = frozenset(case.split("#")[0] for case, status in last[0].cases.items() if status != "passed")
-        selection = options.selection(keyword, tag, exclude_tag, sample, seed, only)
-        plans.append((task_prompt, gs, selection, earlier_run(config, task_prompt.name, compare)))
-
-    reports = []
-    from promptloop.git.tree import tree_state_later
-
-    tree = tree_state_later(config.root)  # read while the calls run: its git work overlaps their network waits
-    for task_prompt, gs, selection, earlier in plans:
-        def run_eval(progress: Any = None, p: Any = task_prompt, g: Any = gs, sel: Any = selection) -> Any:
-            return run_with_client(config, lambda lm: evaluate_prompt(
-                config, p, g, client=lm, model=model, repeat=repeat, limit=limit, progress=progress,
-                shard=which, selection=sel), no_cache=no_cache, jobs=jobs)
-
-        if as_json:
-            report = run_eval()
-        else:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            with Progress(TextColumn("[bold]eval[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
-                task = bar.add_task(task_prompt.name, total=None)
-                report = run_eval(progress=lambda done, total, t=task: bar.update(t, completed=done, total=total))
-        remember(config, report, earlier, tree(), quiet=as_json)
-        reports.append(report)
+    asked = EvalOptions(prompts=tuple(prompts or ()), golden=golden, model=model, repeat=repeat, limit=limit,
+                        shard=parse_shard(shard) if shard else None, failed=failed, compare=compare,
+                        selection=options.selection(keyword, tag, exclude_tag, sample, seed),
+                        outputs=tuple(str(p) for p in output or []))
+    if as_json:
+        outcomes = run_with_client(config, lambda lm: evaluate(config, asked, client=lm), no_cache=no_cache,
+                                   jobs=jobs)
+    else:
+        with progress_bars("eval") as progress:
+            outcomes = run_with_client(config, lambda lm: evaluate(config, asked, client=lm, progress=progress),
+                                       no_cache=no_cache, jobs=jobs)
+    reports = [o.report for o in outcomes]
+    if not as_json:
+        for o in outcomes:
+            if o.earlier is not None and o.flips is not None:
+                render_flips(o.earlier.id, o.flips)
     if len(reports) == 1:
         finish_eval(reports[0], output, as_json)
     for report in reports:
@@ -108,6 +84,26 @@ def eval_(
         sys.stdout.write(codec.dumps([report_dict(r) for r in reports], indent=True) + "\n")
     codes = {r.exit_code for r in reports}
     raise typer.Exit(1 if 1 in codes else 3 if 3 in codes else 0)
+
+
+@contextlib.contextmanager
+def progress_bars(verb: str) -> Iterator[Callable[[str], Any]]:
+    """Transient progress bars on stderr, one per prompt: ``progress(name)`` gives a prompt's callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn(f"[bold]{verb}[/] {{task.description}}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
+        def start(name: str) -> Callable[[int, int], None]:
+            task = bar.add_task(esc(name), total=None)
+            return lambda done, total: bar.update(task, completed=done, total=total)
+
+        yield start
+
+
+def render_flips(earlier_id: int, changed: dict[str, list[str]]) -> None:
+    console().print(f"since run {earlier_id}: {len(changed['fixed'])} fixed, {len(changed['broke'])} broke"
+                    + "".join(f"\n  [green]fixed[/] {esc(c)}" for c in changed["fixed"][:20])
+                    + "".join(f"\n  [red]broke[/] {esc(c)}" for c in changed["broke"][:20]))
 
 
 def per_prompt(path: Path, prompt: str) -> Path:
@@ -126,34 +122,6 @@ def write_reports(report: Any, paths: list[Path], *, quiet: bool) -> None:
         path.write_text(WRITERS[kind](report), encoding="utf-8")
         if not quiet:
             console().print(f"wrote {path}")
-
-
-def earlier_run(config: Any, prompt: str, compare: str | None) -> Any:
-    """The run ``--compare`` names, found before any model call is paid for."""
-    from promptloop.scoring import runs as history
-
-    if not compare:
-        return None
-    previous = history.runs(config.cache_dir, prompt)
-    earlier = previous[0] if compare == "last" and previous else (
-        history.get(config.cache_dir, int(compare)) if compare.isdigit() else None)
-    if earlier is None:
-        raise fail(f"--compare {compare}: no earlier run of {prompt} to compare with "
-                   "(`promptloop history` lists them)")
-    return earlier
-
-
-def remember(config: Any, report: Any, earlier: Any, tree: tuple[str | None, bool], *, quiet: bool) -> None:
-    """Keep the run in the eval history; with --compare, show what flipped since the earlier one."""
-    from promptloop.scoring import runs as history
-
-    revision, dirty = tree
-    run_id = history.record(config.cache_dir, report, revision=revision, dirty=dirty)
-    if earlier is not None and not quiet:
-        changed = history.flips(earlier, history.get(config.cache_dir, run_id))
-        console().print(f"since run {earlier.id}: {len(changed['fixed'])} fixed, {len(changed['broke'])} broke"
-                        + "".join(f"\n  [green]fixed[/] {esc(c)}" for c in changed["fixed"][:20])
-                        + "".join(f"\n  [red]broke[/] {esc(c)}" for c in changed["broke"][:20]))
 
 
 def finish_eval(report: Any, output: list[Path] | None, as_json: bool) -> None:
