@@ -77,8 +77,9 @@ TASKS = {"trec": ("trec6_test.jsonl", None), "sst2": ("sst2_test.jsonl", SST2_PR
 def run_task(task: str, args: argparse.Namespace) -> None:
     from collections import Counter
 
+    from promptloop.flows.optimize import optimize_prompt
     from promptloop.model.client import open_client
-    from promptloop.optimize.search import Options, optimize_prompt
+    from promptloop.optimize.outcome import Options
     from promptloop.repo.config import load_config
     from promptloop.scoring.eval_run import evaluate_prompt, load_task
 

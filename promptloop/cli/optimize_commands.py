@@ -36,7 +36,8 @@ def optimize(
     Exit 0 a better prompt (or --dry-run), 1 none qualifies, 2 a usage or input error, 3 model calls failed.
     """
 
-    from promptloop.optimize.search import Options, optimize_prompt
+    from promptloop.flows.optimize import optimize_prompt
+    from promptloop.optimize.outcome import Options
     from promptloop.render import OptimizeView, optimize_json
 
     config = repo_config()
@@ -78,7 +79,7 @@ def runs(
     if not match:
         raise fail(f"no run '{wanted}' in {config.cache_dir / 'runs'}; `promptloop runs` lists them")
     if run_id == "apply":
-        from promptloop.optimize.search import apply_run
+        from promptloop.flows.optimize import apply_run
 
         s = apply_run(config, match[0])
         console().print(f"committed {s.commit[:10]} on branch [bold]{esc(s.branch)}[/] (your checkout is unchanged); "

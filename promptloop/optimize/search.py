@@ -1,20 +1,20 @@
-"""``promptloop optimize``: failures in, candidates scored under a budget, a verdict out.
+"""The optimiser's search: failures in, candidates scored under a budget, an ``Outcome`` out.
 
 Flow: baseline on the golden set -> failures split into shown / held-out -> rounds of
 candidates (data-built few-shot and format variants, proposer rewrites) -> guards ->
 staged evaluation (a slice with the failures first, early stop, then the full set) ->
 acceptance (fixes held-out failures, no critical regression, no aggregate drop beyond noise).
-Committing the winner is :mod:`promptloop.optimize.publish`'s job.
+The use case around it (traces as extra failures, the run log, the commit) is ``flows/optimize.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from promptloop.errors import BudgetExceeded, GitError, PromptloopError, TransientModelError, UsageError
+from promptloop.errors import BudgetExceeded, TransientModelError
 from promptloop.model.client import ModelClient, Request
 from promptloop.optimize.acceptance import accept, mean, split_failures
 from promptloop.optimize.candidates import (
@@ -30,20 +30,17 @@ from promptloop.optimize.candidates import (
     proposal_format,
 )
 from promptloop.optimize.outcome import Options, Outcome, Plan, Scored
-from promptloop.optimize.publish import Shipped, Winner, ship
 from promptloop.optimize.race import successive_halving
-from promptloop.optimize.runlog import RunLog
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt
 from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
-from promptloop.scoring.metrics import per_case_rates as rates
+from promptloop.scoring.metrics import per_case_rates
 from promptloop.scoring.significance import pair
-from promptloop.traces.to_golden import trace_failures
 
-Event = Callable[[str, dict[str, Any]], None]
+Event = Callable[[str, dict[str, Any]], None]  # (kind, data): each is logged and shown as it happens
 
 
-def test_part(ids: list[str], seed: int, share: float = 0.2, minimum: int = 20) -> list[str]:
+def held_out_test_ids(ids: list[str], seed: int, share: float = 0.2, minimum: int = 20) -> list[str]:
     """About ``share`` of the cases, by a stable hash, once there are ``minimum`` of them (fewer are all
     needed to choose); trace cases are never in it."""
     golden = [i for i in ids if not i.startswith("trace:")]
@@ -51,6 +48,34 @@ def test_part(ids: list[str], seed: int, share: float = 0.2, minimum: int = 20) 
         return []
     ranked = sorted(golden, key=lambda i: hashlib.sha256(f"test:{seed}:{i}".encode()).hexdigest())
     return ranked[: max(1, int(len(golden) * share))]
+
+
+@dataclass
+class _State:
+    """What the search carries from candidate to candidate."""
+
+    plan: Plan
+    base_rates: dict[str, float]
+    incumbent: Candidate
+    incumbent_rates: dict[str, float]
+    slice_ids: list[str]  # scored first: failures (shown and some held-out) and some passing cases
+    demo_pool: list[Case]  # cases a demonstration may be drawn from: never a held-out failure
+    shown_failures: list[dict[str, Any]]  # what the proposer is shown of the failures it may see
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, opt: Optimizer, base_results: list[CaseResult], plan: Plan) -> _State:
+        base_rates = per_case_rates(base_results)
+        by_id = {r.case_id: r for r in base_results}
+        shown = [{"inputs": by_id[i].inputs, "expected": by_id[i].expected, "output": by_id[i].output,
+                  "reason": by_id[i].reason} for i in plan.shown]
+        passing = [i for i, r in base_rates.items() if r >= 0.5]
+        size = opt.o.slice_size
+        slice_ids = plan.shown[:size] + plan.heldout[: max(1, size // 2)] + passing[:size]
+        demo_pool = [c for cid, c in opt.cases.items()
+                     if cid not in plan.heldout and c.expected is not None and not c.review]
+        incumbent = make(opt.prompt.messages, "baseline", "the current prompt", demos=opt.prompt.example_ids)
+        return cls(plan, base_rates, incumbent, base_rates, slice_ids, demo_pool, shown)
 
 
 class Optimizer:
@@ -66,7 +91,7 @@ class Optimizer:
         # The prompt's own demonstrations are never scored against it (see Candidate.demos).
         cases = {c.id: c for c in [*golden.cases, *self.extra] if c.id not in set(prompt.example_ids)}
         # A test part that neither demonstrations nor acceptance ever touch: the winner's honest score.
-        self.test_ids = test_part(list(cases), options.seed)
+        self.test_ids = held_out_test_ids(list(cases), options.seed)
         self.cases = {i: c for i, c in cases.items() if i not in set(self.test_ids)}
         self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
 
@@ -95,22 +120,11 @@ class Optimizer:
                                "cases": estimate.cases})
         self.emit("stage", {"text": "baseline"})
         try:
-            base_results = await self._score(self.prompt, list(self.cases))
+            base_results = await self._baseline()
         except BudgetExceeded as e:
             return Outcome(self.prompt.name, "no-improvement", self.plan(), stop_reason=f"{e} during the baseline",
                            usage=self._usage())
-        errored = sorted({r.case_id for r in base_results if r.error} - set(rates(base_results)))
-        if errored and len(errored) == len(self.cases):
-            first = next(r.error for r in base_results if r.error)
-            raise TransientModelError(f"every baseline call failed, so there is nothing to optimise against: {first}")
-        if errored:
-            # A case the model never answered can be neither a failure to fix nor a regression to avoid.
-            self.emit("note", {"text": f"{len(errored)} case(s) left out: their baseline calls failed "
-                                       f"({', '.join(errored[:5])})"})
-            for cid in errored:
-                self.cases.pop(cid, None)
-            base_results = [r for r in base_results if r.case_id in self.cases]
-        base_rates = rates(base_results)
+        base_rates = per_case_rates(base_results)
         plan = self.plan(base_rates)
         out = Outcome(self.prompt.name, "no-improvement", plan, baseline_rate=mean(list(base_rates.values())),
                       baseline_metrics=_metrics(base_results))
@@ -120,85 +134,101 @@ class Optimizer:
         if not plan.failures:
             out.status, out.stop_reason, out.usage = "nothing-to-fix", "every case already passes", self._usage()
             return out
-        by_id = {r.case_id: r for r in base_results}
-        shown_failures = [{"inputs": by_id[i].inputs, "expected": by_id[i].expected, "output": by_id[i].output,
-                           "reason": by_id[i].reason} for i in plan.shown]
-        passing = [i for i, r in base_rates.items() if r >= 0.5]
-        # A small slice first: failures (the shown ones, some held-out) and some passing cases.
-        slice_ids = plan.shown[: self.o.slice_size] + plan.heldout[: max(1, self.o.slice_size // 2)] + \
-            passing[: self.o.slice_size]
-        demo_pool = [c for cid, c in self.cases.items()
-                     if cid not in plan.heldout and c.expected is not None and not c.review]
-        incumbent = make(self.prompt.messages, "baseline", "the current prompt", demos=self.prompt.example_ids)
-        incumbent_rates = base_rates
-        history: list[dict[str, Any]] = []
-        stale = 0
         try:
-            raced = await self._race(incumbent, demo_pool, plan)
-            if raced is not None:
-                scored = await self._evaluate(raced, incumbent_rates, base_rates, slice_ids, plan)
-                out.candidates.append(scored)
-                out.model_errors += scored.status == "error"
-                if scored.status == "accepted":
-                    out.winner, incumbent, incumbent_rates = scored, raced, scored.rates
-                self.emit("candidate", scored.log() | {"budget": self._usage()})
-            for rnd in range(self.o.rounds):
-                out.rounds = rnd + 1
-                self.emit("round", {"round": rnd + 1, "of": self.o.rounds})
-                pool = self._candidates(rnd, incumbent, demo_pool, shown_failures, history, out)
-                improved = False
-                for cand in await pool:
-                    scored = await self._evaluate(cand, incumbent_rates, base_rates, slice_ids, plan)
-                    out.candidates.append(scored)
-                    out.model_errors += scored.status == "error"
-                    history.append({"score": scored.full_rate if scored.full_rate is not None
-                                    else scored.slice_rate or 0.0, "rationale": cand.rationale})
-                    if scored.status == "accepted":
-                        if out.winner is None or (scored.full_rate or 0) > (out.winner.full_rate or 0):
-                            out.winner, incumbent, incumbent_rates = scored, cand, scored.rates
-                            improved = True
-                        else:
-                            scored.reason += f"; but below the best so far ({out.winner.full_rate or 0:.2f})"
-                    self.emit("candidate", scored.log() | {"budget": self._usage()})
-                if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
-                    out.stop_reason = f"target {self.o.target:g} reached"
-                    break
-                stale = 0 if improved else stale + 1
-                # Stagnation ends the search only once half the call budget is spent: a few unlucky rounds
-                # must not leave most of what the user granted unused while rounds remain.
-                if stale >= self.o.patience and not self._mostly_unspent():
-                    out.stop_reason = f"{stale} round(s) without improvement"
-                    break
-            else:
-                out.stop_reason = f"{self.o.rounds} round(s) done"
+            await self._search(out, _State.start(self, base_results, plan))
         except BudgetExceeded as e:
             out.stop_reason = str(e)
         if out.winner:
-            out.status = "improved"
-            win_prompt = out.winner.candidate.prompt(self.prompt)
-            # Both sides on the same cases: the winner's own demonstrations are not scored.
-            evaluable = [i for i in self.cases if i not in out.winner.candidate.demos]
-            out.baseline_metrics = _metrics([r for r in base_results if r.case_id in evaluable])
-            try:
-                out.winner_metrics = _metrics(await self._score(win_prompt, evaluable))
-            except BudgetExceeded:  # every one of these is cached already; kept for safety
-                pass
-            if self.test_ids:
-                try:
-                    out.test_rates = (await self._rate(self.prompt, self.test_ids),
-                                      await self._rate(win_prompt, self.test_ids))
-                    self.emit("note", {"text": f"held-out test part ({len(self.test_ids)} cases, never used to "
-                                               f"choose): {out.test_rates[0]:.2f} -> {out.test_rates[1]:.2f}"})
-                except BudgetExceeded:
-                    self.emit("note", {"text": "no budget left to score the held-out test part"})
+            await self._finish(out, base_results)
         out.usage = self._usage()
         return out
+
+    async def _baseline(self) -> list[CaseResult]:
+        """The current prompt on every case; cases whose calls failed are left out of the search."""
+        base_results = await self._score(self.prompt, list(self.cases))
+        errored = sorted({r.case_id for r in base_results if r.error} - set(per_case_rates(base_results)))
+        if errored and len(errored) == len(self.cases):
+            first = next(r.error for r in base_results if r.error)
+            raise TransientModelError(f"every baseline call failed, so there is nothing to optimise against: {first}")
+        if errored:
+            # A case the model never answered can be neither a failure to fix nor a regression to avoid.
+            self.emit("note", {"text": f"{len(errored)} case(s) left out: their baseline calls failed "
+                                       f"({', '.join(errored[:5])})"})
+            for cid in errored:
+                self.cases.pop(cid, None)
+        return [r for r in base_results if r.case_id in self.cases]
+
+    async def _search(self, out: Outcome, st: _State) -> None:
+        """The demonstration race, then rounds of candidates until the target, stagnation or the last round."""
+        raced = await self._race(st.incumbent, st.demo_pool, st.plan)
+        if raced is not None:
+            scored = await self._judge(raced, st, out)
+            if scored.status == "accepted":
+                out.winner, st.incumbent, st.incumbent_rates = scored, raced, scored.rates
+            self._tell(scored)
+        stale = 0
+        for rnd in range(self.o.rounds):
+            out.rounds = rnd + 1
+            self.emit("round", {"round": rnd + 1, "of": self.o.rounds})
+            improved = False
+            for cand in await self._candidates(rnd, st.incumbent, st.demo_pool, st.shown_failures, st.history, out):
+                scored = await self._judge(cand, st, out)
+                st.history.append({"score": scored.full_rate if scored.full_rate is not None
+                                   else scored.slice_rate or 0.0, "rationale": cand.rationale})
+                if scored.status == "accepted":
+                    if out.winner is None or (scored.full_rate or 0) > (out.winner.full_rate or 0):
+                        out.winner, st.incumbent, st.incumbent_rates = scored, cand, scored.rates
+                        improved = True
+                    else:
+                        scored.reason += f"; but below the best so far ({out.winner.full_rate or 0:.2f})"
+                self._tell(scored)
+            if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
+                out.stop_reason = f"target {self.o.target:g} reached"
+                return
+            stale = 0 if improved else stale + 1
+            # Stagnation ends the search only once half the call budget is spent: a few unlucky rounds
+            # must not leave most of what the user granted unused while rounds remain.
+            if stale >= self.o.patience and not self._mostly_unspent():
+                out.stop_reason = f"{stale} round(s) without improvement"
+                return
+        out.stop_reason = f"{self.o.rounds} round(s) done"
+
+    async def _judge(self, cand: Candidate, st: _State, out: Outcome) -> Scored:
+        """Score one candidate and record it in the outcome."""
+        scored = await self._evaluate(cand, st.incumbent_rates, st.base_rates, st.slice_ids, st.plan)
+        out.candidates.append(scored)
+        out.model_errors += scored.status == "error"
+        return scored
+
+    def _tell(self, scored: Scored) -> None:
+        self.emit("candidate", scored.log() | {"budget": self._usage()})
+
+    async def _finish(self, out: Outcome, base_results: list[CaseResult]) -> None:
+        """The winner's metrics beside the baseline's on the same cases, and both on the held-out test part."""
+        assert out.winner is not None
+        out.status = "improved"
+        win_prompt = out.winner.candidate.prompt(self.prompt)
+        # Both sides on the same cases: the winner's own demonstrations are not scored.
+        evaluable = [i for i in self.cases if i not in out.winner.candidate.demos]
+        out.baseline_metrics = _metrics([r for r in base_results if r.case_id in evaluable])
+        try:
+            out.winner_metrics = _metrics(await self._score(win_prompt, evaluable))
+        except BudgetExceeded:  # every one of these is cached already; kept for safety
+            pass
+        if not self.test_ids:
+            return
+        try:
+            out.test_rates = (await self._rate(self.prompt, self.test_ids), await self._rate(win_prompt, self.test_ids))
+            self.emit("note", {"text": f"held-out test part ({len(self.test_ids)} cases, never used to "
+                                       f"choose): {out.test_rates[0]:.2f} -> {out.test_rates[1]:.2f}"})
+        except BudgetExceeded:
+            self.emit("note", {"text": "no budget left to score the held-out test part"})
 
     async def _rate(self, prompt: Prompt, ids: list[str]) -> float:
         golden_cases = {c.id: c for c in self.golden.cases}
         results = await run_cases(prompt, [golden_cases[i] for i in ids], self.client, model=self.model,
                                   judge=self.judge, root=self.config.root, repeat=self.o.repeat)
-        r = rates(results)
+        r = per_case_rates(results)
         return mean([r[i] for i in ids if i in r])
 
     async def _race(self, base: Candidate, pool: list[Case], plan: Plan) -> Candidate | None:
@@ -228,7 +258,7 @@ class Optimizer:
         self.emit("stage", {"text": f"racing {len(entrants)} demonstration sets"})
 
         async def score(c: Candidate, ids: list[str]) -> dict[str, float]:
-            return rates(await self._score(c.prompt(self.prompt), ids))
+            return per_case_rates(await self._score(c.prompt(self.prompt), ids))
 
         try:
             ranked = await successive_halving(entrants, order, score, first=max(4, self.o.slice_size // 2))
@@ -305,7 +335,7 @@ class Optimizer:
             slice_results = await self._score(cand_prompt, slice_eval)
             if self._errored(s, slice_results):
                 return s
-            r = rates(slice_results)
+            r = per_case_rates(slice_results)
             s.slice_rate = mean([r[i] for i in slice_eval])
             # The incumbent's own demonstrations have no score under it: compare on the cases both have.
             common = [i for i in slice_eval if i in incumbent]
@@ -318,7 +348,7 @@ class Optimizer:
         full_results = await self._score(cand_prompt, evaluable)
         if self._errored(s, full_results):
             return s
-        s.rates = rates(full_results)
+        s.rates = per_case_rates(full_results)
         s.full_rate = mean([s.rates[i] for i in evaluable])
         s.paired = pair({i: base[i] for i in evaluable}, s.rates)
         failures = [i for i in plan.heldout if i in evaluable] or [i for i in plan.shown if i in evaluable]
@@ -351,69 +381,3 @@ def _metrics(results: list[CaseResult]) -> dict[str, Any]:
 
     s = summarise(results)
     return {k: v for k, v in s.metrics.items() if v is not None}
-
-
-@dataclass
-class OptimizeReport:
-    outcome: Outcome
-    run_id: str
-    shipped: Shipped | None = None
-
-
-async def optimize_prompt(config: Config, prompt_name: str, options: Options, *, client: ModelClient,
-                          commit: bool = True, dry_run: bool = False, on_event: Event | None = None,
-                          extra_failures: list[Case] | None = None) -> OptimizeReport:
-    """Optimise ``prompt_name``; commit the winner on a new branch when there is one."""
-    from promptloop.git.commits import check_committed, open_repo
-    from promptloop.scoring.eval_run import load_task
-
-    prompt, golden = load_task(config, prompt_name)
-    repo = None
-    if commit and not dry_run:
-        repo = open_repo(config.root)
-        check_committed(repo, [prompt.path, golden.path])
-    log = RunLog(config.cache_dir, prompt.name)
-
-    def emit(kind: str, data: dict[str, Any]) -> None:
-        log.event(kind, data)
-        if on_event:
-            on_event(kind, data)
-
-    if extra_failures is None:
-        extra_failures = trace_failures(config, prompt)
-    opt = Optimizer(config, prompt, golden, client, options, extra_failures=extra_failures, on_event=emit)
-    outcome = await opt.run(dry_run=dry_run)
-    shipped = None
-    models = {"task": opt.model.name, "proposer": opt.proposer.name}
-    if outcome.winner is not None:
-        # Saved before committing: a failed commit must not lose what the budget paid for.
-        log.data["winner_record"] = asdict(outcome.winner_record())
-        log.data["ship"] = {"models": models, "seed": options.seed, "prefix": config.branch_prefix}
-    if outcome.winner is not None and repo is not None:
-        try:
-            shipped = ship(repo, outcome.winner_record(), prompt, golden, prefix=config.branch_prefix,
-                           models=models, seed=options.seed, run_id=log.id)
-        except (PromptloopError, OSError) as e:
-            log.finish(outcome, {"branch": None, "commit": None, "commit_error": str(e)})
-            raise GitError(f"the winner could not be committed ({e}); it is saved in the run log: fix that, then "
-                           f"`promptloop runs apply {log.id}` commits it on a new branch") from None
-    log.finish(outcome, {"branch": shipped.branch if shipped else None,
-                         "commit": shipped.commit if shipped else None})
-    return OptimizeReport(outcome, log.id, shipped)
-
-
-def apply_run(config: Config, run: dict[str, Any], *, now: Any = None) -> Shipped:
-    """Commit a finished run's saved winner on a new branch (``promptloop runs apply ID``)."""
-    from promptloop.git.commits import check_committed, open_repo
-    from promptloop.scoring.eval_run import load_task
-
-    record = run.get("winner_record")
-    if not record:
-        raise UsageError(f"run {run['id']} has no winner to apply (status: {run.get('status', 'unknown')})")
-    prompt, golden = load_task(config, run["prompt"])
-    repo = open_repo(config.root)
-    check_committed(repo, [prompt.path, golden.path])
-    ship_args = run.get("ship") or {}
-    return ship(repo, Winner(**record), prompt, golden, prefix=ship_args.get("prefix", config.branch_prefix),
-                models=ship_args.get("models", {"task": "unknown", "proposer": "unknown"}),
-                seed=int(ship_args.get("seed", 0)), run_id=run["id"], now=now)

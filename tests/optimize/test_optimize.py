@@ -8,10 +8,11 @@ import json
 import pytest
 
 from promptloop.errors import GitError
+from promptloop.flows.optimize import optimize_prompt
 from promptloop.git.commits import trailers
 from promptloop.model.client import Request
+from promptloop.optimize.outcome import Options
 from promptloop.optimize.runlog import list_runs
-from promptloop.optimize.search import Options, optimize_prompt
 from promptloop.repo.config import load_config
 from promptloop.testing import FakeModel
 from tests.gitrepo import git, init_repo, snapshot
@@ -113,7 +114,9 @@ def test_winner_committed_on_branch_checkout_untouched(prepo):
 
     message = git(prepo, "log", "-1", "--format=%B", branch)
     assert message.startswith("promptloop: improve cls (pass rate 0.50 -> 1.00)")
-    assert "| metric    |   baseline |   winner |" in message or "| metric" in message
+    table = [[cell.strip() for cell in ln.strip("|").split("|")] for ln in message.splitlines() if ln.startswith("|")]
+    assert table[0] == ["metric", "baseline", "winner"]
+    assert ["pass_rate", "0.5", "1"] in [[r[0], *(f"{float(x):g}" for x in r[1:])] for r in table[2:]]
     assert "5 case(s) fixed, 0 regressed" in message
     t = trailers(message)
     assert t["Promptloop-Prompt"] == "cls"
@@ -137,7 +140,7 @@ def test_candidate_breaking_a_critical_case_is_rejected(prepo):
     assert snapshot(prepo) == before
 
 
-def test_guards_reject_dropped_variable_and_leakage(prepo):
+def test_guards_reject_dropped_variable_and_leakage(prepo, monkeypatch):
     proposals = [{"rationale": "drop", "instructions": "MAGIC but no variable"},
                  {"rationale": "leak", "instructions": "MAGIC. Remember: blueberry muffin tin is B."}]
 
@@ -149,6 +152,7 @@ def test_guards_reject_dropped_variable_and_leakage(prepo):
     client = FakeModel(responder=respond)
     # The first proposal replaces the user template too: simulate by making the proposer rewrite everything.
     from promptloop.optimize import candidates as C
+    from promptloop.optimize import search
 
     original = C.parse_proposals
 
@@ -157,15 +161,8 @@ def test_guards_reject_dropped_variable_and_leakage(prepo):
         out[0].messages = [{"role": "system", "content": "MAGIC"}, {"role": "user", "content": "Item:"}]
         return out
 
-    C.parse_proposals = parse
-    import promptloop.optimize.search as O
-
-    O.parse_proposals = parse
-    try:
-        report = run(prepo, client, candidates=4)
-    finally:
-        C.parse_proposals = original
-        O.parse_proposals = original
+    monkeypatch.setattr(search, "parse_proposals", parse)  # where the search looks it up
+    report = run(prepo, client, candidates=4)
     by_reason = {c.candidate.rationale: c for c in report.outcome.candidates if c.candidate.origin == "proposer"}
     assert by_reason["drop"].status == "rejected" and "drops template variable(s) q" in by_reason["drop"].reason
     assert by_reason["leak"].status == "rejected" and "leaks held-out case c4" in by_reason["leak"].reason
@@ -302,12 +299,12 @@ def test_a_pyyaml_written_prompt_file_commits_cleanly(tmp_path):
 
 def test_a_failed_commit_keeps_the_winner_and_runs_apply_commits_it(prepo, cli, monkeypatch):
     from promptloop.cli import app
-    from promptloop.optimize import search
+    from promptloop.flows import optimize as flow
 
     def broken_ship(*args, **kwargs):
         raise GitError("simulated: could not write the branch")
 
-    monkeypatch.setattr(search, "ship", broken_ship)
+    monkeypatch.setattr(flow, "ship", broken_ship)
     before = snapshot(prepo)
     with pytest.raises(GitError) as e:
         run(prepo, fake([{"rationale": "name the rule", "instructions": "Classify the item. MAGIC"}]))
@@ -382,7 +379,7 @@ def test_no_commit_prints_the_winner_as_a_diff_and_runs_show_has_each_candidate(
 
 
 def test_a_held_out_test_part_is_never_used_to_choose_and_is_reported(tmp_path):
-    from promptloop.optimize.search import test_part
+    from promptloop.optimize.search import held_out_test_ids
 
     root = tmp_path / "big"
     cases = [(f"k{i}", f"{'apple' if i % 2 else 'banana'} item {i}", "A" if i % 2 else "B", False)
@@ -400,7 +397,7 @@ def test_a_held_out_test_part_is_never_used_to_choose_and_is_reported(tmp_path):
 
     client = FakeModel(responder=respond)
     report = run(root, client, commit=False)
-    held = set(test_part([c[0] for c in cases], 0))
+    held = set(held_out_test_ids([c[0] for c in cases], 0))
     baseline = sum(1 for cid, _, exp, _ in cases if cid in held and exp == "A") / len(held)
     assert len(held) == 6 and report.outcome.test_rates == (baseline, 1.0)
     assert not any(held & set(c.candidate.demos) for c in report.outcome.candidates)  # never a demonstration
