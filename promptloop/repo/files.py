@@ -200,7 +200,12 @@ def schema(name: str) -> dict[str, Any]:
     if name not in SCHEMA_NAMES:
         raise KeyError(name)
     text = resources.files("promptloop.repo").joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    doc: dict[str, Any] = json.loads(text)
+    if name == "prompt":  # derived, never kept by hand: the assertion types promptloop knows
+        from promptloop.repo.assertion_types import TYPES
+
+        doc["$defs"]["assertion"]["properties"]["type"]["enum"] = list(TYPES)
+    return doc
 
 
 def standalone(name: str) -> dict[str, Any]:

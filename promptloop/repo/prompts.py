@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ConfigError, TemplateError
+from promptloop.repo.assertion_types import TYPES
 from promptloop.repo.config import Config
 from promptloop.repo.files import Document, load_validated
 from promptloop.repo.template import TemplateSyntaxError, render, variables
-
-HARD_TYPES_NEEDING_EXPECTED = {"equals", "label", "fields", "numeric"}
 
 
 @dataclass
@@ -196,40 +194,11 @@ def _pointer_ok(schema: Any, pointer: str) -> bool:
     return True
 
 
-def _is_text_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(x, (str, int, float, bool)) for x in value)
-
-
 def check_assertion(a: dict[str, Any], doc: Document, path: tuple[str | int, ...]) -> None:
     """What the schema cannot say about an assertion's value, checked before any model call is paid for."""
-    kind, value, at = a["type"], a.get("value"), (*path, "value")
-    problem = None
-    if kind == "regex":
-        if not isinstance(value, str):
-            problem = "regex needs `value:` holding a regular expression"
-        else:
-            try:
-                re.compile(value)
-            except re.error as e:
-                problem = f"invalid regular expression: {e}"
-    elif kind == "label" and value is not None and not _is_text_list(value):
-        problem = "label's `value:` is the list of allowed labels, e.g. [positive, negative]"
-    elif kind == "max_length" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        problem = "max_length needs `value:` holding a whole number of characters"
-    elif kind == "fields" and value is not None and not _is_text_list(value):
-        problem = "fields' `value:` is the list of field names to compare, e.g. [date, nights]"
-    elif kind in ("contains", "not_contains") and value is not None and not (
-            isinstance(value, str) or _is_text_list(value)):
-        problem = f"{kind}'s `value:` is a string or a list of strings"
-    elif kind == "numeric" and value is not None and (isinstance(value, bool) or not isinstance(
-            value, (int, float, str))):
-        problem = "numeric's `value:` is the expected number (or leave it out to use the case's expected)"
-    elif kind == "llm_judge" and value is not None and not isinstance(value, str):
-        problem = "llm_judge's `value:` is the rubric, as text"
-    elif kind == "python" and (not isinstance(value, str) or ":" not in value):
-        problem = "python needs `value: module:function`, a function in a .py file of the prompt repo"
+    problem = TYPES[a["type"]].value(a.get("value"))
     if problem:
-        raise doc.error(at if "value" in a else path, problem)
+        raise doc.error((*path, "value") if "value" in a else path, problem)
 
 
 def load_prompt(config: Config, name_or_path: str) -> Prompt:

@@ -7,7 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptloop.scoring.assertions import ratio
+from promptloop.repo.assertion_types import TYPES
+from promptloop.scoring.assertions import AGGREGATORS
 from promptloop.scoring.evaluate import CaseResult
 
 
@@ -69,51 +70,14 @@ def summarise(all_results: list[CaseResult]) -> Summary:
     s.metrics["pass_rate"] = s.pass_rate if results else None
     s.metrics["mean_score"] = sum(r.score for r in results) / len(results) if results else None
 
-    label_rows = [x.extra for r in results for x in r.results if x.type == "label"]
-    if label_rows:
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: {"tp": 0, "fp": 0, "fn": 0, "support": 0})
-        correct = 0
-        for row in label_rows:
-            exp, pred = row.get("label_expected"), row.get("label_predicted")
-            if exp is not None:
-                counts[exp]["support"] += 1
-            if pred is not None and pred == exp:
-                counts[exp]["tp"] += 1
-                correct += 1
-            else:
-                if exp is not None:
-                    counts[exp]["fn"] += 1
-                if pred is not None:
-                    counts[pred]["fp"] += 1
-        f1s = []
-        for c in counts.values():
-            p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
-            rc = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
-            f1s.append(2 * p * rc / (p + rc) if p + rc else 0.0)
-        s.metrics["accuracy"] = correct / len(label_rows)
-        s.metrics["macro_f1"] = sum(f1s) / len(f1s) if f1s else 0.0
-        s.labels = {k: dict(v) for k, v in sorted(counts.items())}
-
-    field_rows = [x.extra for r in results for x in r.results if x.type == "fields"]
-    if field_rows:
-        tp = sum(x.get("tp", 0) for x in field_rows)
-        fp = sum(x.get("fp", 0) for x in field_rows)
-        fn = sum(x.get("fn", 0) for x in field_rows)
-        p, rc = ratio(tp, tp + fp, fn == 0), ratio(tp, tp + fn, fp == 0)
-        s.metrics.update(field_precision=p, field_recall=rc, field_f1=2 * p * rc / (p + rc) if p + rc else 0.0)
-
-    num_rows = [x.extra for r in results for x in r.results if x.type == "numeric" and "expected" in x.extra]
-    if num_rows:
-        errs = [x["error"] for x in num_rows if "error" in x]
-        s.metrics["numeric_accuracy"] = sum(1 for r in results for x in r.results
-                                            if x.type == "numeric" and x.passed) / len(num_rows)
-        s.metrics["mae"] = sum(errs) / len(errs) if errs else None
-        s.metrics["rmse"] = math.sqrt(sum(e * e for e in errs) / len(errs)) if errs else None
-        s.metrics["unparsed_numbers"] = float(len(num_rows) - len(errs))
-
-    judge = [x.score for r in results for x in r.results if x.type == "llm_judge"]
-    if judge:
-        s.metrics["judge_score"] = sum(judge) / len(judge)
+    for name in TYPES:  # in the types' order, so metrics are listed the same way in every report
+        agg = AGGREGATORS.get(name)
+        rows = [x for r in results for x in r.results if x.type == name] if agg else []
+        if agg and rows:
+            done = agg.aggregate(rows)
+            s.metrics.update(done.metrics)
+            if done.labels is not None:
+                s.labels = done.labels
 
     latencies = [r.latency_s for r in results]
     costs = [r.cost_usd for r in all_results if r.cost_usd is not None]
@@ -128,7 +92,7 @@ def summarise(all_results: list[CaseResult]) -> Summary:
     return s
 
 
-LOWER_IS_BETTER = {"mae", "rmse"}
+LOWER_IS_BETTER = {m for a in AGGREGATORS.values() for m in a.lower_is_better}  # thresholds are ceilings
 
 
 def check_thresholds(summary: Summary, thresholds: dict[str, float]) -> list[str]:

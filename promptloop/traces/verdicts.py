@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptloop.repo.assertion_types import TYPES
 from promptloop.repo.prompts import Case, Prompt
 from promptloop.repo.template import recover
 from promptloop.scoring import assertions as A
 from promptloop.traces.store import Feedback, Trace
 
 LOWER_IS_BETTER = ("halluc", "toxic", "bias", "harm", "error")
-NEEDS_EXPECTED = {"equals", "fields", "numeric"}
 
 
 def explicit(feedback: list[Feedback], output: str) -> tuple[str, str] | None:
@@ -51,7 +51,7 @@ def programmatic(trace: Trace, prompt: Prompt | None) -> tuple[str, str] | None:
     ctx = A.Context(output_schema=prompt.output_schema)
     checked = []
     for a in prompt.assertions:
-        if not A.REGISTRY[a.type].hard or (a.type in NEEDS_EXPECTED and trace.expected is None):
+        if not TYPES[a.type].hard or (TYPES[a.type].needs_expected and trace.expected is None):
             continue
         if a.type == "label" and trace.expected is None:
             predicted = A.extract_label(trace.output_text, [str(x) for x in a.value or []])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from promptloop.repo.assertion_types import TYPES
 from promptloop.repo.prompts import Assertion, Case
 
 
@@ -44,12 +45,43 @@ class Evaluator:
 REGISTRY: dict[str, Evaluator] = {}
 
 
-def evaluator(name: str, *, hard: bool = True) -> Callable[[Check], Check]:
+def evaluator(name: str) -> Callable[[Check], Check]:
+    """Register the check of the assertion type ``name`` (its spec, hard or soft, is ``repo.assertion_types``)."""
     def register(fn: Check) -> Check:
-        REGISTRY[name] = Evaluator(fn, hard)
+        REGISTRY[name] = Evaluator(fn, TYPES[name].hard)
         return fn
 
     return register
+
+
+@dataclass(frozen=True)
+class Aggregated:
+    """A type's metrics over a run's scored samples (and, for labels, the per-label counts)."""
+
+    metrics: dict[str, float | None]
+    labels: dict[str, dict[str, int]] | None = None
+
+
+@dataclass(frozen=True)
+class Aggregator:
+    aggregate: Callable[[list[Result]], Aggregated]
+    lower_is_better: tuple[str, ...] = ()  # metrics whose threshold is a ceiling
+
+
+AGGREGATORS: dict[str, Aggregator] = {}
+
+
+def aggregator(name: str, *, lower_is_better: tuple[str, ...] = ()) -> Callable[[Any], Any]:
+    """Register how the results of the assertion type ``name`` add up to a run's metrics."""
+    def register(fn: Callable[[list[Result]], Aggregated]) -> Callable[[list[Result]], Aggregated]:
+        AGGREGATORS[name] = Aggregator(fn, lower_is_better)
+        return fn
+
+    return register
+
+
+def f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 def run(output: str, a: Assertion, case: Case, ctx: Context) -> Result:

@@ -8,8 +8,10 @@ from typing import Any
 
 from promptloop.repo.prompts import Assertion, Case
 from promptloop.scoring.assertions.base import (
+    Aggregated,
     Context,
     Result,
+    aggregator,
     evaluator,
     parse_json,
     parse_number,
@@ -17,7 +19,7 @@ from promptloop.scoring.assertions.base import (
 )
 
 
-@evaluator("llm_judge", hard=False)
+@evaluator("llm_judge")
 def llm_judge(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     """Reads the judge model's verdict (``ctx.judge_text``) on the rubric in ``value``."""
     text = ctx.judge_text or ""
@@ -75,3 +77,8 @@ def judge_messages(output: str, a: Assertion, case: Case) -> list[dict[str, str]
                                output=output,
                                expected="" if case.expected is None else short(case.expected, 2000))
     return [{"role": "user", "content": text}]
+
+
+@aggregator("llm_judge")
+def judge_metrics(rows: list[Result]) -> Aggregated:
+    return Aggregated({"judge_score": sum(r.score for r in rows) / len(rows)})

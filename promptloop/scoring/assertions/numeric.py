@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 from promptloop.repo.prompts import Assertion, Case
 from promptloop.scoring.assertions.base import (
+    Aggregated,
     Context,
     Result,
+    aggregator,
     evaluator,
     expected_of,
     parse_json,
@@ -35,3 +38,18 @@ def numeric(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     ok = error <= max(tol, rel * abs(expected))
     reason = f"{got:g}" + (" = " if ok else " ≠ ") + f"{expected:g}"
     return Result("numeric", ok, float(ok), reason, extra={"expected": expected, "got": got, "error": error})
+
+
+@aggregator("numeric", lower_is_better=("mae", "rmse"))
+def numeric_metrics(rows: list[Result]) -> Aggregated:
+    """Accuracy over the cases with an expected number; MAE and RMSE over the answers that had a number."""
+    compared = [r for r in rows if "expected" in r.extra]
+    if not compared:
+        return Aggregated({})
+    errs = [r.extra["error"] for r in compared if "error" in r.extra]
+    return Aggregated({
+        "numeric_accuracy": sum(1 for r in rows if r.passed) / len(compared),
+        "mae": sum(errs) / len(errs) if errs else None,
+        "rmse": math.sqrt(sum(e * e for e in errs) / len(errs)) if errs else None,
+        "unparsed_numbers": float(len(compared) - len(errs)),
+    })

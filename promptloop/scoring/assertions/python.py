@@ -58,7 +58,7 @@ def load_check(root: Path | None, target: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
-@evaluator("python", hard=False)
+@evaluator("python")
 def python(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     """Calls ``module:function`` from the prompt repo with (output, case) -> bool | float | dict."""
     target = str(a.value)

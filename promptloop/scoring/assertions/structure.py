@@ -6,9 +6,12 @@ from typing import Any
 
 from promptloop.repo.prompts import Assertion, Case
 from promptloop.scoring.assertions.base import (
+    Aggregated,
     Context,
     Result,
+    aggregator,
     evaluator,
+    f1,
     normalise,
     parse_json,
     ratio,
@@ -64,13 +67,21 @@ def fields(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     fp = len(pred) - tp
     fn = len(exp) - tp
     precision, recall = ratio(tp, tp + fp, fn == 0), ratio(tp, tp + fn, fp == 0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    score = f1(precision, recall)
     threshold = 1.0 if a.threshold is None else a.threshold
     wrong = [k for k in exp if not (k in pred and normalise(pred[k]) == normalise(exp[k]))]
     extra_keys = [k for k in pred if k not in exp]
-    reason = f"P={precision:.2f} R={recall:.2f} F1={f1:.2f}"
+    reason = f"P={precision:.2f} R={recall:.2f} F1={score:.2f}"
     if wrong:
         reason += "; wrong or missing: " + ", ".join(wrong)
     if extra_keys:
         reason += "; unexpected: " + ", ".join(extra_keys)
-    return Result("fields", f1 >= threshold, f1, reason, extra={"tp": tp, "fp": fp, "fn": fn})
+    return Result("fields", score >= threshold, score, reason, extra={"tp": tp, "fp": fp, "fn": fn})
+
+
+@aggregator("fields")
+def field_metrics(rows: list[Result]) -> Aggregated:
+    """Micro-averaged field precision, recall and F1 over every compared field."""
+    tp, fp, fn = (sum(r.extra.get(k, 0) for r in rows) for k in ("tp", "fp", "fn"))
+    p, rc = ratio(tp, tp + fp, fn == 0), ratio(tp, tp + fn, fp == 0)
+    return Aggregated({"field_precision": p, "field_recall": rc, "field_f1": f1(p, rc)})

@@ -8,10 +8,13 @@ import re
 
 from promptloop.repo.prompts import Assertion, Case
 from promptloop.scoring.assertions.base import (
+    Aggregated,
     Context,
     Result,
+    aggregator,
     evaluator,
     expected_of,
+    f1,
     normalise,
     parse_json,
     parse_number,
@@ -99,3 +102,30 @@ def max_length(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     limit = int(a.value)
     ok = len(output) <= limit
     return Result("max_length", ok, float(ok), f"{len(output)} characters (max {limit})")
+
+
+@aggregator("label")
+def label_metrics(rows: list[Result]) -> Aggregated:
+    """Accuracy, macro-F1 over the labels seen, and per-label counts (tp, fp, fn, support)."""
+    counts: dict[str, dict[str, int]] = {}
+
+    def count(name: str) -> dict[str, int]:
+        return counts.setdefault(name, {"tp": 0, "fp": 0, "fn": 0, "support": 0})
+
+    correct = 0
+    for row in rows:
+        exp, pred = row.extra.get("label_expected"), row.extra.get("label_predicted")
+        if exp is not None:
+            count(exp)["support"] += 1
+        if pred is not None and pred == exp:
+            count(exp)["tp"] += 1
+            correct += 1
+            continue
+        if exp is not None:
+            count(exp)["fn"] += 1
+        if pred is not None:
+            count(pred)["fp"] += 1
+    f1s = [f1(c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0,
+              c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0) for c in counts.values()]
+    return Aggregated({"accuracy": correct / len(rows), "macro_f1": sum(f1s) / len(f1s) if f1s else 0.0},
+                      labels={k: dict(v) for k, v in sorted(counts.items())})
