@@ -18,9 +18,8 @@ def import_(
     files: Annotated[list[Path], typer.Argument(
         metavar="FILE", help="JSONL, JSON or .gz exports (and VCR cassettes).")],
     fmt: Annotated[str, typer.Option("--format", metavar="NAME",
-                                     help="auto, or one of: promptloop, openai_log, openai_batch, "
-                                     "openai_completion, openai_eval, otlp, genai_attributes, openinference, "
-                                     "langfuse, langsmith, mlflow, mlflow_assessment.")] = "auto",
+                                     help="auto (each record's format is detected), or one format's name; "
+                                     "an unknown name lists them.")] = "auto",
     prompt: Annotated[str | None, typer.Option(metavar="TEXT", help="Attribute every trace to this prompt.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:

@@ -188,3 +188,19 @@ def test_two_different_calls_under_one_id_are_reported(repo, tmp_path):
     s = import_files(load_config(repo), [f])
     assert s.imported == 1 and sum("two different calls share the trace id promptloop:same" in p
                                    for p in s.problems) == 1
+
+
+def test_every_format_is_one_module_found_by_its_name_and_documented():
+    """A format is one module: discovered by NAME, tried in PRECEDENCE order, and listed in the README's table."""
+    import re
+    from pathlib import Path
+
+    from promptloop.traces.formats import DETECTION_ORDER, FORMATS
+
+    assert len(FORMATS) == len(set(FORMATS)) >= 12
+    precedences = [m.PRECEDENCE for m in DETECTION_ORDER]
+    assert precedences == sorted(precedences) and len(set(precedences)) == len(precedences)
+    assert all(callable(m.detect) and callable(m.parse) for m in DETECTION_ORDER)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"^\| `([a-z_]+)` \|", readme.split("## Importing traces")[1].split("\n\n", 3)[2], re.M))
+    assert table == set(FORMATS)

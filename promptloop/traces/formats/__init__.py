@@ -1,39 +1,31 @@
 """Trace formats: one module per export format, each with ``NAME``, ``detect(record)`` and ``parse(record, state)``.
 
-To add a format, write a module beside these and put it in ``DETECTION_ORDER``: the first format
-whose ``detect`` says yes parses the record (so put narrow formats before broad ones).
+To add a format, write a module beside these with ``NAME``, ``PRECEDENCE``, ``detect`` and ``parse``: it is
+found by its ``NAME``, and the first format (by ``PRECEDENCE``) whose ``detect`` says yes parses a record,
+so narrow formats take a lower number than broad ones. ``--format`` and its error list come from here.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from types import ModuleType
 from typing import Any
 
-from promptloop.traces.formats import (
-    genai_attributes,
-    langfuse,
-    langsmith,
-    mlflow,
-    mlflow_assessment,
-    openai_batch,
-    openai_completion,
-    openai_eval,
-    openai_log,
-    openinference,
-    otlp,
-    promptloop,
-)
+from promptloop.traces.formats import openai_batch
 from promptloop.traces.formats.base import ImportState, Parsed, RecordError
 
+
+def _format_modules() -> tuple[ModuleType, ...]:
+    """Every module of this package that defines ``NAME``: the formats, in their ``PRECEDENCE``."""
+    found = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
+    return tuple(sorted((m for m in found if hasattr(m, "NAME")), key=lambda m: m.PRECEDENCE))
+
+
 # Which format claims a record: the first whose detect() is true.
-DETECTION_ORDER: tuple[ModuleType, ...] = (
-    promptloop, openai_batch, openai_log, openai_eval, openai_completion, otlp, openinference, genai_attributes,
-    langfuse, langsmith, mlflow, mlflow_assessment,
-)
+DETECTION_ORDER: tuple[ModuleType, ...] = _format_modules()
 BY_NAME = {m.NAME: m for m in DETECTION_ORDER}
-# The names as documented (README, --format).
-FORMATS = ("promptloop", "openai_log", "openai_batch", "openai_completion", "openai_eval", "otlp", "genai_attributes",
-           "openinference", "langfuse", "langsmith", "mlflow", "mlflow_assessment")
+FORMATS = tuple(BY_NAME)  # what --format accepts besides auto
 
 __all__ = ["FORMATS", "ImportState", "Importer", "Parsed", "RecordError", "detect"]
 

@@ -8,6 +8,7 @@ from promptloop.traces.formats.base import ImportState, Parsed
 from promptloop.traces.formats.spans import span_trace
 
 NAME = "genai_attributes"
+PRECEDENCE = 80  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from promptloop.traces.formats.messages import (
 from promptloop.traces.store import Trace, parse_time
 
 NAME = "langfuse"
+PRECEDENCE = 90  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from promptloop.traces.formats.messages import from_chat_response, norm_message,
 from promptloop.traces.store import Feedback, Trace, iso, parse_time
 
 NAME = "langsmith"
+PRECEDENCE = 100  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

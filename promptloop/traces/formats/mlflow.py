@@ -9,6 +9,7 @@ from promptloop.traces.formats.messages import from_chat_response, norm_messages
 from promptloop.traces.store import Feedback, Trace, iso, parse_time
 
 NAME = "mlflow"
+PRECEDENCE = 110  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

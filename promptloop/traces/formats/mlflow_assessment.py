@@ -8,6 +8,7 @@ from promptloop.traces.formats.base import ImportState, Parsed
 from promptloop.traces.formats.mlflow import feedback_of
 
 NAME = "mlflow_assessment"
+PRECEDENCE = 120  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from promptloop.traces.formats.messages import from_chat_response, norm_messages
 from promptloop.traces.store import Trace, iso, parse_time
 
 NAME = "openai_completion"
+PRECEDENCE = 50  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from promptloop.traces.formats.messages import norm_message, norm_messages, outp
 from promptloop.traces.store import Feedback, Trace, iso, parse_time
 
 NAME = "openai_eval"
+PRECEDENCE = 40  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

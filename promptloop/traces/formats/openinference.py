@@ -9,6 +9,7 @@ from promptloop.traces.formats.base import ImportState, Parsed, span_id
 from promptloop.traces.formats.spans import otlp_attrs, span_trace
 
 NAME = "openinference"
+PRECEDENCE = 70  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ from promptloop.traces.formats.base import ImportState, Parsed, as_int, span_id
 from promptloop.traces.formats.spans import otlp_attrs, span_trace
 
 NAME = "otlp"
+PRECEDENCE = 60  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:

@@ -9,6 +9,7 @@ from promptloop.traces.formats.messages import norm_messages
 from promptloop.traces.store import Feedback, Trace
 
 NAME = "promptloop"
+PRECEDENCE = 10  # formats are tried in this order: narrow ones before broad ones
 
 
 def detect(r: dict[str, Any]) -> bool:
