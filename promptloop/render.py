@@ -10,6 +10,7 @@ from rich.table import Table
 
 from promptloop.scoring.eval_run import EvalReport
 from promptloop.scoring.gate import RegressReport
+from promptloop.scoring.metrics import LOWER_IS_BETTER
 from promptloop.scoring.reports import clip, failures, metric_rows
 
 MAX_FAILURES_SHOWN = 20
@@ -37,18 +38,28 @@ def render_eval(con: Any, report: EvalReport) -> None:
         flaky = {k: v for k, v in s.per_case.items() if 0 < v < 1}
         con.print(f"per-case pass rate over {report.repeat} samples: {len(flaky)} flaky case(s)"
                   + (": " + ", ".join(f"{k} {v:.0%}" for k, v in list(flaky.items())[:10]) if flaky else ""))
+    _render_failures(con, report)
+    _render_verdict(con, report)
+
+
+def _render_failures(con: Any, report: EvalReport) -> None:
     fails = failures(report)
-    if fails:
-        ft = Table("case", "status", "input", "expected", "got", "reason",
-                   title=f"failing {'and errored ' if s.errors else ''}cases ({len(fails)})", title_justify="left")
-        for r in fails[:MAX_FAILURES_SHOWN]:
-            ft.add_row(escape(r.case_id + (f"#{r.sample}" if report.repeat > 1 else "")),
-                       "[red]error[/]" if r.error else "failed",
-                       escape(clip(r.inputs, 50)), escape(clip(r.expected, 30)),
-                       escape(clip(r.output, 30)), escape(clip(r.reason, 70)))
-        con.print(ft)
-        if len(fails) > MAX_FAILURES_SHOWN:
-            con.print(f"… and {len(fails) - MAX_FAILURES_SHOWN} more (use -o report.md for all)")
+    if not fails:
+        return
+    ft = Table("case", "status", "input", "expected", "got", "reason",
+               title=f"failing {'and errored ' if report.summary.errors else ''}cases ({len(fails)})",
+               title_justify="left")
+    for r in fails[:MAX_FAILURES_SHOWN]:
+        ft.add_row(escape(r.case_id + (f"#{r.sample}" if report.repeat > 1 else "")),
+                   "[red]error[/]" if r.error else "failed",
+                   escape(clip(r.inputs, 50)), escape(clip(r.expected, 30)),
+                   escape(clip(r.output, 30)), escape(clip(r.reason, 70)))
+    con.print(ft)
+    if len(fails) > MAX_FAILURES_SHOWN:
+        con.print(f"… and {len(fails) - MAX_FAILURES_SHOWN} more (use -o report.md for all)")
+
+
+def _render_verdict(con: Any, report: EvalReport) -> None:
     code = report.exit_code
     if report.shard is not None and code == 0:
         con.print(escape(report.verdict))
@@ -59,7 +70,7 @@ def render_eval(con: Any, report: EvalReport) -> None:
                   "rerun; answers already received are cached)")
     elif report.thresholds:
         con.print("[bold green]ok[/]: thresholds met (" + ", ".join(
-            f"{k} {'≤' if k in ('mae', 'rmse') else '≥'} {v:g}" for k, v in report.thresholds.items()) + ")")
+            f"{k} {'≤' if k in LOWER_IS_BETTER else '≥'} {v:g}" for k, v in report.thresholds.items()) + ")")
     else:
         con.print("no thresholds set, so nothing gates this run; add `thresholds:` to the prompt or to "
                   "promptloop.yaml to make eval fail (exit 1) below them")

@@ -64,11 +64,15 @@ def eval_(
         with progress_bars("eval") as progress:
             outcomes = run_with_client(config, lambda lm: evaluate(config, asked, client=lm, progress=progress),
                                        no_cache=no_cache, jobs=jobs)
-    reports = [o.report for o in outcomes]
     if not as_json:
         for o in outcomes:
             if o.earlier is not None and o.flips is not None:
                 render_flips(o.earlier.id, o.flips)
+    finish_evals([o.report for o in outcomes], output, as_json)
+
+
+def finish_evals(reports: list[Any], output: list[Path] | None, as_json: bool) -> None:
+    """One prompt: as ``finish_eval``. Several: a report file per prompt, and the worst exit code."""
     if len(reports) == 1:
         finish_eval(reports[0], output, as_json)
     for report in reports:

@@ -37,7 +37,7 @@ class CompletionCache:
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT response FROM completions WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])  # type: ignore[no-any-return]
+        return None if row is None else json.loads(row[0])
 
     def put(self, key: str, model: str, response: dict[str, Any]) -> None:
         with self._lock:

@@ -35,7 +35,7 @@ def litellm_callback(on_call: Callable[[Call], None]) -> Any:
     put it in ``litellm.callbacks``. Errors in ``on_call`` are logged, never raised into litellm."""
     from litellm.integrations.custom_logger import CustomLogger
 
-    class PromptloopCallback(CustomLogger):  # type: ignore[misc]
+    class PromptloopCallback(CustomLogger):
         def log_success_event(self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any) -> None:
             try:
                 on_call(_plain(kwargs, response_obj, start_time, end_time))

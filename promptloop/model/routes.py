@@ -335,7 +335,7 @@ def _translate(model: str, e: Exception) -> ModelError:
 def _register_local(litellm: Any) -> None:
     """Make ``local/<name>`` an ordinary litellm model, served in-process by llama.cpp."""
 
-    class LocalHandler(litellm.CustomLLM):  # type: ignore[misc,name-defined]
+    class LocalHandler(litellm.CustomLLM):
         def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
             return self._run(model, messages, kwargs)
 

@@ -55,7 +55,7 @@ def load_check(root: Path | None, target: str) -> Callable[..., Any]:
     fn = getattr(module, func_name, None)
     if not callable(fn):
         raise ValueError(f"{path.name} has no function '{func_name}'")
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 @evaluator("python")

@@ -99,62 +99,102 @@ def output_of(value: Any) -> Any:
     return v
 
 
-def genai_from_attributes(a: dict[str, Any], events: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
-    """The LLM call in a span's attributes (GenAI semconv, any version, or OpenInference); None if none."""
-    events = events or []
-    messages: list[dict[str, Any]] = []
-    output: Any = None
+Call = tuple[list[dict[str, Any]], Any]  # (messages, output) as one convention found them; output None if absent
+
+
+def _openinference(a: dict[str, Any]) -> Call:
+    """OpenInference: ``llm.input_messages`` / ``llm.output_messages`` (nested or flattened), or the older
+    ``llm.prompts`` / ``llm.choices``."""
     if "llm.input_messages" in a or any(k.startswith("llm.input_messages.") for k in a):
-        msgs = a.get("llm.input_messages") or unflatten(a, "llm.input_messages")
-        messages = norm_messages(msgs)
+        messages = norm_messages(a.get("llm.input_messages") or unflatten(a, "llm.input_messages"))
         outs = a.get("llm.output_messages") or unflatten(a, "llm.output_messages")
-        if outs:
-            output = output_of_message(norm_message(outs[0]))
-    elif any(k.startswith("llm.prompts.") for k in a):
-        prompts = unflatten(a, "llm.prompts")
+        return messages, output_of_message(norm_message(outs[0])) if outs else None
+    if any(k.startswith("llm.prompts.") for k in a):
         messages = [{"role": "user", "content": p.get("prompt", {}).get("text", "") if isinstance(p, dict) else p}
-                    for p in prompts]
+                    for p in unflatten(a, "llm.prompts")]
         choices = unflatten(a, "llm.choices")
-        if choices and isinstance(choices[0], dict):
-            output = choices[0].get("completion", {}).get("text")
+        return messages, choices[0].get("completion", {}).get("text") if choices and isinstance(
+            choices[0], dict) else None
+    return [], None
+
+
+def _genai_input(a: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """GenAI semconv input, newest convention first; None when the span has none."""
     if "gen_ai.input.messages" in a:
         messages = norm_messages(a["gen_ai.input.messages"])
         system = maybe_json(a.get("gen_ai.system_instructions"))
         if system:
             messages.insert(0, {"role": "system", "content": content_text(system)})
-    elif any(k.startswith("gen_ai.prompt.") for k in a):
-        messages = norm_messages(unflatten(a, "gen_ai.prompt"))
-    elif a.get("gen_ai.prompt") is not None:  # the messages as one JSON string (GenAI `parts` or chat shape)
-        messages = norm_messages(a["gen_ai.prompt"])
+        return messages
+    if any(k.startswith("gen_ai.prompt.") for k in a):
+        return norm_messages(unflatten(a, "gen_ai.prompt"))
+    if a.get("gen_ai.prompt") is not None:  # the messages as one JSON string (GenAI `parts` or chat shape)
+        return norm_messages(a["gen_ai.prompt"])
+    return None
+
+
+def _first_output(messages: Any) -> Any:
+    outs = norm_messages(messages)
+    return output_of_message(outs[0]) if outs else None
+
+
+def _genai_output(a: dict[str, Any]) -> tuple[bool, Any]:
+    """(found, output) from GenAI semconv attributes, newest convention first."""
     if "gen_ai.output.messages" in a:
-        outs = norm_messages(a["gen_ai.output.messages"])
-        output = output_of_message(outs[0]) if outs else None
-    elif any(k.startswith("gen_ai.completion.") for k in a):
-        outs = norm_messages(unflatten(a, "gen_ai.completion"))
-        output = output_of_message(outs[0]) if outs else None
-    elif a.get("gen_ai.completion") is not None:
-        output = output_of(a["gen_ai.completion"])
+        return True, _first_output(a["gen_ai.output.messages"])
+    if any(k.startswith("gen_ai.completion.") for k in a):
+        return True, _first_output(unflatten(a, "gen_ai.completion"))
+    if a.get("gen_ai.completion") is not None:
+        return True, output_of(a["gen_ai.completion"])
+    return False, None
+
+
+_ROLE_EVENTS = ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message")
+
+
+def _events(events: list[dict[str, Any]], messages: list[dict[str, Any]], output: Any) -> Call:
+    """GenAI semconv span events (message events, choices, the older content events, operation details)."""
     for ev in events:
         name, ea = ev.get("name", ""), otlp_attrs(ev.get("attributes"))
-        if name in ("gen_ai.system.message", "gen_ai.user.message", "gen_ai.assistant.message", "gen_ai.tool.message"):
-            role = name.split(".")[1]
-            messages.append({"role": role, "content": content_text(maybe_json(ea.get("content")))})
+        if name in _ROLE_EVENTS:
+            messages.append({"role": name.split(".")[1], "content": content_text(maybe_json(ea.get("content")))})
         elif name == "gen_ai.choice":
             msg = maybe_json(ea.get("message"))
             output = output_of_message(norm_message(msg if isinstance(msg, dict) else {"content": msg}))
         elif name == "gen_ai.content.prompt" and ea.get("gen_ai.prompt"):
             text = str(ea["gen_ai.prompt"])
             role, sep, rest = text.partition(": ")
-            messages.append({"role": role if sep and role in ("user", "system", "assistant") else "user",
-                             "content": rest if sep and role in ("user", "system", "assistant") else text})
+            known = bool(sep) and role in ("user", "system", "assistant")
+            messages.append({"role": role if known else "user", "content": rest if known else text})
         elif name == "gen_ai.content.completion" and ea.get("gen_ai.completion") is not None:
             output = ea["gen_ai.completion"]
         elif name == "gen_ai.client.inference.operation.details":
             if "gen_ai.input.messages" in ea:
                 messages = norm_messages(ea["gen_ai.input.messages"])
             if "gen_ai.output.messages" in ea:
-                outs = norm_messages(ea["gen_ai.output.messages"])
-                output = output_of_message(outs[0]) if outs else None
+                output = _first_output(ea["gen_ai.output.messages"])
+    return messages, output
+
+
+def _params(a: dict[str, Any]) -> dict[str, Any]:
+    params = {k.removeprefix("gen_ai.request."): v for k, v in a.items()
+              if k in ("gen_ai.request.temperature", "gen_ai.request.top_p", "gen_ai.request.max_tokens",
+                       "gen_ai.request.seed") and v not in (None, "", -1)}
+    inv = maybe_json(a.get("llm.invocation_parameters"))
+    if isinstance(inv, dict):
+        params.update(params_of(inv))
+    return params
+
+
+def genai_from_attributes(a: dict[str, Any], events: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The LLM call in a span's attributes (GenAI semconv, any version, or OpenInference); None if none.
+    Where conventions overlap, GenAI attributes win over OpenInference ones, and events over both."""
+    messages, output = _openinference(a)
+    genai_in = _genai_input(a)
+    messages = messages if genai_in is None else genai_in
+    found, genai_out = _genai_output(a)
+    output = genai_out if found else output
+    messages, output = _events(events or [], messages, output)
     kind, operation = a.get("openinference.span.kind"), a.get("gen_ai.operation.name")
     if (kind not in (None, "LLM")) or (operation is not None and operation not in LLM_OPERATIONS):
         return None  # an agent, chain, tool or retriever span: not a model call
@@ -162,22 +202,16 @@ def genai_from_attributes(a: dict[str, Any], events: list[dict[str, Any]] | None
         messages = norm_messages(a["input.value"])  # JSON (mime application/json) or plain text
     if output is None and a.get("output.value") is not None and kind == "LLM":
         output = output_of(a["output.value"])
-    model = a.get("gen_ai.response.model") or a.get("gen_ai.request.model") or a.get("llm.model_name")
-    is_llm = bool(messages) or output is not None or kind == "LLM" or operation in LLM_OPERATIONS
-    if not is_llm:
+    if not (messages or output is not None or kind == "LLM" or operation in LLM_OPERATIONS):
         return None
-    params = {k.removeprefix("gen_ai.request."): v for k, v in a.items()
-              if k in ("gen_ai.request.temperature", "gen_ai.request.top_p", "gen_ai.request.max_tokens",
-                       "gen_ai.request.seed") and v not in (None, "", -1)}
-    inv = maybe_json(a.get("llm.invocation_parameters"))
-    if isinstance(inv, dict):
-        params.update(params_of(inv))
     itok = as_int(a.get("gen_ai.usage.input_tokens", a.get("gen_ai.usage.prompt_tokens",
                                                             a.get("llm.token_count.prompt"))))
     otok = as_int(a.get("gen_ai.usage.output_tokens", a.get("gen_ai.usage.completion_tokens",
                                                              a.get("llm.token_count.completion"))))
-    return {"messages": messages, "output": output, "model": model, "params": params, "input_tokens": itok,
-            "output_tokens": otok, "cost_usd": as_float(a.get("gen_ai.usage.cost") or a.get("llm.cost.total")),
+    return {"messages": messages, "output": output,
+            "model": a.get("gen_ai.response.model") or a.get("gen_ai.request.model") or a.get("llm.model_name"),
+            "params": _params(a), "input_tokens": itok, "output_tokens": otok,
+            "cost_usd": as_float(a.get("gen_ai.usage.cost") or a.get("llm.cost.total")),
             "user_id": a.get("user.id") or a.get("enduser.id") or a.get("gen_ai.request.user") or None,
             "session_id": a.get("session.id") or a.get("gen_ai.conversation.id"),
             # Set by promptloop.span_attributes(prompt): an exact match on import, no template guessing.
