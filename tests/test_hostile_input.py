@@ -163,9 +163,9 @@ def test_a_provider_error_echoing_the_key_is_masked_everywhere(cli, repo, tmp_pa
         cfg = re.sub(r"(?m)^  default: .*$", f"  default: {{name: openai/x, api_base: '{server.api_base}'}}", cfg)
         (repo / "promptloop.yaml").write_text(re.sub(r"(?m)^retries: .*$", "retries: 0", cfg))
         # The server's 500 body echoes the key; the error message carries the body.
-        from promptloop.model.routes import _status_error
+        from promptloop.model.routes import status_error
 
-        err = _status_error("openai/x", 500, echo, {})
+        err = status_error("openai/x", 500, echo, {})
         assert SECRET not in str(err)
         r = run(cli, "-C", repo, "eval", "trec", "--limit", "2", "--json", "-o", tmp_path / "r.junit.xml")
         assert SECRET not in r.output and SECRET not in (tmp_path / "r.junit.xml").read_text()

@@ -98,7 +98,7 @@ def test_the_environment_endpoint_receives_every_request(cli, repo, monkeypatch,
 
 
 def test_config_api_base_wins_over_the_environment(repo, monkeypatch):
-    from promptloop.model.routes import resolve
+    from promptloop.model.transports import resolve
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")

