@@ -1,7 +1,17 @@
 """promptloop's one exception tree.
 
-Every message says what went wrong *and* what to do next; the CLI prints
-``str(error)`` on one line and exits with ``error.exit_code``.
+Every message says what went wrong *and* what to do next; the CLI prints ``str(error)`` on one line
+and exits with ``error.exit_code``::
+
+    PromptloopError (exit 2)
+    ├── UsageError
+    ├── ConfigError(file, line, column) ── TemplateError
+    ├── RepoNotFound, GitError
+    ├── ModelError(model, status, retry_after)
+    │   ├── MissingKeyError, ModelConfigError, ModelNotAvailable
+    │   └── TransientModelError (exit 3; the client retries it) ── RateLimited, ModelTimeout, BadResponse
+    ├── Interrupted (exit 130)
+    └── BudgetExceeded (exit 1)
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ class PromptloopError(Exception):
     """Base of every error promptloop raises on purpose. Its message never carries a secret: a provider
     that echoes an API key back in an error has it masked here, before any report, log or terminal."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
 
     def __init__(self, message: str = "", *args: object) -> None:
         super().__init__(redact_text(str(message)), *args)
@@ -60,9 +70,7 @@ class GitError(PromptloopError):
 
 
 class ModelError(PromptloopError):
-    """A model call failed. Subclasses say whether a retry can help."""
-
-    retryable = False
+    """A model call failed; only a ``TransientModelError`` is worth retrying."""
 
     def __init__(self, message: str, *, model: str = "", status: int | None = None,
                  retry_after: float | None = None) -> None:
@@ -87,8 +95,7 @@ class ModelNotAvailable(ModelError):
 class TransientModelError(ModelError):
     """Rate limits, 5xx, timeouts, unreachable endpoints and broken responses: worth retrying."""
 
-    retryable = True
-    exit_code = 3
+    exit_code = EXIT_MODEL
 
 
 class RateLimited(TransientModelError):
@@ -112,4 +119,4 @@ class Interrupted(PromptloopError):
 class BudgetExceeded(PromptloopError):
     """A run reached its call, token or USD budget."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from promptloop.ci.github import MARKER, post_comment
 from promptloop.cli import app
-from tests.git.test_regress import rrepo, served, with_system  # noqa: F401  (fixture)
+from tests.classifier import served, with_system
 
 
 class FakeGitHub:
@@ -80,7 +80,7 @@ def test_one_comment_created_then_updated(tmp_path):
         gh.close()
 
 
-def regress_in_actions(rrepo, cli, tmp_path, monkeypatch, *flags):  # noqa: F811
+def regress_in_actions(rrepo, cli, tmp_path, monkeypatch, *flags):
     """A regressing change, gated by `regress --github` in a fake Actions environment and GitHub API."""
     (rrepo / "prompts" / "cls.yaml").write_text(with_system("Classify the item. MAGIC BREAK"))
     gh = FakeGitHub()
@@ -93,7 +93,7 @@ def regress_in_actions(rrepo, cli, tmp_path, monkeypatch, *flags):  # noqa: F811
         gh.close()
 
 
-def test_regress_github_annotates_the_golden_line_and_comments(rrepo, cli, tmp_path, monkeypatch):  # noqa: F811
+def test_regress_github_annotates_the_golden_line_and_comments(rrepo, cli, tmp_path, monkeypatch):
     r, gh = regress_in_actions(rrepo, cli, tmp_path, monkeypatch)
     assert r.exit_code == 1
     golden_lines = (rrepo / "golden" / "cls.yaml").read_text().splitlines()
@@ -104,7 +104,7 @@ def test_regress_github_annotates_the_golden_line_and_comments(rrepo, cli, tmp_p
     assert "❌" in gh.comments[0]["body"] and "c1" in gh.comments[0]["body"]
 
 
-def test_github_annotations_leave_stdout_to_json(rrepo, cli, tmp_path, monkeypatch):  # noqa: F811
+def test_github_annotations_leave_stdout_to_json(rrepo, cli, tmp_path, monkeypatch):
     r, _ = regress_in_actions(rrepo, cli, tmp_path, monkeypatch, "--json")
     assert r.exit_code == 1
     assert json.loads(r.stdout)["prompts"][0]["regressed"] == ["c1"]  # nothing else on stdout
@@ -120,7 +120,7 @@ def expression(expr: str, inputs: dict[str, str], github: dict[str, str]) -> str
     return {"inputs": inputs, "github": github}[scope][name]
 
 
-def test_the_actions_shell_steps_run_in_a_fake_actions_environment(rrepo, tmp_path, monkeypatch):  # noqa: F811
+def test_the_actions_shell_steps_run_in_a_fake_actions_environment(rrepo, tmp_path, monkeypatch):
     """action.yml's own bash, run as the runner would: inputs defaulted, ${{ }} substituted, GITHUB_* set."""
     import os
     import re

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import xml.etree.ElementTree as ET
 
@@ -14,47 +13,18 @@ from promptloop.errors import UsageError
 from promptloop.flows.regress import regress
 from promptloop.git.history import diff, rollback, versions
 from promptloop.repo.config import load_config
-from promptloop.testing import FakeModel, FakeServer
-from tests.gitrepo import commit_files, git, init_repo, snapshot
-from tests.optimize.test_optimize import CASES, CONFIG, PROMPT, golden_yaml
-
-EXPECTED = {q: exp for _, q, exp, _ in CASES}
-OTHER = PROMPT.replace("Classify the item.", "Other prompt.").replace("golden: cls", "golden: cls")
-
-
-def answer(system: str, user: str) -> str:
-    q = user.removeprefix("Item: ")
-    if "MAGIC" in system:
-        return "B" if "BREAK" in system and q == "apple pie recipe" else EXPECTED.get(q, "A")
-    return "A"
-
-
-def fake() -> FakeModel:
-    return FakeModel(responder=lambda r: answer(r.messages[0]["content"], r.messages[-1]["content"]))
-
-
-def with_system(text: str) -> str:
-    return PROMPT.replace("Classify the item.", text)
-
-
-@contextlib.contextmanager
-def served(root):
-    """Point the repo's task model at a local OpenAI-compatible server (committed, and on `base` too)."""
-    with FakeServer(answer=lambda b: answer(b["messages"][0]["content"], b["messages"][-1]["content"])) as server:
-        cfg = CONFIG.replace("task: fake/task", f"task: {{name: openai/x, api_base: '{server.api_base}'}}")
-        (root / "promptloop.yaml").write_text(cfg)
-        git(root, "commit", "-q", "-m", "use the server", "--", "promptloop.yaml")
-        git(root, "branch", "-f", "base")
-        yield server
-
-
-@pytest.fixture
-def rrepo(tmp_path):
-    root = tmp_path / "r"
-    init_repo(root, {"promptloop.yaml": CONFIG, "prompts/cls.yaml": with_system("Classify the item. MAGIC"),
-                     "prompts/other.yaml": OTHER, "golden/cls.yaml": golden_yaml(), ".gitignore": ".promptloop/\n"})
-    git(root, "branch", "base")
-    return root
+from tests.classifier import (  # noqa: F401
+    CASES,
+    CONFIG,
+    OTHER,
+    PROMPT,
+    answer,
+    fake,
+    golden_yaml,
+    served,
+    with_system,
+)
+from tests.gitrepo import commit_files, git, snapshot
 
 
 def run_regress(root, client, **kw):

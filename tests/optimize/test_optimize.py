@@ -15,45 +15,8 @@ from promptloop.optimize.outcome import Options
 from promptloop.optimize.runlog import list_runs
 from promptloop.repo.config import load_config
 from promptloop.testing import FakeModel
+from tests.classifier import CASES, CONFIG, EXPECTED, PROMPT, golden_yaml
 from tests.gitrepo import git, init_repo, snapshot
-
-PROMPT = """\
-# Classifier used by the tests.
-description: Tell A items from B items.
-model:
-  temperature: 0
-inputs: [q]
-messages:
-  - role: system
-    content: |
-      Classify the item.
-  - role: user
-    content: "Item: {{q}}"
-# the checks
-assertions:
-  - type: label
-    value: [A, B]
-golden: cls
-"""
-
-CASES = [("c1", "apple pie recipe", "A", True), ("c2", "banana bread loaf", "B", True),
-         ("c3", "apricot jam jar", "A", False), ("c4", "blueberry muffin tin", "B", False),
-         ("c5", "avocado toast plate", "A", False), ("c6", "blackberry tart shell", "B", False),
-         ("c7", "almond milk carton", "A", False), ("c8", "brownie batter bowl", "B", False),
-         ("c9", "artichoke dip bowl", "A", False), ("c10", "bagel with cream cheese", "B", False)]
-
-
-def golden_yaml() -> str:
-    lines = ["cases:"]
-    for cid, q, exp, critical in CASES:
-        lines.append(f"  - id: {cid}\n    inputs: {{q: {q}}}\n    expected: {exp}")
-        if critical:
-            lines.append("    tags: [critical]")
-    return "\n".join(lines) + "\n"
-
-
-CONFIG = "models:\n  task: fake/task\n  proposer: fake/proposer\n  judge: fake/judge\nbranch_prefix: pl\n"
-EXPECTED = {q: exp for _, q, exp, _ in CASES}
 
 
 def task_answer(request: Request) -> str:

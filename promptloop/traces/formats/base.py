@@ -86,9 +86,6 @@ def params_of(body: dict[str, Any]) -> dict[str, Any]:
     return {k: body[k] for k in keep if body.get(k) is not None}
 
 
-LOWER_IS_BETTER = ("halluc", "toxic", "bias", "harm", "error", "latency", "cost")
-
-
 def score_feedback(s: dict[str, Any]) -> Feedback:
     dtype = str(s.get("dataType") or "").upper()
     value = s.get("longStringValue") or s.get("stringValue") if dtype == "CORRECTION" else s.get("value")

@@ -1,0 +1,94 @@
+"""The pure rules, tested as tables: each row is a situation and the rule's answer with its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptloop.optimize.acceptance import accept
+from promptloop.optimize.candidates import guard, make
+from promptloop.repo.prompts import Case, prompt_from_text
+from promptloop.scoring.gate import CaseChange, PromptVerdict, gate
+from promptloop.scoring.significance import pair
+
+SETTINGS = {"allowance": 0, "tolerance": 0.02, "alpha": 0.05}
+
+
+def paired(fixed: int = 0, regressed: int = 0, passing: int = 10, failing: int = 0):
+    base = {**{f"f{i}": 0.0 for i in range(fixed)}, **{f"r{i}": 1.0 for i in range(regressed)},
+            **{f"p{i}": 1.0 for i in range(passing)}, **{f"x{i}": 0.0 for i in range(failing)}}
+    new = {**{f"f{i}": 1.0 for i in range(fixed)}, **{f"r{i}": 0.0 for i in range(regressed)},
+           **{f"p{i}": 1.0 for i in range(passing)}, **{f"x{i}": 0.0 for i in range(failing)}}
+    return pair(base, new)
+
+
+@pytest.mark.parametrize("rate,base,p,fixed,critical,status,reason", [
+    (0.9, 0.5, paired(fixed=4), ["c2"], ["c1"], "not-accepted", "breaks critical case(s) c1"),
+    (0.9, 0.5, paired(fixed=4), [], [], "not-accepted", "fixes none of the held-out failures"),
+    (0.6, 0.5, paired(fixed=1, regressed=8), ["f0"], [], "not-accepted", "8 regressions, significant"),
+    (0.45, 0.5, paired(fixed=1, regressed=1), ["f0"], [], "not-accepted", "pass rate drops 0.50 -> 0.45"),
+    (0.5, 0.5, paired(fixed=1, regressed=1), ["f0"], [], "not-accepted", "no better than the baseline"),
+    (0.49, 0.5, paired(fixed=1, regressed=1), ["f0"], [], "not-accepted", "no better than the baseline"),
+    (0.7, 0.5, paired(fixed=2), ["f0", "f1"], [], "accepted", "fixes 2 held-out failure(s); 2 fixed, 0 regressed"),
+])
+def test_accept(rate, base, p, fixed, critical, status, reason):
+    got, why = accept(rate, base, p, fixed, critical, alpha=0.05, tolerance=0.02)
+    assert (got, why.startswith(reason)) == (status, True), why
+
+
+def verdict(p, *, critical_regressed: bool = False, base: float = 0.8, new: float = 0.8) -> PromptVerdict:
+    v = PromptVerdict("cls", "modified", paired=p, base_metrics={"pass_rate": base}, new_metrics={"pass_rate": new})
+    v.cases = [CaseChange(i, "regressed", critical=critical_regressed) for i in p.regressed]
+    v.cases += [CaseChange(i, "fixed") for i in p.fixed]
+    return v
+
+
+@pytest.mark.parametrize("v,settings,ok,reasons", [
+    (verdict(paired()), SETTINGS, True, []),
+    (verdict(paired(fixed=3)), SETTINGS, True, []),
+    (verdict(paired(regressed=1)), SETTINGS, False, ["1 case(s) regressed (allowance 0)"]),
+    (verdict(paired(regressed=1)), {**SETTINGS, "allowance": 1}, True, []),
+    (verdict(paired(regressed=1), critical_regressed=True), {**SETTINGS, "allowance": 1}, False,
+     ["critical case(s) regressed: r0"]),
+    # a drop beyond the tolerance fails only when the regressions are significant
+    (verdict(paired(regressed=6, passing=4), base=1.0, new=0.4), {**SETTINGS, "allowance": 10}, False,
+     ["pass_rate 1.000 -> 0.400 (drop beyond tolerance 0.02)"]),
+    (verdict(paired(regressed=1, passing=9), base=1.0, new=0.9), {**SETTINGS, "allowance": 10}, True, []),
+])
+def test_gate(v, settings, ok, reasons):
+    gate(v, settings, repeat=1)
+    assert (v.ok, v.reasons) == (ok, reasons)
+    assert "sign test p=" in v.confidence
+
+
+PROMPT = """\
+inputs: [q]
+messages:
+  - {role: system, content: Classify the item.}
+  - {role: user, content: "Item: {{q}}"}
+"""
+LONG = "a blueberry muffin tin with a lid"
+
+
+@pytest.mark.parametrize("messages,origin,max_chars,why", [
+    ([{"role": "system", "content": "Classify carefully."}, {"role": "user", "content": "Item: {{q}}"}],
+     "proposer", 8000, None),
+    ([{"role": "system", "content": "Classify carefully."}, {"role": "user", "content": "Item:"}],
+     "proposer", 8000, "drops template variable(s) q"),
+    ([{"role": "system", "content": "Use {{hint}}."}, {"role": "user", "content": "Item: {{q}}"}],
+     "proposer", 8000, "uses undeclared variable(s) hint"),
+    ([{"role": "system", "content": "Classify the item."}, {"role": "user", "content": "Item: {{q}}"}],
+     "proposer", 8000, "degenerate proposal: the current instructions unchanged"),
+    ([{"role": "system", "content": "x" * 200}, {"role": "user", "content": "Item: {{q}}"}],
+     "proposer", 100, "too long (2"),
+    ([{"role": "system", "content": f"Note: {LONG} is B."}, {"role": "user", "content": "Item: {{q}}"}],
+     "proposer", 8000, "leaks held-out case c4"),
+    ([{"role": "system", "content": "Classify. B is for bakeware."}, {"role": "user", "content": "Item: {{q}}"}],
+     "fewshot", 8000, None),
+])
+def test_guard(messages, origin, max_chars, why):
+    prompt = prompt_from_text("cls", Path("prompts/cls.yaml"), PROMPT)
+    protected = [Case("c4", {"q": LONG}, "B"), Case("c5", {"q": "pie"}, "A")]
+    got = guard(make(messages, origin, "r"), prompt, protected, max_chars)
+    assert (got or "").startswith(why or "") and (got is None) == (why is None), got
