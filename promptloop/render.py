@@ -8,6 +8,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from promptloop.optimize.events import Baseline, CandidateScored, Estimate, Event, Note, Round, Stage
 from promptloop.scoring.eval_run import EvalReport
 from promptloop.scoring.gate import RegressReport
 from promptloop.scoring.metrics import LOWER_IS_BETTER
@@ -99,34 +100,37 @@ class OptimizeView:
         left = f"{limit - usage.get('calls', 0)} of {limit} calls left" if limit is not None else ""
         return f"{usage.get('calls', 0)} calls, ${usage.get('cost_usd', 0):.3g}" + (f" ({left})" if left else "")
 
-    def event(self, kind: str, data: dict[str, Any]) -> None:
+    def event(self, event: Event) -> None:
         if self.quiet:
             return
-        if kind == "estimate":
-            caps = f"budget: {self.options.calls} calls" if self.options.calls is not None else "no call cap"
-            if self.options.usd is not None:
-                caps += f", ${self.options.usd:g}"
-            self.con.print(f"estimate: at most {data['calls']} model calls (~{data['tokens']} tokens) for "
-                           f"{data['cases']} cases × {self.options.repeat}, {self.options.rounds} round(s); {caps}")
-        elif kind == "baseline":
-            p = data["plan"]
-            self.con.print(f"baseline pass rate {data['rate']:.2f}; {data['failures']} failing case(s): "
-                           f"{len(p['shown'])} shown to the proposer, {len(p['heldout'])} held out; "
-                           f"estimate ≤ {p['estimate_calls']} calls")
-        elif kind == "round":
-            self.round = f"round {data['round']}/{data['of']}"
-        elif kind == "candidate":
-            score = data["full_rate"] if data["full_rate"] is not None else data["slice_rate"]
-            colour = {"accepted": "green", "rejected": "red", "stopped-early": "yellow"}.get(data["status"], "white")
-            self.con.print(f"  {self.round} {data['id']} [{colour}]{data['status']}[/] "
-                           f"({escape(data['origin'])}, score {score if score is None else f'{score:.2f}'}): "
-                           f"{escape(data['reason'])}")
-            if self.status is not None:
-                self.status.update(f"optimize {self.round}: {self._budget(data.get('budget', {}))}")
-        elif kind == "note":
-            self.con.print(f"  [yellow]note:[/] {escape(data['text'])}")
-        elif kind == "stage" and self.status is not None:
-            self.status.update(f"optimize: {data['text']}")
+        match event:
+            case Estimate(calls=calls, tokens=tokens, cases=cases):
+                caps = f"budget: {self.options.calls} calls" if self.options.calls is not None else "no call cap"
+                if self.options.usd is not None:
+                    caps += f", ${self.options.usd:g}"
+                self.con.print(f"estimate: at most {calls} model calls (~{tokens} tokens) for {cases} cases × "
+                               f"{self.options.repeat}, {self.options.rounds} round(s); {caps}")
+            case Baseline(rate=rate, failures=failures, plan=p):
+                self.con.print(f"baseline pass rate {rate:.2f}; {failures} failing case(s): "
+                               f"{len(p['shown'])} shown to the proposer, {len(p['heldout'])} held out; "
+                               f"estimate ≤ {p['estimate_calls']} calls")
+            case Round(round=n, of=of):
+                self.round = f"round {n}/{of}"
+            case CandidateScored(candidate=c, budget=budget):
+                self._candidate(c, budget)
+            case Note(text=text):
+                self.con.print(f"  [yellow]note:[/] {escape(text)}")
+            case Stage(text=text) if self.status is not None:
+                self.status.update(f"optimize: {text}")
+
+    def _candidate(self, c: dict[str, Any], budget: dict[str, Any]) -> None:
+        score = c["full_rate"] if c["full_rate"] is not None else c["slice_rate"]
+        colour = {"accepted": "green", "rejected": "red", "stopped-early": "yellow"}.get(c["status"], "white")
+        self.con.print(f"  {self.round} {c['id']} [{colour}]{c['status']}[/] "
+                       f"({escape(c['origin'])}, score {score if score is None else f'{score:.2f}'}): "
+                       f"{escape(c['reason'])}")
+        if self.status is not None:
+            self.status.update(f"optimize {self.round}: {self._budget(budget)}")
 
     def final(self, con: Any, report: Any) -> None:
         o = report.outcome

@@ -9,10 +9,11 @@ from typing import Any
 from promptloop.errors import GitError, PromptloopError, UsageError
 from promptloop.git.commits import check_committed, open_repo
 from promptloop.model.client import ModelClient
+from promptloop.optimize.events import Event, Watcher
 from promptloop.optimize.outcome import Options, Outcome
 from promptloop.optimize.publish import Shipped, Winner, ship
 from promptloop.optimize.runlog import RunLog
-from promptloop.optimize.search import Event, Optimizer
+from promptloop.optimize.search import Optimizer
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import Case
 from promptloop.scoring.eval_run import load_task
@@ -27,7 +28,7 @@ class OptimizeReport:
 
 
 async def optimize_prompt(config: Config, prompt_name: str, options: Options, *, client: ModelClient,
-                          commit: bool = True, dry_run: bool = False, on_event: Event | None = None,
+                          commit: bool = True, dry_run: bool = False, on_event: Watcher | None = None,
                           extra_failures: list[Case] | None = None) -> OptimizeReport:
     """Optimise ``prompt_name``; commit the winner on a new branch when there is one."""
     prompt, golden = load_task(config, prompt_name)
@@ -37,10 +38,10 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
         check_committed(repo, [prompt.path, golden.path])
     log = RunLog(config.cache_dir, prompt.name)
 
-    def emit(kind: str, data: dict[str, Any]) -> None:
-        log.event(kind, data)
+    def emit(event: Event) -> None:
+        log.event(event)
         if on_event:
-            on_event(kind, data)
+            on_event(event)
 
     if extra_failures is None:
         extra_failures = trace_failures(config, prompt)

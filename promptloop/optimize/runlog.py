@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from promptloop.optimize.events import Event, as_log
+
 
 class _Finished(Protocol):
     status: str
@@ -35,8 +37,8 @@ class RunLog:
         self.path = self.dir / f"{self.id}.json"
         self.data: dict[str, Any] = {"id": self.id, "prompt": prompt, "started": time.time(), "events": []}
 
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        self.data["events"].append({"kind": kind, "time": time.time(), **data})
+    def event(self, event: Event) -> None:
+        self.data["events"].append({"time": time.time(), **as_log(event)})
         self.save()
 
     def finish(self, outcome: _Finished, extra: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ The use case around it (traces as extra failures, the run log, the commit) is ``
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +28,7 @@ from promptloop.optimize.candidates import (
     parse_proposals,
     proposal_format,
 )
+from promptloop.optimize.events import Baseline, CandidateScored, Estimate, Note, Round, Stage, Watcher
 from promptloop.optimize.outcome import Options, Outcome, Plan, Scored
 from promptloop.optimize.race import successive_halving
 from promptloop.repo.config import Config, ModelRef
@@ -36,8 +36,6 @@ from promptloop.repo.prompts import Case, GoldenSet, Prompt
 from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
 from promptloop.scoring.metrics import per_case_rates
 from promptloop.scoring.significance import pair
-
-Event = Callable[[str, dict[str, Any]], None]  # (kind, data): each is logged and shown as it happens
 
 
 def held_out_test_ids(ids: list[str], seed: int, share: float = 0.2, minimum: int = 20) -> list[str]:
@@ -81,13 +79,13 @@ class _State:
 class Optimizer:
     def __init__(self, config: Config, prompt: Prompt, golden: GoldenSet, client: ModelClient,
                  options: Options, *, extra_failures: list[Case] | None = None,
-                 on_event: Event | None = None) -> None:
+                 on_event: Watcher | None = None) -> None:
         self.config, self.prompt, self.golden, self.client, self.o = config, prompt, golden, client, options
         self.model: ModelRef = task_model(prompt, config)
         self.proposer: ModelRef = config.model("proposer")
         self.judge: ModelRef = config.model("judge")
         self.extra = extra_failures or []
-        self.emit = on_event or (lambda kind, data: None)
+        self.emit: Watcher = on_event or (lambda event: None)
         # The prompt's own demonstrations are never scored against it (see Candidate.demos).
         cases = {c.id: c for c in [*golden.cases, *self.extra] if c.id not in set(prompt.example_ids)}
         # A test part that neither demonstrations nor acceptance ever touch: the winner's honest score.
@@ -116,9 +114,8 @@ class Optimizer:
         if dry_run:
             return Outcome(self.prompt.name, "dry-run", self.plan())
         estimate = self.plan()
-        self.emit("estimate", {"calls": estimate.estimate_calls, "tokens": estimate.estimate_tokens,
-                               "cases": estimate.cases})
-        self.emit("stage", {"text": "baseline"})
+        self.emit(Estimate(estimate.estimate_calls, estimate.estimate_tokens, estimate.cases))
+        self.emit(Stage("baseline"))
         try:
             base_results = await self._baseline()
         except BudgetExceeded as e:
@@ -129,8 +126,7 @@ class Optimizer:
         out = Outcome(self.prompt.name, "no-improvement", plan, baseline_rate=mean(list(base_rates.values())),
                       baseline_metrics=_metrics(base_results))
         out.baseline_messages, out.baseline_output = self.prompt.messages, self.prompt.output
-        self.emit("baseline", {"rate": out.baseline_rate, "failures": plan.failures, "plan": plan.log(),
-                               "messages": self.prompt.messages, "output": self.prompt.output})
+        self.emit(Baseline(out.baseline_rate, plan.failures, plan.log(), self.prompt.messages, self.prompt.output))
         if not plan.failures:
             out.status, out.stop_reason, out.usage = "nothing-to-fix", "every case already passes", self._usage()
             return out
@@ -152,8 +148,8 @@ class Optimizer:
             raise TransientModelError(f"every baseline call failed, so there is nothing to optimise against: {first}")
         if errored:
             # A case the model never answered can be neither a failure to fix nor a regression to avoid.
-            self.emit("note", {"text": f"{len(errored)} case(s) left out: their baseline calls failed "
-                                       f"({', '.join(errored[:5])})"})
+            self.emit(Note(f"{len(errored)} case(s) left out: their baseline calls failed "
+                           f"({', '.join(errored[:5])})"))
             for cid in errored:
                 self.cases.pop(cid, None)
         return [r for r in base_results if r.case_id in self.cases]
@@ -169,7 +165,7 @@ class Optimizer:
         stale = 0
         for rnd in range(self.o.rounds):
             out.rounds = rnd + 1
-            self.emit("round", {"round": rnd + 1, "of": self.o.rounds})
+            self.emit(Round(rnd + 1, self.o.rounds))
             improved = False
             for cand in await self._candidates(rnd, st.incumbent, st.demo_pool, st.shown_failures, st.history, out):
                 scored = await self._judge(cand, st, out)
@@ -201,7 +197,7 @@ class Optimizer:
         return scored
 
     def _tell(self, scored: Scored) -> None:
-        self.emit("candidate", scored.log() | {"budget": self._usage()})
+        self.emit(CandidateScored(scored.log(), self._usage()))
 
     async def _finish(self, out: Outcome, base_results: list[CaseResult]) -> None:
         """The winner's metrics beside the baseline's on the same cases, and both on the held-out test part."""
@@ -219,10 +215,10 @@ class Optimizer:
             return
         try:
             out.test_rates = (await self._rate(self.prompt, self.test_ids), await self._rate(win_prompt, self.test_ids))
-            self.emit("note", {"text": f"held-out test part ({len(self.test_ids)} cases, never used to "
-                                       f"choose): {out.test_rates[0]:.2f} -> {out.test_rates[1]:.2f}"})
+            self.emit(Note(f"held-out test part ({len(self.test_ids)} cases, never used to "
+                           f"choose): {out.test_rates[0]:.2f} -> {out.test_rates[1]:.2f}"))
         except BudgetExceeded:
-            self.emit("note", {"text": "no budget left to score the held-out test part"})
+            self.emit(Note("no budget left to score the held-out test part"))
 
     async def _rate(self, prompt: Prompt, ids: list[str]) -> float:
         golden_cases = {c.id: c for c in self.golden.cases}
@@ -255,7 +251,7 @@ class Optimizer:
             return None
         order = sorted((i for i in self.cases if i not in plan.heldout),
                        key=lambda i: hashlib.sha256(f"{self.o.seed}:{i}".encode()).hexdigest())
-        self.emit("stage", {"text": f"racing {len(entrants)} demonstration sets"})
+        self.emit(Stage(f"racing {len(entrants)} demonstration sets"))
 
         async def score(c: Candidate, ids: list[str]) -> dict[str, float]:
             return per_case_rates(await self._score(c.prompt(self.prompt), ids))
@@ -265,8 +261,8 @@ class Optimizer:
         except BudgetExceeded:
             return None
         best, rate = ranked[0]
-        self.emit("note", {"text": f"demonstration race won by {best.id} ({best.rationale}, {rate:.2f} on its "
-                                   "last slice)"})
+        self.emit(Note(f"demonstration race won by {best.id} ({best.rationale}, {rate:.2f} on its "
+                       "last slice)"))
         return best
 
     async def _candidates(self, rnd: int, base: Candidate, pool: list[Case], failures: list[dict[str, Any]],
@@ -289,7 +285,7 @@ class Optimizer:
         if constrained:  # one extra, cheap and often decisive for small models: not counted against the others
             out.append(constrained)
         if not wanted:
-            self.emit("note", {"text": f"round {rnd + 1}: the proposer is skipped after repeated unusable replies"})
+            self.emit(Note(f"round {rnd + 1}: the proposer is skipped after repeated unusable replies"))
             unique_only: dict[str, Candidate] = {}
             for c in out:
                 if c.output is None and base.output is not None:
@@ -307,12 +303,12 @@ class Optimizer:
             usable = [p for p in proposals if degenerate(p, self.prompt) is None]
             self.proposer_strikes = 0 if usable else self.proposer_strikes + 1
             if not proposals:
-                self.emit("note", {"text": f"round {rnd + 1}: the proposer's reply held no usable candidate"})
+                self.emit(Note(f"round {rnd + 1}: the proposer's reply held no usable candidate"))
             out += proposals[:wanted]
         except TransientModelError as e:
             outcome.model_errors += 1
             self.proposer_strikes += 1
-            self.emit("note", {"text": f"round {rnd + 1}: proposer call failed: {e}"})
+            self.emit(Note(f"round {rnd + 1}: proposer call failed: {e}"))
         unique: dict[str, Candidate] = {}
         for c in out:
             if c.output is None and base.output is not None:  # built on the incumbent: keep its output too
