@@ -127,7 +127,7 @@ class OptimizeView:
         score = c["full_rate"] if c["full_rate"] is not None else c["slice_rate"]
         colour = {"accepted": "green", "rejected": "red", "stopped-early": "yellow"}.get(c["status"], "white")
         self.con.print(f"  {self.round} {c['id']} [{colour}]{c['status']}[/] "
-                       f"({escape(c['origin'])}, score {score if score is None else f'{score:.2f}'}): "
+                       f"({escape(c['origin'])}, score {fmt_rate(score)}): "
                        f"{escape(c['reason'])}")
         if self.status is not None:
             self.status.update(f"optimize {self.round}: {self._budget(budget)}")
@@ -211,8 +211,11 @@ def prompt_diff(before: list[dict[str, Any]], before_output: dict[str, Any] | No
 
 
 def render_run(con: Any, run: dict[str, Any]) -> None:
-    con.print(f"[bold]{escape(run['id'])}[/]: {escape(str(run.get('status', 'running')))}, "
-              f"stop: {escape(str(run.get('stop_reason', '')))}, usage: {escape(str(run.get('usage', {})))}")
+    u = run.get("usage") or {}
+    spent = (f"{u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
+             f"${u.get('cost_usd') or 0:.3g}") if u else "nothing recorded"
+    con.print(f"[bold]{escape(run['id'])}[/]: {escape(str(run.get('status', 'running')))}; "
+              f"stop: {escape(str(run.get('stop_reason') or '–'))}; spent: {spent}")
     t = Table("candidate", "origin", "status", "slice", "full", "reason / rationale")
     for c in run.get("candidates", []):
         t.add_row(c["id"], c["origin"], c["status"], fmt_rate(c.get("slice_rate")), fmt_rate(c.get("full_rate")),
@@ -295,8 +298,8 @@ def render_diff(con: Any, d: Any) -> None:
     con.print(Syntax(d.text, "diff", theme="ansi_dark", background_color="default"))
     if d.score_a is not None or d.score_b is not None:
         delta = (f" ({d.score_b - d.score_a:+.3f})" if d.score_a is not None and d.score_b is not None else "")
-        con.print(f"pass rate: {d.score_a if d.score_a is not None else '–'} → "
-                  f"{d.score_b if d.score_b is not None else '–'}{delta}")
+        con.print(f"pass rate: {'–' if d.score_a is None else f'{d.score_a:.3f}'} → "
+                  f"{'–' if d.score_b is None else f'{d.score_b:.3f}'}{delta}")
 
 
 def render_import(con: Any, err: Any, s: Any) -> None:

@@ -40,7 +40,7 @@ def scaffolded(cli, tmp_path: Path, default: str) -> Path:
 def test_eval_against_a_dead_endpoint_exits_3_naming_it(cli, tmp_path):
     base = dead_endpoint()
     root = scaffolded(cli, tmp_path, f"{{name: openai/x, api_base: '{base}'}}")
-    assert "pass_rate: 0.0" in (root / "promptloop.yaml").read_text()  # the scaffold's threshold
+    assert "pass_rate: 0.8" in (root / "promptloop.yaml").read_text()  # the scaffold's threshold
     junit = tmp_path / "r.junit.xml"
     r = cli.invoke(app, ["-C", str(root), "eval", "sentiment", "-o", str(junit)])
     assert r.exit_code == 3, r.output
@@ -52,6 +52,22 @@ def test_eval_against_a_dead_endpoint_exits_3_naming_it(cli, tmp_path):
     data = json.loads(r.stdout)
     assert r.exit_code == 3 and data["ok"] is False and data["errors"] == data["samples"] and data["scored"] == 0
     assert {x["status"] for x in data["results"]} == {"error"}
+
+
+@pytest.mark.parametrize("threshold", ["0.8", "0.0"])
+def test_a_failing_critical_case_fails_eval_whatever_the_thresholds(cli, tmp_path, threshold):
+    """The scaffold's `broke` review is critical: a model that calls everything positive passes 3 of 5 cases,
+    and eval fails (exit 1) naming the critical case, even with the threshold at 0."""
+    with FakeServer(answer=lambda b: "positive") as server:
+        root = scaffolded(cli, tmp_path, f"{{name: openai/x, api_base: '{server.api_base}'}}")
+        cfg = (root / "promptloop.yaml").read_text()
+        (root / "promptloop.yaml").write_text(re.sub(r"(?m)^  pass_rate: .*$", f"  pass_rate: {threshold}", cfg))
+        r = cli.invoke(app, ["-C", str(root), "eval", "sentiment", "--json"])
+        data = json.loads(r.stdout)
+        assert r.exit_code == 1 and data["ok"] is False and data["critical_failed"] == ["broke"]
+        assert "critical case(s) failed: broke" in data["verdict"]
+        r = cli.invoke(app, ["-C", str(root), "eval", "sentiment", "-k", "love"])  # only a passing critical case
+        assert r.exit_code == 0, r.output
 
 
 def test_some_errors_are_counted_apart_and_thresholds_judge_scored_cases(cli, repo):

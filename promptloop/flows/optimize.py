@@ -3,10 +3,11 @@ log, and commit the winner on a new branch (the working tree is never touched)."
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from promptloop.errors import GitError, PromptloopError, UsageError
+from promptloop.errors import GitError, Interrupted, PromptloopError, UsageError
 from promptloop.git.commits import check_committed, open_repo
 from promptloop.model.client import ModelClient
 from promptloop.optimize.events import Event, Watcher
@@ -44,9 +45,14 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
             on_event(event)
 
     if extra_failures is None:
-        extra_failures = trace_failures(config, prompt)
+        extra_failures = trace_failures(config, prompt, golden)
     opt = Optimizer(config, prompt, golden, client, options, extra_failures=extra_failures, on_event=emit)
-    outcome = await opt.run(dry_run=dry_run)
+    try:
+        outcome = await opt.run(dry_run=dry_run)
+    except BaseException as e:  # Ctrl-C, a failed baseline: the run log says so instead of "running" forever
+        log.abort("interrupted" if isinstance(e, (KeyboardInterrupt, asyncio.CancelledError, Interrupted))
+                  else f"failed: {e}")
+        raise
     shipped = None
     models = {"task": opt.model.name, "proposer": opt.proposer.name}
     if outcome.winner is not None:

@@ -14,6 +14,7 @@ from promptloop.git.commits import (
     commit_on_branch,
     commit_sha,
     file_at,
+    git_blob_id,
     open_repo,
     relpath,
     trailers,
@@ -22,6 +23,8 @@ from promptloop.repo.config import Config
 from promptloop.repo.prompts import resolve_prompt_path
 
 SCORE_TRAILER = "Promptloop-Pass-Rate"
+BASELINE_TRAILER = "Promptloop-Baseline"  # the git blob id of the version the commit improved
+BASELINE_SCORE_TRAILER = "Promptloop-Baseline-Pass-Rate"
 
 
 @dataclass
@@ -95,8 +98,21 @@ def diff(config: Config, name: str, a: str | None = None, b: str | None = None) 
         raise UsageError(f"{rel} exists in neither {a} nor {b_label}")
     lines = difflib.unified_diff((a_text or "").splitlines(keepends=True), (b_text or "").splitlines(keepends=True),
                                  fromfile=f"{rel} @ {a}", tofile=f"{rel} @ {b_label}")
-    return PromptDiff(a, b_label, "".join(lines), score_at(repo, a_sha, rel),
-                      score_at(repo, b_sha, rel) if b_sha else None)
+    score_b = score_at(repo, b_sha, rel) if b_sha else None
+    score_a = score_at(repo, a_sha, rel)
+    if score_a is None and b_sha:  # B was committed by optimize: it recorded the score of the version it improved
+        score_a = baseline_score(repo, b_sha, rel, a_text)
+    return PromptDiff(a, b_label, "".join(lines), score_a, score_b)
+
+
+def baseline_score(repo: Any, rev: str, rel: str, text: str | None) -> float | None:
+    """The baseline pass rate that the promptloop commit behind ``rev`` recorded, if ``text`` is that baseline."""
+    sha = repo.git.log("-1", "--format=%H", rev, "--", rel).strip()
+    if not sha or text is None:
+        return None
+    t = trailers(repo.commit(sha).message)
+    value = t.get(BASELINE_SCORE_TRAILER)
+    return float(value) if value is not None and t.get(BASELINE_TRAILER) == git_blob_id(text.encode()) else None
 
 
 def score_at(repo: Any, rev: str, rel: str) -> float | None:

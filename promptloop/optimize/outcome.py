@@ -95,6 +95,7 @@ class Outcome:
     baseline_messages: list[dict[str, str]] = field(default_factory=list)
     test_rates: tuple[float, float] | None = None  # (baseline, winner) on the held-out test part
     baseline_output: dict[str, Any] = field(default_factory=dict)
+    compared_cases: int = 0  # with a winner: the cases baseline_rate and its rate are both over
 
     @property
     def improved(self) -> bool:
@@ -117,4 +118,4 @@ class Outcome:
                       baseline_metrics=self.baseline_metrics, metrics=self.winner_metrics,
                       heldout_fixed=len(w.fixed_failures), fixed=w.paired.fixed if w.paired else [],
                       regressed=w.paired.regressed if w.paired else [], usage=self.usage,
-                      test_rates=self.test_rates)
+                      test_rates=self.test_rates, cases=self.compared_cases)

@@ -35,6 +35,7 @@ class Winner:
     regressed: list[str]
     usage: dict[str, Any]
     test_rates: tuple[float, float] | None = None
+    cases: int = 0  # the cases both rates are over (the winner's own demonstrations left out)
 
 
 @dataclass
@@ -57,7 +58,8 @@ def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: st
     table = tabulate([(k, f"{base_m[k]:.3f}", f"{win_m[k]:.3f}") for k in names],
                      headers=["metric", "baseline", "winner"], tablefmt="github")
     u = w.usage
-    summary = f"promptloop: improve {prompt.name} (pass rate {w.baseline_rate:.2f} -> {w.rate:.2f})"
+    summary = f"promptloop: improve {prompt.name} (pass rate {w.baseline_rate:.2f} -> {w.rate:.2f}" + (
+        f" on {w.cases} cases)" if w.cases else ")")
     body = [
         summary, "", table, "",
         f"Failures fixed: {w.heldout_fixed} of the held-out failures; on the golden set "

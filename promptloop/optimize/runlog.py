@@ -48,6 +48,12 @@ class RunLog:
         self.data["candidates"] = outcome.candidate_logs()
         self.save()
 
+    def abort(self, why: str) -> None:
+        """The run ended without an outcome (interrupted, or an error): never left looking like it runs."""
+        self.data.update(status="interrupted" if why == "interrupted" else "failed", stop_reason=why,
+                         finished=time.time())
+        self.save()
+
     def save(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")

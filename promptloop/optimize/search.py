@@ -176,10 +176,16 @@ class Optimizer:
                         out.winner, st.incumbent, st.incumbent_rates = scored, cand, scored.rates
                         improved = True
                     else:
-                        scored.reason += f"; but below the best so far ({out.winner.full_rate or 0:.2f})"
+                        best = out.winner.full_rate or 0
+                        scored.reason += (f"; but no better than the best so far ({best:.2f})"
+                                          if (scored.full_rate or 0) == best else f"; but below the best so far "
+                                          f"({best:.2f})")
                 self._tell(scored)
             if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
                 out.stop_reason = f"target {self.o.target:g} reached"
+                return
+            if out.winner and (out.winner.full_rate or 0) >= 1.0:
+                out.stop_reason = "every case passes: nothing left to improve"
                 return
             stale = 0 if improved else stale + 1
             # Stagnation ends the search only once half the call budget is spent: a few unlucky rounds
@@ -207,6 +213,9 @@ class Optimizer:
         # Both sides on the same cases: the winner's own demonstrations are not scored.
         evaluable = [i for i in self.cases if i not in out.winner.candidate.demos]
         out.baseline_metrics = _metrics([r for r in base_results if r.case_id in evaluable])
+        # Reported beside the winner's rate: the same cases on both sides, everywhere (commit, runs, terminal).
+        out.baseline_rate = mean([r for i, r in per_case_rates(base_results).items() if i in evaluable])
+        out.compared_cases = len(evaluable)
         try:
             out.winner_metrics = _metrics(await self._score(win_prompt, evaluable))
         except BudgetExceeded:  # every one of these is cached already; kept for safety

@@ -22,7 +22,7 @@ budget:
   usd: 2.0
 branch_prefix: promptloop
 thresholds:
-  pass_rate: 0.0
+  pass_rate: 0.8       # eval fails (exit 1) below it; a failing `critical` case fails it whatever the rate
 """
 
 PROMPT = """\

@@ -13,7 +13,7 @@ from promptloop.model.client import ModelClient, open_client
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt, golden_path, load_golden, load_prompt
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
-from promptloop.scoring.metrics import Summary, check_thresholds, summarise
+from promptloop.scoring.metrics import Summary, check_thresholds, per_case_rates, summarise
 
 
 @dataclass
@@ -32,15 +32,23 @@ class EvalReport:
     excluded: list[str] = field(default_factory=list)  # the prompt's own demonstration cases, not scored
 
     @property
+    def critical_failed(self) -> list[str]:
+        """Cases tagged ``critical`` that failed (pass rate below one half over their scored samples): each
+        fails the run whatever the thresholds say."""
+        rates = per_case_rates(self.results)
+        critical = dict.fromkeys(r.case_id for r in self.results if "critical" in r.tags)
+        return [c for c in critical if c in rates and rates[c] < 0.5]
+
+    @property
     def ok(self) -> bool:
-        """Every threshold met and every case scored."""
-        return not self.missed and not self.summary.errors
+        """Every threshold met, no critical case failed, and every case scored."""
+        return not self.missed and not self.critical_failed and not self.summary.errors
 
     @property
     def exit_code(self) -> int:
         if self.shard is not None:  # one shard gates nothing: the merged report does (promptloop merge)
             return EXIT_MODEL if self.summary.errors else EXIT_OK
-        if self.missed and self.summary.scored:
+        if (self.missed and self.summary.scored) or self.critical_failed:
             return EXIT_FAILED
         if self.summary.errors:
             return EXIT_MODEL
@@ -56,8 +64,14 @@ class EvalReport:
                     "merged report (`promptloop merge`)")
         errors = (f"{s.errors} of {s.samples} call(s) failed and were not scored ({s.first_error})"
                   if s.errors else "")
+        failed = []
+        if self.critical_failed:
+            failed.append(f"critical case(s) failed: {', '.join(self.critical_failed[:10])}"
+                          + (f" and {len(self.critical_failed) - 10} more" if len(self.critical_failed) > 10 else ""))
         if self.missed and s.scored:
-            return "thresholds missed: " + "; ".join(self.missed) + (f"; also {errors}" if errors else "")
+            failed.append("thresholds missed: " + "; ".join(self.missed))
+        if failed:
+            return "; ".join(failed) + (f"; also {errors}" if errors else "")
         if errors:
             return errors
         if not self.thresholds:
@@ -173,6 +187,7 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
         "prompt": report.prompt, "golden": report.golden, "model": report.model, "repeat": report.repeat,
         "ok": report.ok, "exit_code": report.exit_code, "verdict": report.verdict,
         "thresholds": report.thresholds, "missed_thresholds": report.missed,
+        "critical_failed": report.critical_failed,
         "cases": s.cases, "samples": s.samples, "scored": s.scored, "passed": s.passed, "failed": s.failed,
         "errors": s.errors,
         "metrics": s.metrics, "labels": s.labels, "usage": s.usage, "calls": report.calls,

@@ -17,7 +17,7 @@ import yaml
 from promptloop.errors import ConfigError
 from promptloop.masking import mask_personal, redact
 from promptloop.repo.config import Config
-from promptloop.repo.prompts import Case, Prompt, golden_path, load_golden, load_prompt
+from promptloop.repo.prompts import Case, GoldenSet, Prompt, golden_path, load_golden, load_prompt
 from promptloop.traces.store import Trace, TraceStore, store_path
 
 
@@ -31,7 +31,7 @@ class Promotion:
 
 
 def case_from_trace(t: Trace, inputs: list[str]) -> dict[str, Any]:
-    case: dict[str, Any] = {"id": "trace-" + hashlib.sha256(t.id.encode()).hexdigest()[:10],
+    case: dict[str, Any] = {"id": promoted_id(t),
                             "inputs": redact({k: (t.inputs or {})[k] for k in inputs})}
     if t.expected is not None:
         case["expected"] = redact(t.expected)
@@ -40,6 +40,11 @@ def case_from_trace(t: Trace, inputs: list[str]) -> dict[str, Any]:
         case["review"] = True
     case["notes"] = redact(f"{t.source} trace {t.id}; verdict {t.verdict}: {t.reason}"[:300])
     return case
+
+
+def promoted_id(t: Trace) -> str:
+    """The id of the golden case made from trace ``t``."""
+    return "trace-" + hashlib.sha256(t.id.encode()).hexdigest()[:10]
 
 
 def _key(inputs: dict[str, Any]) -> str:
@@ -118,17 +123,23 @@ def promote(config: Config, prompt_name: str, *, failed: bool = False, limit: in
     return out
 
 
-def trace_failures(config: Config, prompt: Prompt, limit: int = 200) -> list[Case]:
+def trace_failures(config: Config, prompt: Prompt, golden: GoldenSet | None = None, limit: int = 200) -> list[Case]:
     """Failed production traces of ``prompt`` that can be replayed and judged: input variables
-    recovered and a corrected (expected) output known. Secrets were masked at import."""
+    recovered and a corrected (expected) output known, and not already a case of ``golden`` (promoted by
+    ``golden add --from-traces``, or the same inputs): a case is counted once. Secrets were masked at import."""
     path = store_path(config.cache_dir)
     if not path.exists():
         return []
     with TraceStore(path) as store:
         failed = store.query(prompt=prompt.name, verdict="fail")
+    ids = {c.id for c in golden.cases} if golden else set()
+    seen = {_key(c.inputs) for c in golden.cases} if golden else set()
     out: list[Case] = []
     for t in failed:
         if t.expected is None or not t.inputs or any(k not in t.inputs for k in prompt.inputs):
+            continue
+        inputs = {k: t.inputs[k] for k in prompt.inputs}
+        if promoted_id(t) in ids or _key(inputs) in seen or _key(mask_personal(inputs)) in seen:
             continue
         out.append(Case(id=f"trace:{t.id}", inputs={k: t.inputs[k] for k in prompt.inputs}, expected=t.expected,
                         tags=["trace"]))

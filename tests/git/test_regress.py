@@ -105,6 +105,15 @@ def test_log_diff_rollback_across_three_versions(rrepo):
     d = diff(config, "cls", v2, v3)
     assert "-      Version two. MAGIC\n+      Version three.\n" in d.text and d.score_b == 0.5
     assert diff(config, "cls").text == ""  # the working tree equals HEAD
+    # v4 was committed by optimize: it recorded the pass rate of the version it improved (here v2, unscored)
+    blob = git(rrepo, "rev-parse", f"{v2}:prompts/cls.yaml").strip()
+    v4 = commit_files(rrepo, {"prompts/cls.yaml": with_system("Version four.")},
+                      f"v4\n\nPromptloop-Prompt: cls\nPromptloop-Baseline: {blob}\n"
+                      "Promptloop-Pass-Rate: 0.9000\nPromptloop-Baseline-Pass-Rate: 0.2500")
+    assert (diff(config, "cls", v2, v4).score_a, diff(config, "cls", v2, v4).score_b) == (0.25, 0.9)
+    assert diff(config, "cls", v3, v4).score_a == 0.5  # v3's own recorded score
+    assert diff(config, "cls", vs[-1].commit, v4).score_a is None  # not the version v4 improved
+    git(rrepo, "reset", "-q", "--hard", v3)
 
     before = snapshot(rrepo)
     r = rollback(config, "cls", v2, branch=True)

@@ -76,10 +76,13 @@ def test_winner_committed_on_branch_checkout_untouched(prepo):
     assert changed == ["-      Classify the item.", "+      Classify the item. MAGIC"]
 
     message = git(prepo, "log", "-1", "--format=%B", branch)
-    assert message.startswith("promptloop: improve cls (pass rate 0.50 -> 1.00)")
+    assert message.startswith("promptloop: improve cls (pass rate 0.50 -> 1.00 on 10 cases)")
     table = [[cell.strip() for cell in ln.strip("|").split("|")] for ln in message.splitlines() if ln.startswith("|")]
     assert table[0] == ["metric", "baseline", "winner"]
     assert ["pass_rate", "0.5", "1"] in [[r[0], *(f"{float(x):g}" for x in r[1:])] for r in table[2:]]
+    # subject, table and trailers: the same numbers from the same cases
+    t = trailers(message)
+    assert (float(t["Promptloop-Baseline-Pass-Rate"]), float(t["Promptloop-Pass-Rate"])) == (0.5, 1.0)
     assert "5 case(s) fixed, 0 regressed" in message
     t = trailers(message)
     assert t["Promptloop-Prompt"] == "cls"
@@ -205,6 +208,32 @@ def test_failed_traces_with_corrections_join_the_failures(prepo):
     asked = [r.messages[-1]["content"] for r in client.calls("task")]
     assert "Item: banana split sundae" in asked and "Item: bread" not in asked
     assert report.outcome.status == "improved"
+
+
+def test_traces_promoted_to_golden_cases_are_counted_once(prepo):
+    """After `golden add --from-traces`, the store's failed traces are the golden cases made from them: the
+    optimiser must not add them again (they would count twice and leak into each other as held-out cases)."""
+    from promptloop.flows.ingest import import_files
+    from promptloop.repo.config import load_config
+    from promptloop.repo.prompts import load_prompt
+    from promptloop.traces.to_golden import promote
+
+    config = load_config(prepo)
+    prompt = load_prompt(config, "cls")
+    recs = [{"promptloop_trace": 1, "id": f"p{i}", "messages": prompt.render({"q": q}), "output": "A",
+             "feedback": [{"kind": "correction", "value": "B"}]} for i, q in enumerate(["banana split", "bun"])]
+    f = prepo.parent / "t.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    import_files(config, [f])
+    assert len(promote(config, "cls", failed=True).added) == 2
+    git(prepo, "commit", "-qam", "cases from traces")
+    EXPECTED.update({"banana split": "B", "bun": "B"})
+    try:
+        report = run(prepo, fake([{"rationale": "x", "instructions": "Classify. MAGIC"}]), commit=False)
+    finally:
+        del EXPECTED["banana split"], EXPECTED["bun"]
+    assert report.outcome.plan.cases == 12  # 10 golden + the 2 promoted, each once
+    assert not any("leaks held-out case" in c.reason for c in report.outcome.candidates)
 
 
 def test_clearly_worse_candidate_stops_on_the_slice(prepo):
