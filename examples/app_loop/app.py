@@ -9,10 +9,12 @@ would: a thumbs-down and the right label when the answer was wrong.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
-import litellm
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: litellm reads the price map it ships
+import litellm  # noqa: E402
 
 import promptloop
 

@@ -64,8 +64,8 @@ def runs(
                                                  "winner.")] = None,
     detail: Annotated[str | None, typer.Argument(hidden=True)] = None,
 ) -> None:
-    """List optimisation runs (`promptloop runs`), show one (`promptloop runs show ID`), or commit a run's
-    saved winner on a new branch (`promptloop runs apply ID`)."""
+    """List optimisation runs (`promptloop runs`), show one (`promptloop runs show ID`, or `last`), or commit
+    a run's saved winner on a new branch (`promptloop runs apply ID`)."""
     from promptloop.optimize.runlog import list_runs
     from promptloop.render import render_run, render_runs
 
@@ -75,7 +75,9 @@ def runs(
     if wanted is None:
         render_runs(console(), all_runs)
         return
-    match = [r for r in all_runs if r["id"] == wanted or r["id"].startswith(wanted)]
+    # "last": the newest run (list_runs is newest first), as `eval --compare last` names the last eval
+    match = all_runs[:1] if wanted == "last" else [r for r in all_runs if r["id"] == wanted or
+                                                   r["id"].startswith(wanted)]
     if not match:
         raise fail(f"no run '{wanted}' in {config.cache_dir / 'runs'}; `promptloop runs` lists them")
     if run_id == "apply":

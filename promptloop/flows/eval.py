@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from promptloop.errors import UsageError
 from promptloop.git.tree import tree_state_later
 from promptloop.model.client import ModelClient
-from promptloop.repo.config import Config
+from promptloop.repo.config import CONFIG_FILE, Config
 from promptloop.repo.prompts import GoldenSet, Prompt, list_prompt_paths
 from promptloop.scoring import runs as history
 from promptloop.scoring.eval_run import EvalReport, Selection, evaluate_prompt, load_task, path_kind
@@ -61,7 +61,8 @@ async def evaluate(config: Config, options: EvalOptions, *, client: ModelClient,
     for name in options.outputs:
         path_kind(Path(name))  # an unknown report type fails before any model call is paid for
     plans = plan(config, options)
-    tree = tree_state_later(config.root)  # read while the calls run: its git work overlaps their network waits
+    watched = (config.prompts_dir, config.golden_dir, config.root / CONFIG_FILE)
+    tree = tree_state_later(config.root, watched)  # read while the calls run: its git overlaps their network waits
     out = []
     for p in plans:
         report = await evaluate_prompt(config, p.prompt, p.golden, client=client, model=options.model,

@@ -47,8 +47,10 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
     if extra_failures is None:
         extra_failures = trace_failures(config, prompt, golden)
     opt = Optimizer(config, prompt, golden, client, options, extra_failures=extra_failures, on_event=emit)
+    if dry_run:  # no call, nothing to keep: `promptloop runs` lists runs that did something
+        return OptimizeReport(await opt.run(dry_run=True), "", None)
     try:
-        outcome = await opt.run(dry_run=dry_run)
+        outcome = await opt.run()
     except BaseException as e:  # Ctrl-C, a failed baseline: the run log says so instead of "running" forever
         log.abort("interrupted" if isinstance(e, (KeyboardInterrupt, asyncio.CancelledError, Interrupted))
                   else f"failed: {e}")

@@ -65,9 +65,10 @@ def list_runs(cache_dir: Path) -> list[dict[str, Any]]:
     if not d.is_dir():
         return []
     out = []
-    for p in sorted(d.glob("*.json"), reverse=True):
+    for p in d.glob("*.json"):
         try:
             out.append(json.loads(p.read_text(encoding="utf-8")))
         except ValueError:
             continue
-    return out
+    # Newest first, by when each started (two runs can start in the same second: ids would not tell).
+    return sorted(out, key=lambda r: (float(r.get("started") or 0), str(r.get("id"))), reverse=True)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 CONFIG = """\
-# yaml-language-server: $schema=.promptloop/schemas/config.schema.json
+# yaml-language-server: $schema=.schemas/config.schema.json
 # promptloop settings. Schema: `promptloop schema config`.
 models:
   # Every role (task, proposer, judge) uses `default` unless set on its own line.
@@ -26,7 +26,7 @@ thresholds:
 """
 
 PROMPT = """\
-# yaml-language-server: $schema=../.promptloop/schemas/prompt.schema.json
+# yaml-language-server: $schema=../.schemas/prompt.schema.json
 # Schema: `promptloop schema prompt`.
 description: Classify the sentiment of a product review.
 model:
@@ -50,7 +50,7 @@ golden: sentiment
 """
 
 GOLDEN = """\
-# yaml-language-server: $schema=../.promptloop/schemas/golden.schema.json
+# yaml-language-server: $schema=../.schemas/golden.schema.json
 # Schema: `promptloop schema golden`.
 description: Hand-written reviews.
 cases:
@@ -81,6 +81,7 @@ GITIGNORE = """\
 .env
 """
 
+SCHEMAS_DIR = ".schemas"
 FILES = {"promptloop.yaml": CONFIG, "prompts/sentiment.yaml": PROMPT, "golden/sentiment.yaml": GOLDEN}
 
 
@@ -96,10 +97,11 @@ def scaffold(root: Path) -> tuple[list[Path], list[Path]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         created.append(path)
-    # The schemas the files above point editors at (self-contained: no network, no promptloop needed).
+    # The schemas the files above point editors at (self-contained: no network, no promptloop needed), kept
+    # in git beside them so that a teammate's clone has them too (.promptloop/ is the ignored cache).
     from promptloop.repo.files import SCHEMA_NAMES, standalone
 
-    schemas = root / ".promptloop" / "schemas"
+    schemas = root / SCHEMAS_DIR
     schemas.mkdir(parents=True, exist_ok=True)
     for name in SCHEMA_NAMES:
         (schemas / f"{name}.schema.json").write_text(json.dumps(standalone(name), indent=2) + "\n", encoding="utf-8")

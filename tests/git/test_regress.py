@@ -231,12 +231,15 @@ def test_tree_state_reads_revision_and_dirtiness(rrepo, tmp_path):
     from promptloop.git.tree import tree_state
 
     head = git(rrepo, "rev-parse", "HEAD").strip()
-    assert tree_state(rrepo) == (head, False)
-    (rrepo / "notes.txt").write_text("untracked\n")
-    assert tree_state(rrepo) == (head, True)
-    (rrepo / "notes.txt").unlink()
+    watched = (rrepo / "prompts", rrepo / "golden", rrepo / "promptloop.yaml")
+    assert tree_state(rrepo, watched) == (head, False)
+    (rrepo / "report.md").write_text("an eval report, untracked\n")  # beside what was scored: not a change
+    assert tree_state(rrepo, watched) == (head, False)
+    (rrepo / "prompts" / "new.yaml").write_text(with_system("New."))  # an untracked prompt is
+    assert tree_state(rrepo, watched) == (head, True)
+    (rrepo / "prompts" / "new.yaml").unlink()
     (rrepo / "prompts" / "cls.yaml").write_text(with_system("Changed."))
-    assert tree_state(rrepo) == (head, True)
+    assert tree_state(rrepo, watched) == (head, True)
     plain = tmp_path / "not-a-repo"
     plain.mkdir()
     assert tree_state(plain) == (None, False)

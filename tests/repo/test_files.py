@@ -148,7 +148,7 @@ def test_written_schemas_stand_alone_for_check_jsonschema(cli, tmp_path):
     assert tool, "check-jsonschema is a dev dependency"
     root = tmp_path / "proj"
     assert cli.invoke(app, ["init", str(root)]).exit_code == 0
-    schemas = root / ".promptloop" / "schemas"
+    schemas = root / ".schemas"
     for rel, name in (("promptloop.yaml", "config"), ("prompts/sentiment.yaml", "prompt"),
                       ("golden/sentiment.yaml", "golden")):
         text = (root / rel).read_text()
