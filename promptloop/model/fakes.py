@@ -17,29 +17,46 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptloop.model.client import Budget, Completion, Request, Usage
+from promptloop.model.request import tool_call
+
+# An answer a fake gives: text, or {"content": text or None, "tool_calls": [{"name", "arguments", "id"?}]} to
+# answer with tool calls (arguments as an object, or as a string to send exactly that, e.g. broken JSON).
+Answer = str | dict[str, Any]
+
+
+def _calls(answer: Answer) -> list[dict[str, Any]]:
+    if isinstance(answer, str):
+        return []
+    return [{"id": c.get("id") or f"call_{i}", "name": c["name"],
+             "arguments": c["arguments"] if isinstance(c.get("arguments"), str) else json.dumps(c.get("arguments", {}))}
+            for i, c in enumerate(answer.get("tool_calls") or [])]
+
+
+def _content(answer: Answer) -> str:
+    return answer if isinstance(answer, str) else str(answer.get("content") or "")
 
 
 @dataclass
 class FakeModel:
     """Scripted answers: the first rule whose substring occurs in the last message wins,
-    else the next queued answer, else ``default``."""
+    else the next queued answer, else ``default``. An answer is text or a dict with tool calls (``Answer``)."""
 
-    rules: list[tuple[str, str]] = field(default_factory=list)
-    queue: list[str] = field(default_factory=list)
-    default: str = ""
+    rules: list[tuple[str, Answer]] = field(default_factory=list)
+    queue: list[Answer] = field(default_factory=list)
+    default: Answer = ""
     history: list[Request] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
-    responder: Callable[[Request], str] | None = None
+    responder: Callable[[Request], Answer] | None = None
     budget: Budget | None = None
 
-    def on(self, substring: str, answer: str) -> FakeModel:
+    def on(self, substring: str, answer: Answer) -> FakeModel:
         self.rules.append((substring, answer))
         return self
 
-    def answer(self, request: Request) -> str:
+    def answer(self, request: Request) -> Answer:
         if self.responder is not None:
             return self.responder(request)
-        text = request.messages[-1]["content"] if request.messages else ""
+        text = str(request.messages[-1].get("content") or "") if request.messages else ""
         for needle, answer in self.rules:
             if needle in text:
                 return answer
@@ -51,10 +68,12 @@ class FakeModel:
         if self.budget is not None:
             self.budget.reserve(self.usage)
         self.history.append(request)
-        text = self.answer(request)
+        answer = self.answer(request)
+        text = _content(answer)
+        calls = [tool_call(c["name"], c["arguments"], c["id"]) for c in _calls(answer)]
         c = Completion(text=text, model=request.model,
                        input_tokens=sum(len(str(m.get("content", "")).split()) for m in request.messages),
-                       output_tokens=len(text.split()), cost_usd=0.0, latency_s=0.0)
+                       output_tokens=len(text.split()) + len(calls), cost_usd=0.0, latency_s=0.0, tool_calls=calls)
         self.usage.add(c, request.purpose)
         return c
 
@@ -70,7 +89,7 @@ class FakeServer:
     ``FAULT:hang`` never answers; ``FAULT:malformed`` returns broken JSON once.
     """
 
-    def __init__(self, *, latency: float = 0.0, answer: Callable[[dict[str, Any]], str] | None = None,
+    def __init__(self, *, latency: float = 0.0, answer: Callable[[dict[str, Any]], Answer] | None = None,
                  fault_times: int = 1, retry_after: float = 0.05) -> None:
         self.latency = latency
         self.answer = answer or (lambda body: "ok")
@@ -95,7 +114,7 @@ class FakeServer:
 
         body = await request.json()
         self.requests.append(body)
-        text = body["messages"][-1]["content"] if body.get("messages") else ""
+        text = str(body["messages"][-1].get("content") or "") if body.get("messages") else ""
         self.seen[text] += 1
         n = self.seen[text]
         self.in_flight += 1
@@ -115,11 +134,15 @@ class FakeServer:
             return web.json_response({"error": {"message": "boom"}}, status=500)
         if "FAULT:malformed" in text and n <= self.fault_times:
             return web.Response(text='{"choices": [', content_type="application/json")
-        content = self.answer(body)
+        answer = self.answer(body)
+        content, calls = _content(answer), _calls(answer)
+        message: dict[str, Any] = {"role": "assistant", "content": content or (None if calls else "")}
+        if calls:
+            message["tool_calls"] = [{"id": c["id"], "type": "function",
+                                      "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls]
         return web.json_response({
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "model": body.get("model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
             "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(content.split())),
                       "total_tokens": 10 + max(1, len(content.split()))},
         })

@@ -9,7 +9,7 @@ import os
 
 from promptloop import codec
 from promptloop.errors import BadResponse, MissingKeyError, TransientModelError
-from promptloop.model.request import Completion, Request
+from promptloop.model.request import Completion, Request, wire_tool_calls
 from promptloop.model.routes import DEFAULT_BASES, Route, SessionSource, env_base, status_error
 
 
@@ -60,11 +60,13 @@ async def call_openai_compatible(lm: SessionSource, route: Route, request: Reque
                                   model=request.model) from None
     try:
         data = codec.loads(text)
-        content = data["choices"][0]["message"].get("content") or ""
+        message = data["choices"][0]["message"]
+        content = message.get("content") or ""
+        calls = wire_tool_calls(message)
         usage = data.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise BadResponse(f"{request.model}: malformed response from {base}: {text[:120]!r}",
                           model=request.model) from None
     itok, otok = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     return Completion(text=content, model=request.model, input_tokens=itok, output_tokens=otok,
-                      cost_usd=route.cost(itok, otok))
+                      cost_usd=route.cost(itok, otok), tool_calls=calls)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -25,8 +26,30 @@ class Request:
                           "params": self.params, "sample": self.sample})
 
 
+def tool_call(name: str, arguments: Any, call_id: str | None = None) -> dict[str, Any]:
+    """A tool call as promptloop keeps it: ``arguments`` parsed from JSON when it parses, else the raw text
+    (an invalid call is kept as it came, so a check can say why it is invalid)."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except ValueError:
+            pass
+    return {"id": call_id, "name": name, "arguments": arguments}
+
+
+def wire_tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool calls of an OpenAI-shaped assistant message (``message.tool_calls[].function``)."""
+    out = []
+    for c in message.get("tool_calls") or []:
+        fn = c.get("function") or {}
+        out.append(tool_call(str(fn.get("name") or ""), fn.get("arguments") or "", c.get("id")))
+    return out
+
+
 @dataclass
 class Completion:
+    """A model's answer: text, tool calls (``tool_call`` records), or both."""
+
     text: str
     model: str
     input_tokens: int = 0
@@ -34,16 +57,20 @@ class Completion:
     cost_usd: float | None = None
     latency_s: float = 0.0
     cached: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def to_row(self) -> dict[str, Any]:
-        return {"text": self.text, "model": self.model, "input_tokens": self.input_tokens,
-                "output_tokens": self.output_tokens, "cost_usd": self.cost_usd, "latency_s": self.latency_s}
+        row = {"text": self.text, "model": self.model, "input_tokens": self.input_tokens,
+               "output_tokens": self.output_tokens, "cost_usd": self.cost_usd, "latency_s": self.latency_s}
+        if self.tool_calls:  # rows without the key read back as no calls (rows cached before tools existed)
+            row["tool_calls"] = self.tool_calls
+        return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any], cached: bool = True) -> Completion:
         return cls(text=row["text"], model=row["model"], input_tokens=row.get("input_tokens", 0),
                    output_tokens=row.get("output_tokens", 0), cost_usd=row.get("cost_usd"),
-                   latency_s=row.get("latency_s", 0.0), cached=cached)
+                   latency_s=row.get("latency_s", 0.0), cached=cached, tool_calls=list(row.get("tool_calls") or []))
 
 
 @dataclass

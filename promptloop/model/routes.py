@@ -26,7 +26,7 @@ from promptloop.errors import (
     RateLimited,
     TransientModelError,
 )
-from promptloop.model.request import Completion, Request
+from promptloop.model.request import Completion, Request, tool_call
 
 LOCAL_PROVIDER = "local"  # local/<name>: the embedded model (model/embedded.py)
 
@@ -255,14 +255,17 @@ async def _call_litellm(route: Route, request: Request) -> Completion:
     except Exception as e:
         raise _translate(request.model, e) from None
     try:
-        content = resp.choices[0].message.content or ""
+        message = resp.choices[0].message
+        content = message.content or ""
+        calls = [tool_call(str(getattr(c.function, "name", "") or ""), getattr(c.function, "arguments", "") or "",
+                           getattr(c, "id", None)) for c in (getattr(message, "tool_calls", None) or [])]
         usage = getattr(resp, "usage", None)
         itok = int(getattr(usage, "prompt_tokens", 0) or 0)
         otok = int(getattr(usage, "completion_tokens", 0) or 0)
     except (AttributeError, IndexError) as e:
         raise BadResponse(f"{request.model}: malformed response ({e})", model=request.model) from None
     return Completion(text=content, model=request.model, input_tokens=itok, output_tokens=otok,
-                      cost_usd=route.cost(itok, otok))
+                      cost_usd=route.cost(itok, otok), tool_calls=calls)
 
 
 def _translate(model: str, e: Exception) -> ModelError:

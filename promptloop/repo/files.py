@@ -306,6 +306,19 @@ def validate(doc: Document, name: str) -> None:
     raise _describe(doc, min(errors, key=order))
 
 
+def validate_value(doc: Document, name: str, definition: str) -> None:
+    """Raise a ConfigError for the first violation of ``doc`` (a list) against ``name``'s ``$defs/definition``
+    items (a file of tools is a list of ``prompt.schema.json#/$defs/tool``)."""
+    import jsonschema
+
+    outer = _validator(name)
+    item = {"type": "array", "items": {"$ref": f"{name}.schema.json#/$defs/{definition}"}}
+    errors = list(jsonschema.validators.validator_for(schema(name))(item, registry=outer._registry)
+                  .iter_errors(doc.data))
+    if errors:
+        raise _describe(doc, min(errors, key=lambda e: doc.where(_error_path(e))[0] or 0))
+
+
 def _error_path(e: Any) -> Path_:
     path = tuple(e.absolute_path)
     if e.validator == "additionalProperties" and isinstance(e.instance, dict):

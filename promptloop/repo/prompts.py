@@ -12,6 +12,8 @@ from promptloop.repo.assertion_types import TYPES
 from promptloop.repo.config import Config
 from promptloop.repo.files import Document, load_validated
 from promptloop.repo.template import TemplateSyntaxError, render, variables
+from promptloop.repo.tools import check_messages, conversation, load_tools, wire_message
+from promptloop.repo.user_schemas import check_json_schema
 
 
 @dataclass
@@ -65,8 +67,22 @@ class Prompt:
         return str(self.data.get("description", ""))
 
     @property
-    def messages(self) -> list[dict[str, str]]:
+    def messages(self) -> list[dict[str, Any]]:
+        """The prompt's message items as written: turns, and ``{placeholder: NAME}`` items."""
         return list(self.data["messages"])
+
+    @functools.cached_property
+    def tools(self) -> list[dict[str, Any]]:
+        """The tools the model may call (OpenAI format), read from the file the prompt names if it names one."""
+        return load_tools(self.data, self.path, self.doc)
+
+    @property
+    def tool_choice(self) -> Any:
+        return self.data.get("tool_choice")
+
+    @property
+    def placeholders(self) -> list[str]:
+        return [str(m["placeholder"]) for m in self.data["messages"] if "placeholder" in m]
 
     @property
     def example_ids(self) -> list[str]:
@@ -111,17 +127,30 @@ class Prompt:
     def thresholds(self) -> dict[str, float]:
         return dict(self.data.get("thresholds", {}))
 
-    def render(self, inputs: dict[str, Any]) -> list[dict[str, str]]:
-        return [{"role": m["role"], "content": render(m["content"], inputs)} for m in self.messages]
+    def render(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """The messages to send: templates filled from ``inputs``, each placeholder replaced by the case's
+        conversation (data: its text is never rendered), tool calls in the API's shape."""
+        out: list[dict[str, Any]] = []
+        for m in self.messages:
+            if "placeholder" in m:
+                name = str(m["placeholder"])
+                out += conversation(inputs.get(name), name)
+                continue
+            turn = wire_message(m)
+            if isinstance(m.get("content"), str):
+                turn["content"] = render(m["content"], inputs)
+            out.append(turn)
+        return out
 
 
 def _check_prompt(prompt: Prompt) -> None:
     doc = prompt.doc
     assert doc is not None
     declared = set(prompt.inputs)
+    check_messages(prompt.messages, prompt.inputs, doc)
     for i, m in enumerate(prompt.messages):
         try:
-            used = variables(m["content"])
+            used = variables(m.get("content") or "")
         except TemplateSyntaxError as e:
             line, col = doc.where(("messages", i, "content"))
             raise TemplateError(f"messages[{i}].content: {e}", file=str(doc.path), line=line,
@@ -133,6 +162,7 @@ def _check_prompt(prompt: Prompt) -> None:
                     f"messages[{i}].content uses {{{{{v}}}}} but it is not declared; "
                     f"add '{v}' to inputs (declared: {', '.join(sorted(declared)) or 'none'})",
                     file=str(doc.path), line=line, column=col)
+    prompt.tools  # noqa: B018  (read and checked now: an error surfaces before any model call)
     schema = prompt.output_schema
     if schema is not None:
         check_json_schema(schema, doc, ("output", "schema"))
@@ -148,50 +178,6 @@ def _check_prompt(prompt: Prompt) -> None:
             check_json_schema(a["value"], doc, ("assertions", i, "value"))
         if a["type"] == "json_schema" and a.get("value") is None and schema is None:
             raise doc.error(("assertions", i), "json_schema needs a value or output.schema in the prompt")
-
-
-def check_json_schema(schema: Any, doc: Document, path: tuple[str | int, ...]) -> None:
-    import jsonschema
-
-    try:
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-    except jsonschema.SchemaError as e:
-        where = path + tuple(e.absolute_path)
-        raise doc.error(where, f"invalid JSON Schema at {'.'.join(map(str, where))}: {e.message}") from None
-    for where, ref in _refs(schema, ()):
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise doc.error(path + where, f"$ref {ref!r} points outside this schema; only local refs (#/...) are "
-                                          "resolved, so that checking a schema never reaches the network")
-        if not _pointer_ok(schema, ref[1:]):
-            raise doc.error(path + where, f"$ref {ref!r} points at nothing in this schema; fix the path")
-
-
-def _refs(node: Any, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
-    out: list[tuple[tuple[str | int, ...], Any]] = []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "$ref":
-                out.append(((*where, k), v))
-            else:
-                out += _refs(v, (*where, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _refs(v, (*where, i))
-    return out
-
-
-def _pointer_ok(schema: Any, pointer: str) -> bool:
-    node = schema
-    for raw in [p for p in pointer.split("/") if p]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
 
 
 def check_assertion(a: dict[str, Any], doc: Document, path: tuple[str | int, ...]) -> None:

@@ -1,0 +1,52 @@
+"""JSON Schemas written by users (an output schema, a json_schema assertion's value, a tool's parameters):
+checked to be valid schemas, with only local ``$ref``s, so that checking one never reaches the network."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from promptloop.repo.files import Document
+
+
+def check_json_schema(schema: Any, doc: Document, path: tuple[str | int, ...]) -> None:
+    import jsonschema
+
+    try:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        where = path + tuple(e.absolute_path)
+        raise doc.error(where, f"invalid JSON Schema at {'.'.join(map(str, where))}: {e.message}") from None
+    for where, ref in _refs(schema, ()):
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise doc.error(path + where, f"$ref {ref!r} points outside this schema; only local refs (#/...) are "
+                                          "resolved, so that checking a schema never reaches the network")
+        if not _pointer_ok(schema, ref[1:]):
+            raise doc.error(path + where, f"$ref {ref!r} points at nothing in this schema; fix the path")
+
+
+def _refs(node: Any, where: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Any]]:
+    out: list[tuple[tuple[str | int, ...], Any]] = []
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "$ref":
+                out.append(((*where, k), v))
+            else:
+                out += _refs(v, (*where, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _refs(v, (*where, i))
+    return out
+
+
+def _pointer_ok(schema: Any, pointer: str) -> bool:
+    node = schema
+    for raw in [p for p in pointer.split("/") if p]:
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
