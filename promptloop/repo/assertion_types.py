@@ -77,4 +77,8 @@ TYPES: dict[str, AssertionType] = {t.name: t for t in (
     AssertionType("llm_judge", hard=False, value=_optional(
         lambda v: isinstance(v, str), "llm_judge's `value:` is the rubric, as text")),
     AssertionType("python", hard=False, value=_python),
+    AssertionType("tool_call", needs_expected=True, value=_optional(
+        lambda v: isinstance(v, list) and all(isinstance(c, dict) and "name" in c for c in v),
+        "tool_call's `value:` is the list of expected calls, [{name, arguments}] (or leave it out to use the "
+        "case's expected tool_calls)")),
 )}

@@ -14,6 +14,7 @@ from promptloop.model.client import Completion, ModelClient, Request
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Assertion, Case, Prompt
 from promptloop.scoring import assertions as A
+from promptloop.scoring.assertions.tools import describe_calls
 
 Progress = Callable[[int, int], None]
 
@@ -35,6 +36,7 @@ class CaseResult:
     cost_usd: float | None = None
     latency_s: float = 0.0
     cached: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -51,7 +53,12 @@ class CaseResult:
 
 
 def default_assertions(prompt: Prompt, case: Case) -> list[Assertion]:
+    """The checks a case gets: the prompt's and its own; a case expecting tool calls is checked for them;
+    one with only an expected value, with equals."""
     found = [*prompt.assertions, *case.assertions]
+    expects_calls = isinstance(case.expected, dict) and "tool_calls" in case.expected
+    if expects_calls and not any(a.type == "tool_call" for a in found):
+        found.append(Assertion("tool_call"))
     if not found and case.expected is not None:
         found = [Assertion("equals")]
     return found
@@ -74,6 +81,10 @@ def request_params(prompt: Prompt, sample: int = 0) -> dict[str, Any]:
                                      "json_schema": {"name": "output", "schema": schema, "strict": False}}
     elif prompt.output.get("format") == "json":
         params["response_format"] = {"type": "json_object"}
+    if prompt.tools:
+        params["tools"] = prompt.tools
+        if prompt.tool_choice is not None:
+            params["tool_choice"] = prompt.tool_choice
     return params
 
 
@@ -128,7 +139,8 @@ class Scorer:
     client: ModelClient
 
     async def score(self, out: CaseResult, case: Case) -> None:
-        ctx = A.Context(output_schema=self.prompt.output_schema, root=self.root)
+        ctx = A.Context(output_schema=self.prompt.output_schema, root=self.root, tool_calls=out.tool_calls,
+                        tools=self.prompt.tools)
         checks = default_assertions(self.prompt, case)
         hard = [a for a in checks if A.REGISTRY[a.type].hard]
         soft = [a for a in checks if not A.REGISTRY[a.type].hard]
@@ -162,7 +174,8 @@ class Scorer:
         out.output_tokens += c.output_tokens
         if c.cost_usd is not None:
             out.cost_usd = (out.cost_usd or 0.0) + c.cost_usd
-        return A.run(out.output, a, case, A.Context(ctx.output_schema, ctx.root, judge_text=c.text))
+        return A.run(out.output, a, case, A.Context(ctx.output_schema, ctx.root, judge_text=c.text,
+                                                    tool_calls=ctx.tool_calls, tools=ctx.tools))
 
 
 async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, model: ModelRef, judge: ModelRef,
@@ -189,6 +202,9 @@ async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, m
             out.error = str(e)
         else:
             out.output, out.cached, out.latency_s = read_choice(prompt, c.text), c.cached, c.latency_s
+            out.tool_calls = c.tool_calls
+            if c.tool_calls and not out.output.strip():  # what reports show as the answer
+                out.output = describe_calls(c.tool_calls)
             out.input_tokens, out.output_tokens, out.cost_usd = c.input_tokens, c.output_tokens, c.cost_usd
             await scorer.score(out, case)
         done += 1

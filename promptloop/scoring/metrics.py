@@ -33,6 +33,7 @@ class Summary:
     error_messages: list[str] = field(default_factory=list)  # distinct, first few
     metrics: dict[str, float | None] = field(default_factory=dict)
     labels: dict[str, dict[str, int]] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # e.g. "tools": per tool, expected and right calls
     per_case: dict[str, float] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
 
@@ -78,6 +79,7 @@ def summarise(all_results: list[CaseResult]) -> Summary:
             s.metrics.update(done.metrics)
             if done.labels is not None:
                 s.labels = done.labels
+            s.details.update(done.details)
 
     latencies = [r.latency_s for r in results]
     costs = [r.cost_usd for r in all_results if r.cost_usd is not None]

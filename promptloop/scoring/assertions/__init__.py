@@ -7,7 +7,7 @@ the family it belongs to (a test keeps the two sets equal); a type with metrics 
 ``@aggregator("name")`` there (``scoring/metrics.py`` calls it).
 """
 
-from promptloop.scoring.assertions import judge, numeric, python, structure, text
+from promptloop.scoring.assertions import judge, numeric, python, structure, text, tools
 from promptloop.scoring.assertions.base import (
     AGGREGATORS,
     REGISTRY,
@@ -47,4 +47,5 @@ __all__ = [
     "run",
     "structure",
     "text",
+    "tools",
 ]

@@ -31,6 +31,8 @@ class Context:
     output_schema: dict[str, Any] | None = None
     root: Path | None = None
     judge_text: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # the answer's calls (model.request.tool_call)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the tools the prompt declares
 
 
 Check = Callable[[str, Assertion, Case, Context], Result]
@@ -60,6 +62,7 @@ class Aggregated:
 
     metrics: dict[str, float | None]
     labels: dict[str, dict[str, int]] | None = None
+    details: dict[str, Any] = field(default_factory=dict)  # further tables, by name (e.g. per tool)
 
 
 @dataclass(frozen=True)

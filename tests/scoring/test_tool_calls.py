@@ -1,0 +1,163 @@
+"""Tool-calling prompts end to end against an OpenAI-compatible server that answers with tool calls."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from promptloop.cli import app
+from promptloop.errors import ConfigError
+from promptloop.repo.config import load_config
+from promptloop.repo.prompts import load_prompt
+from promptloop.testing import FakeServer
+from tests.conftest import point_at
+
+PROMPT = """\
+description: Answer weather questions with the tools.
+inputs: [question, history]
+messages:
+  - role: system
+    content: You answer weather questions. Call a tool when you need data.
+  - placeholder: history
+  - role: user
+    content: "{{question}}"
+tools:
+  - type: function
+    function:
+      name: get_weather
+      description: The current weather in a city.
+      parameters:
+        type: object
+        properties:
+          city: {type: string}
+          unit: {type: string, enum: [celsius, fahrenheit]}
+        required: [city]
+  - type: function
+    function:
+      name: get_time
+      description: The local time in a city.
+      parameters: {type: object, properties: {city: {type: string}}, required: [city]}
+tool_choice: auto
+"""
+
+GOLDEN = """\
+cases:
+  - id: right
+    inputs: {question: "Weather in Paris?", history: []}
+    expected: {tool_calls: [{name: get_weather, arguments: {city: Paris, unit: {one_of: [celsius], optional: true}}}]}
+  - id: wrong-args
+    inputs: {question: "Weather in Lyon?", history: []}
+    expected: {tool_calls: [{name: get_weather, arguments: {city: Lyon}}]}
+  - id: wrong-tool
+    inputs: {question: "Weather in Rome?", history: []}
+    expected: {tool_calls: [{name: get_weather, arguments: {city: Rome}}]}
+  - id: broken-json
+    inputs: {question: "Weather in Oslo?", history: []}
+    expected: {tool_calls: [{name: get_weather, arguments: {city: Oslo}}]}
+  - id: text
+    inputs: {question: "Weather in Kyiv?", history: []}
+    expected: {tool_calls: [{name: get_weather, arguments: {city: Kyiv}}]}
+  - id: unwanted
+    inputs: {question: "Say hello.", history: []}
+    expected: {tool_calls: []}
+  - id: parallel
+    inputs:
+      question: "And the time in both?"
+      history:
+        - {role: user, content: "Weather in Paris and Rome?"}
+        - role: assistant
+          tool_calls:
+            - {id: c1, name: get_weather, arguments: {city: Paris}}
+            - {id: c2, name: get_weather, arguments: {city: Rome}}
+        - {role: tool, tool_call_id: c1, content: "18 C, sunny"}
+        - {role: tool, tool_call_id: c2, content: "25 C, clear"}
+        - {role: assistant, content: "Paris 18 C, Rome 25 C."}
+    expected: {tool_calls: [{name: get_time, arguments: {city: Paris}}, {name: get_time, arguments: {city: Rome}}]}
+"""
+
+
+def answer(body: dict) -> object:
+    q = body["messages"][-1]["content"]
+    call = lambda name, args: {"name": name, "arguments": args}  # noqa: E731
+    return {
+        "Weather in Paris?": {"tool_calls": [call("get_weather", {"city": "paris", "unit": "celsius"})]},
+        "Weather in Lyon?": {"tool_calls": [call("get_weather", {"city": "Lille"})]},
+        "Weather in Rome?": {"tool_calls": [call("get_time", {"city": "Rome"})]},
+        "Weather in Oslo?": {"tool_calls": [call("get_weather", '{"city": "Oslo"')]},
+        "Weather in Kyiv?": "I think it is cold in Kyiv.",
+        "Say hello.": {"tool_calls": [call("get_time", {"city": "Nowhere"})]},
+        # parallel calls in the other order: still right
+        "And the time in both?": {"tool_calls": [call("get_time", {"city": "Rome"}),
+                                                 call("get_time", {"city": "Paris"})]},
+    }[q]
+
+
+@pytest.fixture
+def weather(repo):
+    (repo / "prompts" / "weather.yaml").write_text(PROMPT)
+    (repo / "golden" / "weather.yaml").write_text(GOLDEN)
+    return repo
+
+
+def test_a_tool_calling_prompt_is_scored_call_by_call(cli, weather):
+    with FakeServer(answer=answer) as server:
+        point_at(weather, server.api_base)
+        r = cli.invoke(app, ["-C", str(weather), "eval", "weather", "--json"])
+    data = json.loads(r.stdout)
+    by = {x["id"]: x for x in data["results"]}
+    assert {i for i, x in by.items() if x["passed"]} == {"right", "parallel"}
+    assert "wrong-args" in by and "city Lille ≠ Lyon" in by["wrong-args"]["reason"]
+    assert "called get_time, expected get_weather" in by["wrong-tool"]["reason"]
+    assert "arguments are not a JSON object" in by["broken-json"]["reason"]
+    assert "answered in text instead of calling get_weather" in by["text"]["reason"]
+    assert "called get_time where no tool call was wanted" in by["unwanted"]["reason"]
+    m = data["metrics"]
+    # selection right in: right, wrong-args, broken-json, parallel (4 of 7)
+    assert m["tool_selection_accuracy"] == pytest.approx(4 / 7)
+    # arguments: right 1 tp (unit optional, given right: 2 tp), wrong-args 1 fp 1 fn, parallel 2 tp,
+    # wrong-tool 1 fn, broken-json 1 fn, text 1 fn
+    assert (m["tool_arg_precision"], m["tool_arg_recall"]) == pytest.approx((4 / 5, 4 / 8))
+    assert m["invalid_call_rate"] == pytest.approx(1 / 7)  # one of the seven calls made
+    assert data["tools"] == {"get_time": {"expected": 2, "right": 2}, "get_weather": {"expected": 4, "right": 1}}
+    # the request carried the tools, tool_choice and the conversation in the API's shape
+    sent = next(b for b in server.requests if b["messages"][-1]["content"] == "And the time in both?")
+    assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather", "get_time"]
+    assert sent["tool_choice"] == "auto"
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "tool", "tool", "assistant", "user"]
+    assert json.loads(sent["messages"][2]["tool_calls"][1]["function"]["arguments"]) == {"city": "Rome"}
+    assert r.exit_code == 0  # no thresholds and no critical case in this repo: the failures are reported, not gated
+
+
+def test_a_call_that_breaks_the_tool_schema_fails_with_the_schema_error(cli, weather):
+    with FakeServer(answer=lambda b: {"tool_calls": [{"name": "get_weather", "arguments": {"city": 7}}]}) as server:
+        point_at(weather, server.api_base)
+        r = cli.invoke(app, ["-C", str(weather), "eval", "weather", "-k", "right", "--json"])
+    result = json.loads(r.stdout)["results"][0]
+    assert not result["passed"] and "get_weather's arguments do not match its parameters at city" in result["reason"]
+
+
+@pytest.mark.parametrize("edit,problem", [
+    (lambda t: t.replace("name: get_time", "name: get_weather"), "tool 'get_weather' is declared twice"),
+    (lambda t: t.replace("required: [city]\n  - type", "required: 5\n  - type"), "invalid JSON Schema"),
+    (lambda t: t.replace("tool_choice: auto", "tool_choice: {type: function, function: {name: nope}}"),
+     "tool_choice names 'nope', which is not a declared tool"),
+    (lambda t: t.replace("inputs: [question, history]", "inputs: [question]"), "placeholder 'history' is not declared"),
+])
+def test_validate_checks_tools(cli, weather, edit, problem):
+    (weather / "prompts" / "weather.yaml").write_text(edit(PROMPT))
+    r = cli.invoke(app, ["-C", str(weather), "validate"])
+    assert r.exit_code == 2 and problem in r.output and "weather.yaml:" in r.output
+
+
+def test_tools_can_live_in_a_file_of_their_own(weather):
+    tools = PROMPT.split("tools:\n", 1)[1].split("tool_choice:")[0]
+    (weather / "tools").mkdir()
+    (weather / "tools" / "weather.yaml").write_text("\n".join(line[2:] for line in tools.splitlines()) + "\n")
+    prompt_text = PROMPT.replace("tools:\n" + tools, "tools: ../tools/weather.yaml\n")
+    (weather / "prompts" / "weather.yaml").write_text(prompt_text)
+    prompt = load_prompt(load_config(weather), "weather")
+    assert [t["function"]["name"] for t in prompt.tools] == ["get_weather", "get_time"]
+    (weather / "tools" / "weather.yaml").write_text("- {type: function, function: {name: 'bad name!'}}\n")
+    with pytest.raises(ConfigError, match=r"tools/weather\.yaml:1"):
+        _ = load_prompt(load_config(weather), "weather").tools
