@@ -73,7 +73,16 @@ class LocalEngine:
             kwargs["top_p"] = float(params["top_p"])
         if params.get("stop"):
             kwargs["stop"] = params["stop"]
-        choices = closed_set(params.get("response_format"))
+        tools = params.get("tools") if params.get("tool_choice") != "none" else None
+        grammar = tool_grammar(tools, params.get("tool_choice")) if tools else None
+        if grammar is not None:
+            # A call that parses, to a declared tool, with arguments matching its parameters: even this model.
+            from llama_cpp import LlamaGrammar
+
+            kwargs["grammar"] = LlamaGrammar.from_string(grammar, verbose=False)
+            kwargs["max_tokens"] = max(kwargs["max_tokens"], 256)
+            messages = with_tools(messages, tools or [])
+        choices = closed_set(params.get("response_format")) if grammar is None else None
         if choices is not None:
             # Exactly one of the choices, in the JSON shape hosted models return: no room for anything else.
             from llama_cpp import LlamaGrammar
@@ -81,7 +90,7 @@ class LocalEngine:
             key, values = choices
             kwargs["grammar"] = LlamaGrammar.from_string(choice_grammar(key, values), verbose=False)
             kwargs["max_tokens"] = max(kwargs["max_tokens"], 16 + max(len(v) for v in values))
-        else:
+        elif grammar is None:
             fmt = response_format(params.get("response_format"))
             if fmt is not None:
                 kwargs["response_format"] = fmt
@@ -91,9 +100,11 @@ class LocalEngine:
             out = self._llm.create_chat_completion(messages=messages, **kwargs)
         choice = out["choices"][0]
         usage = out.get("usage") or {}
-        return {"text": choice["message"].get("content") or "", "finish_reason": choice.get("finish_reason"),
+        text = choice["message"].get("content") or ""
+        calls = read_call(text, tools) if grammar is not None else []
+        return {"text": "" if calls else text, "finish_reason": "tool_calls" if calls else choice.get("finish_reason"),
                 "input_tokens": int(usage.get("prompt_tokens", 0)),
-                "output_tokens": int(usage.get("completion_tokens", 0))}
+                "output_tokens": int(usage.get("completion_tokens", 0)), "tool_calls": calls}
 
 
 def closed_set(fmt: Any) -> tuple[str, list[str]] | None:
@@ -130,6 +141,58 @@ def response_format(fmt: Any) -> dict[str, Any] | None:
     if fmt.get("type") == "json_object":
         return {"type": "json_object", **({"schema": fmt["schema"]} if "schema" in fmt else {})}
     return None
+
+
+def tool_grammar(tools: list[dict[str, Any]], choice: Any) -> str:
+    """A GBNF grammar for one call ``{"name": ..., "arguments": {...}}`` of a declared tool with arguments
+    matching its parameters schema (``tool_choice`` required or one function); with ``auto``, plain text
+    (not starting with a brace) is admitted too."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    only = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+    alternatives = [{"type": "object", "properties": {
+        "name": {"const": t["function"]["name"]},
+        "arguments": t["function"].get("parameters") or {"type": "object"}}, "required": ["name", "arguments"]}
+        for t in tools if only is None or t["function"]["name"] == only]
+    call = json_schema_to_gbnf(json.dumps({"oneOf": alternatives} if len(alternatives) > 1 else alternatives[0]))
+    if choice in ("required", None) or isinstance(choice, dict):
+        return call
+    return call.replace("root ::=", "call ::=", 1) + 'root ::= call | text\ntext ::= [^{] [^{]*\n'
+
+
+def with_tools(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as this model's plain chat template takes it: the tools described in the system turn,
+    earlier calls and their results as text."""
+    listing = "\n".join(f"- {t['function']['name']}: {t['function'].get('description', '')} arguments: "
+                        f"{json.dumps((t['function'].get('parameters') or {}).get('properties', {}))}" for t in tools)
+    note = ("You can call these tools by answering with JSON {\"name\": ..., \"arguments\": {...}}:\n" + listing)
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        content = m.get("content") or ""
+        if m.get("tool_calls"):
+            calls = "; ".join(f"{c['function']['name']}({c['function']['arguments']})" for c in m["tool_calls"])
+            out.append({"role": "assistant", "content": (content + "\n" if content else "") + f"Called {calls}"})
+        elif m.get("role") == "tool":
+            out.append({"role": "user", "content": f"Result of call {m.get('tool_call_id', '')}: {content}"})
+        else:
+            out.append({"role": m.get("role", "user"), "content": content})
+    if out and out[0]["role"] == "system":
+        out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + note}
+    else:
+        out.insert(0, {"role": "system", "content": note})
+    return out
+
+
+def read_call(text: str, tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The call in a grammar-constrained answer, as ``{id, name, arguments}``; none when it answered in text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    names = {t["function"]["name"] for t in tools or []}
+    if not isinstance(value, dict) or value.get("name") not in names:
+        return []
+    return [{"id": "call_0", "name": value["name"], "arguments": value.get("arguments", {})}]
 
 
 _engines: dict[str, LocalEngine] = {}

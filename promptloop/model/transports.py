@@ -10,7 +10,7 @@ from promptloop.errors import ModelConfigError, ModelError
 from promptloop.masking import redact_text
 from promptloop.model.embedded import check_available, engine
 from promptloop.model.fast import OpenAICompatible
-from promptloop.model.request import Completion, Request
+from promptloop.model.request import Completion, Request, tool_call
 from promptloop.model.routes import LiteLLM, Route, SessionSource, Transport, env_base, reachable
 
 
@@ -40,7 +40,8 @@ class Embedded:
         except Exception as e:  # llama.cpp raises bare ValueErrors, e.g. on a too-long prompt
             raise ModelConfigError(f"{request.model}: {e}", model=request.model) from None
         return Completion(text=out["text"], model=request.model, input_tokens=out["input_tokens"],
-                          output_tokens=out["output_tokens"], cost_usd=0.0)
+                          output_tokens=out["output_tokens"], cost_usd=0.0,
+                          tool_calls=[tool_call(c["name"], c["arguments"], c["id"]) for c in out.get("tool_calls", [])])
 
     def endpoint(self, route: Route) -> str:
         return "in-process (llama.cpp)"

@@ -162,3 +162,36 @@ def test_a_closed_set_request_becomes_an_exact_grammar():
     assert grammar == 'root ::= "{\\"answer\\": " ( "\\"positive\\"" | "\\"say \\\\\\"no\\\\\\"\\"" ) "}"\n'
     LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
     assert closed_set({"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}) is None
+
+
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
+                                           "parameters": {"type": "object", "properties": {
+                                               "city": {"type": "string"},
+                                               "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+                                               "required": ["city"]}}},
+         {"type": "function", "function": {"name": "get_time", "description": "The local time in a city.",
+                                           "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                          "required": ["city"]}}}]
+
+
+def test_tool_choice_required_always_gives_a_valid_call_to_a_declared_tool():
+    """The tools become a grammar: the 135M model's every answer is a call that parses, names a declared
+    tool, and has arguments matching that tool's parameters."""
+    import jsonschema
+
+    questions = ["What's the weather in Paris?", "What time is it in Tokyo?", "hello", "Tell me a joke.",
+                 "Is it raining in Lima, in fahrenheit?"]
+    params = {"temperature": 0, "max_tokens": 5, "seed": 1, "tools": TOOLS, "tool_choice": "required"}
+
+    async def go():
+        async with LM() as lm:
+            return [await lm.complete(Request("local/smollm2", [
+                {"role": "system", "content": "Use the tools."}, {"role": "user", "content": q}], params))
+                for q in questions]
+
+    by_name = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
+    for c in asyncio.run(go()):
+        assert len(c.tool_calls) == 1 and c.text == ""
+        call = c.tool_calls[0]
+        assert call["name"] in by_name and isinstance(call["arguments"], dict)
+        jsonschema.validate(call["arguments"], by_name[call["name"]])
