@@ -84,7 +84,7 @@ class Candidate:
 
     @property
     def text(self) -> str:
-        return "\n".join(m["content"] for m in self.messages)
+        return "\n".join(text_of(m) for m in self.messages)
 
 
 def candidate_id(messages: list[dict[str, str]], output: dict[str, Any] | None = None) -> str:
@@ -113,8 +113,14 @@ def _clip(value: Any, n: int = MAX_FIELD_CHARS) -> str:
     return text if len(text) <= n else text[: n - 15] + " …[truncated]"
 
 
-def instruction_index(messages: list[dict[str, str]]) -> int | None:
-    return next((i for i, m in enumerate(messages) if m["role"] == "system"), None)
+def text_of(m: dict[str, Any]) -> str:
+    """A message item's text: a turn's content, nothing for a tool-call turn or a placeholder."""
+    content = m.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def instruction_index(messages: list[dict[str, Any]]) -> int | None:
+    return next((i for i, m in enumerate(messages) if m.get("role") == "system"), None)
 
 
 def with_instructions(messages: list[dict[str, str]], instructions: str) -> list[dict[str, str]]:
@@ -136,13 +142,27 @@ def describe_checks(prompt: Prompt) -> str:
         lines.append(f"- {desc}")
     if prompt.output_schema:
         lines.append(f"- output JSON Schema: {_clip(prompt.output_schema, 800)}")
+    if prompt.tools:
+        lines.append("- when a case expects tool calls: the right tools, with the right arguments")
     return "\n".join(lines) or "- equals the expected output"
+
+
+def describe_tools(prompt: Prompt) -> str:
+    """The tools the model may call, for the proposer: fixed, so a rewrite can only say when to use them."""
+    if not prompt.tools:
+        return ""
+    listing = json.dumps([{"name": t["function"]["name"], "description": t["function"].get("description", ""),
+                           "parameters": t["function"].get("parameters", {})} for t in prompt.tools],
+                         ensure_ascii=False, indent=1)
+    return ("\nThe model may call these tools (their names and parameters are fixed and cannot change; the "
+            "instructions may say when and how to use them):\n<data>\n" + _clip(listing, 3000).replace("<", "\\u003c")
+            + "\n</data>")
 
 
 def meta_messages(base: list[dict[str, str]], prompt: Prompt, failures: list[dict[str, Any]],
                   history: list[dict[str, Any]], n: int) -> list[dict[str, str]]:
     i = instruction_index(base)
-    instructions = base[i]["content"] if i is not None else ""
+    instructions = text_of(base[i]) if i is not None else ""
     blocks, used = [], 0
     for f in failures:
         data = json.dumps({"input": {k: _clip(v) for k, v in f["inputs"].items()},
@@ -155,8 +175,10 @@ def meta_messages(base: list[dict[str, str]], prompt: Prompt, failures: list[dic
         blocks.append(block)
         used += len(block)
     hist = "\n".join(f"- score {h['score']:.2f}: {_clip(h['rationale'], 200)}" for h in history[-6:]) or "(none)"
-    user_template = "\n---\n".join(m["content"] for m in base if m["role"] != "system")
-    task = f"{prompt.description}\nThe user message template is:\n{_clip(user_template, 1500)}"
+    user_template = "\n---\n".join(f"(earlier turns of the conversation: {m['placeholder']})" if "placeholder" in m
+                                    else text_of(m) for m in base if m.get("role") not in ("system", "tool")
+                                    and not m.get("tool_calls"))
+    task = f"{prompt.description}\nThe user message template is:\n{_clip(user_template, 1500)}{describe_tools(prompt)}"
     text = META_PROMPT.format(instructions=instructions, task=task, checks=describe_checks(prompt),
                               failures="\n".join(blocks) or "(none)", history=hist, n=n)
     return [{"role": "user", "content": text}]
@@ -183,6 +205,26 @@ def parse_proposals(text: str, base: list[dict[str, str]], parent: str | None,
     return out
 
 
+def demo_calls(expected: Any) -> list[dict[str, Any]] | None:
+    """The calls a demonstration shows for a case that expects tool calls: each argument's first acceptable
+    value, optional ones without a value left out. None for a case that expects no call or no calls at all."""
+    calls = expected.get("tool_calls") if isinstance(expected, dict) else None
+    if not isinstance(calls, list) or not calls:
+        return None
+    out = []
+    for i, c in enumerate(calls):
+        args = {}
+        for key, spec in (c.get("arguments") or {}).items():
+            if isinstance(spec, dict) and spec and set(spec) <= {"one_of", "optional"}:
+                values = spec.get("one_of") or []
+                if values:
+                    args[key] = values[0]
+            else:
+                args[key] = spec
+        out.append({"id": f"demo_{i}", "name": c["name"], "arguments": args})
+    return out
+
+
 def demo_answer(prompt: Prompt, expected: Any) -> str:
     if isinstance(expected, (dict, list)):
         return json.dumps(expected, ensure_ascii=False)
@@ -193,13 +235,20 @@ def demo_answer(prompt: Prompt, expected: Any) -> str:
 
 def with_demos(base: list[dict[str, str]], prompt: Prompt, demos: list[Case]) -> list[dict[str, str]]:
     """Insert demonstrations as user/assistant turns before the final user message."""
-    last = max(i for i, m in enumerate(base) if m["role"] == "user")
-    turns: list[dict[str, str]] = []
+    last = max(i for i, m in enumerate(base) if m.get("role") == "user")
+    turns: list[dict[str, Any]] = []
     for case in demos:
         # Demonstration text is data: literal, so a case input holding "{{review}}" is never re-rendered.
-        turns.append({"role": "user", "content": literal(render(base[last]["content"], case.inputs)),
-                      "example": case.id})
-        turns.append({"role": "assistant", "content": literal(demo_answer(prompt, case.expected)), "example": case.id})
+        inputs = {k: v for k, v in case.inputs.items() if k not in prompt.placeholders}
+        turns.append({"role": "user", "content": literal(render(text_of(base[last]), inputs)), "example": case.id})
+        calls = demo_calls(case.expected)
+        if calls is None:
+            turns.append({"role": "assistant", "content": literal(demo_answer(prompt, case.expected)),
+                          "example": case.id})
+            continue
+        # A whole exchange: the user turn, the assistant's calls, and a result for each (the API requires one).
+        turns.append({"role": "assistant", "tool_calls": calls, "example": case.id})
+        turns += [{"role": "tool", "tool_call_id": c["id"], "content": "(result)", "example": case.id} for c in calls]
     return [*base[:last], *turns, *base[last:]]
 
 
@@ -209,7 +258,11 @@ def pick_demos(pool: list[Case], k: int, seed: int) -> list[Case]:
     rng = random.Random(seed)
     groups: dict[str, list[Case]] = {}
     for case in pool:
-        groups.setdefault(as_text(case.expected), []).append(case)
+        calls = demo_calls(case.expected)
+        if calls is None and isinstance(case.expected, dict) and "tool_calls" in case.expected:
+            continue  # expects no call: there is no answer to demonstrate
+        key = ",".join(c["name"] for c in calls) if calls else as_text(case.expected)  # balanced across tools
+        groups.setdefault(key, []).append(case)
     for cases in groups.values():
         rng.shuffle(cases)
     order = list(groups)
@@ -252,7 +305,7 @@ def format_variant(base: list[dict[str, str]], prompt: Prompt, parent: str | Non
     if line is None:
         return None
     i = instruction_index(base)
-    current = base[i]["content"] if i is not None else ""
+    current = text_of(base[i]) if i is not None else ""
     if line in current:
         return None
     return make(with_instructions(base, current.rstrip("\n") + ("\n" if current else "") + line + "\n"),
@@ -269,7 +322,7 @@ def degenerate(candidate: Candidate, prompt: Prompt) -> str | None:
     if candidate.origin != "proposer":
         return None
     i = instruction_index(candidate.messages)
-    text = candidate.messages[i]["content"].strip() if i is not None else ""
+    text = text_of(candidate.messages[i]).strip() if i is not None else ""
     if len(text) < 3:
         return "degenerate proposal: empty"
     if any(p in text or p in candidate.rationale for p in PLACEHOLDERS) or (text.startswith("<") and \
@@ -280,7 +333,7 @@ def degenerate(candidate: Candidate, prompt: Prompt) -> str | None:
     if "```" in text or text.startswith(("def ", "import ", "{", "[")):
         return "degenerate proposal: code or JSON instead of instructions"
     j = instruction_index(prompt.messages)
-    if j is not None and text == prompt.messages[j]["content"].strip():
+    if j is not None and text == text_of(prompt.messages[j]).strip():
         return "degenerate proposal: the current instructions unchanged"
     return None
 
@@ -293,12 +346,12 @@ def guard(candidate: Candidate, prompt: Prompt, protected: list[Case], max_chars
     used: set[str] = set()
     for m in candidate.messages:
         try:
-            used.update(variables(m["content"]))
+            used.update(variables(text_of(m)))
         except TemplateSyntaxError as e:
             return f"template error: {e}"
     original: set[str] = set()
     for m in prompt.messages:
-        original.update(variables(m["content"]))
+        original.update(variables(text_of(m)))
     if original - used:
         return f"drops template variable(s) {', '.join(sorted(original - used))}"
     if used - set(prompt.inputs):

@@ -27,6 +27,7 @@ from promptloop.optimize.candidates import (
     meta_messages,
     parse_proposals,
     proposal_format,
+    text_of,
 )
 from promptloop.optimize.events import Baseline, CandidateScored, Estimate, Note, Round, Stage, Watcher
 from promptloop.optimize.outcome import Options, Outcome, Plan, Scored
@@ -100,7 +101,7 @@ class Optimizer:
         n = len(self.cases)
         per_round = 1 + self.o.candidates * n * self.o.repeat
         calls = n * self.o.repeat + self.o.rounds * per_round
-        chars = sum(len(m["content"]) for m in self.prompt.messages) + 200
+        chars = sum(len(text_of(m)) for m in self.prompt.messages) + 200
         return Plan(cases=n, failures=len(failing), shown=shown, heldout=held, estimate_calls=calls,
                     estimate_tokens=calls * chars // 4)
 

@@ -99,11 +99,15 @@ def _messages_node(root: yaml.Node | None) -> yaml.SequenceNode:
     raise ValueError("no top-level messages: key")
 
 
-FIELDS = ("role", "content", "example")  # example: the golden case a demonstration turn was copied from
+# example: the golden case a demonstration turn was copied from; tool_calls: an assistant turn's calls (written as
+# JSON, which YAML reads as the same list); placeholder: where a case's conversation goes.
+FIELDS = ("placeholder", "role", "content", "tool_calls", "tool_call_id", "example")
+RAW = {"tool_calls"}  # written as JSON, never as a string scalar
 
 
 def _norm(m: Any) -> Message:
-    return {k: str(m[k]) for k in FIELDS if m.get(k) is not None}
+    return {k: json.dumps(m[k], ensure_ascii=False, sort_keys=True) if k in RAW else str(m[k])
+            for k in FIELDS if m.get(k) is not None}
 
 
 def _key(m: Message) -> tuple[str, ...]:
@@ -111,17 +115,14 @@ def _key(m: Message) -> tuple[str, ...]:
 
 
 def _flow_item(m: Message) -> str:
-    return "{" + ", ".join(f"{k}: {json.dumps(m[k], ensure_ascii=False)}" for k in FIELDS if k in m) + "}"
+    return "{" + ", ".join(f"{k}: {m[k] if k in RAW else json.dumps(m[k], ensure_ascii=False)}"
+                           for k in FIELDS if k in m) + "}"
 
 
 def _block_item(m: Message, dash_col: int, key_col: int, nl: str) -> str:
-    pad, keys = " " * dash_col, " " * key_col
-    content = scalar(str(m["content"]), key_col + 2, nl, flow=False)
-    out = (f"{pad}-{' ' * (key_col - dash_col - 1)}role: {scalar(str(m['role']), key_col + 2, nl, flow=False)}{nl}"
-           f"{keys}content: {content}{nl}")
-    if "example" in m:
-        out += f"{keys}example: {scalar(str(m['example']), key_col + 2, nl, flow=False)}{nl}"
-    return out
+    lines = [f"{k}: {m[k] if k in RAW else scalar(str(m[k]), key_col + 2, nl, flow=False)}" for k in FIELDS if k in m]
+    first = " " * dash_col + "-" + " " * (key_col - dash_col - 1)
+    return first + (nl + " " * key_col).join(lines) + nl
 
 
 def _rewrite_flow(text: str, seq: yaml.SequenceNode, old: list[Message], new: list[Message]) -> str:
@@ -141,7 +142,8 @@ def _rewrite_block(text: str, seq: yaml.SequenceNode, old: list[Message], new: l
             continue
         paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
         # In place only where both have the same fields; otherwise the items are replaced whole.
-        if any(set(old[i1 + k]) != set(new[j1 + k]) for k in range(paired)):
+        if any(set(old[i1 + k]) != set(new[j1 + k]) or any(old[i1 + k].get(f) != new[j1 + k].get(f) for f in RAW)
+               for k in range(paired)):
             paired = 0
         for k in range(paired):  # edit in place: only the scalars that changed
             item, m = items[i1 + k], new[j1 + k]
