@@ -11,7 +11,6 @@ from promptloop.errors import ConfigError, UsageError
 from promptloop.git.commits import git_blob_id
 from promptloop.repo.config import CONFIG_FILE, Config, config_from_text, find_root
 from promptloop.repo.prompts import Prompt, list_prompt_paths, prompt_from_text, resolve_prompt_path
-from promptloop.repo.template import render
 
 BUNDLE_FORMAT = 1
 
@@ -50,7 +49,7 @@ class LoadedPrompt:
         if missing:
             raise MissingInputs(f"prompt '{self.name}' needs input {', '.join(repr(m) for m in missing)} "
                                 f"(declared: {', '.join(self.prompt.inputs)})")
-        return [{"role": m["role"], "content": render(m["content"], inputs)} for m in self.prompt.messages]
+        return self.prompt.render(inputs)
 
     def request(self, **inputs: Any) -> dict[str, Any]:
         """Keyword arguments for ``litellm.completion``; the metadata lets a recorder name this version."""

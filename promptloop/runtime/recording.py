@@ -91,8 +91,12 @@ def _now() -> str:
 def record(prompt: LoadedPrompt, inputs: dict[str, Any], output: Any, *, model: str | None = None,
            latency_ms: float | None = None, tokens: dict[str, int] | None = None, cost_usd: float | None = None,
            session_id: str | None = None, user_id: str | None = None, metadata: dict[str, Any] | None = None,
-           sink: str | Path | TraceSink | None = None, trace_id: str | None = None) -> str:
-    """Append one call of ``prompt`` and return its trace id (for :func:`feedback`). Never raises."""
+           sink: str | Path | TraceSink | None = None, trace_id: str | None = None,
+           tool_calls: list[dict[str, Any]] | None = None) -> str:
+    """Append one call of ``prompt`` and return its trace id (for :func:`feedback`). Never raises.
+
+    An answer that calls tools is recorded with ``tool_calls=[{name, arguments, id}]`` (``output`` is then
+    its text, if any); it is stored as ``{"tool_calls": [...]}``, the shape a golden case expects."""
     tid = trace_id or uuid.uuid4().hex
     try:
         messages = prompt.render(**inputs)
@@ -104,6 +108,9 @@ def record(prompt: LoadedPrompt, inputs: dict[str, Any], output: Any, *, model: 
         "model": model or prompt.model, "parameters": {k: v for k, v in prompt.params.items() if k != "model"},
         "messages": messages, "inputs": dict(inputs), "output": output,
     }
+    if tool_calls:
+        calls = [{k: c[k] for k in ("id", "name", "arguments") if c.get(k) is not None} for c in tool_calls]
+        entry["output"] = {"tool_calls": calls, **({"content": output} if output else {})}
     optional = {"latency_ms": latency_ms, "cost_usd": cost_usd, "session_id": session_id, "user_id": user_id,
                 "metadata": metadata, "tokens": {k: v for k, v in (tokens or {}).items() if k in ("input", "output")}
                 or None}

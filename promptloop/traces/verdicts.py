@@ -101,13 +101,22 @@ class Matcher:
     @staticmethod
     def _recover(prompt: Prompt, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
         template = prompt.messages
+        found: dict[str, Any] = {}
+        holes = [i for i, t in enumerate(template) if "placeholder" in t]
+        if len(holes) > 1:
+            return None  # which turns fill which placeholder is not decidable from the messages alone
+        if holes:  # the turns between the template's head and tail are the case's conversation
+            i, tail = holes[0], len(template) - holes[0] - 1
+            if len(messages) < len(template) - 1:
+                return None
+            found[str(template[i]["placeholder"])] = messages[i:len(messages) - tail]
+            template, messages = [*template[:i], *template[i + 1:]], [*messages[:i], *messages[len(messages) - tail:]]
         if len(template) != len(messages):
             return None
-        found: dict[str, Any] = {}
         for t, m in zip(template, messages, strict=False):
-            if t["role"] != m.get("role"):
+            if t.get("role") != m.get("role"):
                 return None
-            values = recover(t["content"], str(m.get("content", "")))
+            values = recover(str(t.get("content") or ""), str(m.get("content") or ""))
             if values is None:
                 return None
             for k, v in values.items():

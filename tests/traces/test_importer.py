@@ -11,6 +11,11 @@ import pytest
 from promptloop.flows.ingest import import_files
 from promptloop.traces.store import TraceStore, store_path
 
+
+def without_ids(calls: list[dict]) -> list[dict]:
+    return [{k: v for k, v in c.items() if k != "id"} for c in calls]
+
+
 FIX = Path(__file__).parent.parent / "fixtures" / "traces"
 
 
@@ -32,7 +37,8 @@ def test_openai_chat_log_with_tool_calls(config):
     assert s.imported == 13 and s.duplicates == 0 and s.skipped == 0
     t = traces["openai:chatcmpl-9stUCA2DFu5JlHuj9RGC8Z6SCAPf9"]
     assert t.messages == [{"role": "user", "content": "John Doe is 30 years old."}]
-    assert t.output == {"tool_calls": [{"name": "UserInfo", "arguments": {"name": "John Doe", "age": 30}}]}
+    assert without_ids(t.output["tool_calls"]) == [{"name": "UserInfo", "arguments": {"name": "John Doe", "age": 30}}]
+    assert all(c["id"] for c in t.output["tool_calls"])  # the call ids are kept: tool results refer to them
     assert (t.model, t.input_tokens, t.output_tokens) == ("gpt-3.5-turbo-0125", 79, 10)
     assert t.time == "2024-08-05T15:00:28Z"
 
@@ -43,7 +49,7 @@ def test_vcr_cassettes_match_the_derived_log(config):
                      "openai_chat_cassettes/test_instrumentor__test_compilation.yaml")
     assert s.imported == 13 and s.duplicates == 11  # the cassettes are the same calls: nothing added twice
     t = traces["openai:chatcmpl-DD5NFnwbig885vzBzWKxq6GtDvWda"]
-    assert t.messages[0]["tool_calls"][0] == {"name": "get_weather", "arguments": {"city": "New York"}}
+    assert without_ids(t.messages[0]["tool_calls"])[0] == {"name": "get_weather", "arguments": {"city": "New York"}}
     assert t.messages[1] == {"role": "tool", "content": '{"city": "New York", "weather": "fine"}',
                              "tool_call_id": "call_62136355"}
 
@@ -128,7 +134,8 @@ def test_openinference_nested_and_flattened(config):
     assert tool.latency_ms == pytest.approx(534.78, abs=0.01)
     flat = next(t for t in traces.values() if t.model == "gpt-4-0613")
     assert flat.messages[0] == {"role": "user", "content": "Weather in Paris?"}
-    assert flat.messages[1]["tool_calls"] == [{"name": "get_weather", "arguments": {"location": "Paris"}}]
+    assert without_ids(flat.messages[1]["tool_calls"]) == [{"name": "get_weather", "arguments": {"location": "Paris"}}]
+    assert flat.messages[1]["tool_calls"][0]["id"] == "1234"
     assert flat.messages[2] == {"role": "tool", "content": "rainy, 57°F", "tool_call_id": "1234"}
     assert flat.output == "The weather in Paris is currently rainy with a temperature of 57°F."
     assert (flat.input_tokens, flat.output_tokens) == (97, 52)

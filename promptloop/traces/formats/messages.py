@@ -38,15 +38,16 @@ def tool_calls_of(m: dict[str, Any]) -> list[dict[str, Any]]:
         fn: dict[str, Any] = c["function"] if isinstance(c.get("function"), dict) else {}
         name = fn.get("name") or c.get("function.name")
         args = fn.get("arguments") if "arguments" in fn else c.get("function.arguments")
-        calls.append({"name": name or c.get("name"), "arguments": maybe_json(args if args is not None
-                                                                             else c.get("arguments"))})
+        calls.append({**({"id": c["id"]} if c.get("id") else {}), "name": name or c.get("name"),
+                      "arguments": maybe_json(args if args is not None else c.get("arguments"))})
     for p in m.get("parts") or []:
         if isinstance(p, dict) and p.get("type") == "tool_call":
             calls.append({"name": p.get("name"), "arguments": maybe_json(p.get("arguments"))})
     content = m.get("content")
     for p in content if isinstance(content, list) else []:
         if isinstance(p, dict) and p.get("type") == "tool_use":  # Anthropic content blocks
-            calls.append({"name": p.get("name"), "arguments": p.get("input")})
+            calls.append({**({"id": p["id"]} if p.get("id") else {}), "name": p.get("name"),
+                          "arguments": p.get("input")})
     return calls
 
 
