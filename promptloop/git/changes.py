@@ -11,6 +11,7 @@ from promptloop.errors import PromptloopError, UsageError
 from promptloop.git.commits import commit_sha, file_at, relpath
 from promptloop.repo.config import CONFIG_FILE, Config, config_from_text
 from promptloop.repo.prompts import GoldenSet, Prompt, golden_path, load_golden, load_prompt
+from promptloop.repo.tools import tools_file
 
 SHALLOW_HINT = ("if this is a shallow CI clone, fetch the history: in GitHub Actions use actions/checkout "
                 "with `fetch-depth: 0`, or run `git fetch --unshallow`")
@@ -139,6 +140,11 @@ def other_inputs_changed(config: Config, repo: Any, merge_base: str, names: list
                 if now != file_at(repo, merge_base, rel):
                     why.append(f"python check module {rel} changed")
                     break
+        if isinstance(prompt.data.get("tools"), str):  # tools kept in a file of their own: a change of the prompt
+            path = tools_file(prompt.path, prompt.data["tools"])
+            now = path.read_text(encoding="utf-8") if path.is_file() else None
+            if now != file_at(repo, merge_base, relpath(repo, path)):
+                why.append(f"tools file {relpath(repo, path)} changed")
         if why:
             out[name] = why
     return out

@@ -161,3 +161,23 @@ def test_tools_can_live_in_a_file_of_their_own(weather):
     (weather / "tools" / "weather.yaml").write_text("- {type: function, function: {name: 'bad name!'}}\n")
     with pytest.raises(ConfigError, match=r"tools/weather\.yaml:1"):
         _ = load_prompt(load_config(weather), "weather").tools
+
+
+def test_a_change_to_a_tools_file_is_a_change_of_the_prompt_for_regress(tmp_path):
+    from promptloop.git.changes import find_changes
+    from promptloop.git.commits import open_repo
+    from tests.gitrepo import commit_files, git, init_repo
+
+    tools = PROMPT.split("tools:\n", 1)[1].split("tool_choice:")[0]
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": "models: {task: fake/task}\n", "golden/weather.yaml": GOLDEN,
+                     "prompts/weather.yaml": PROMPT.replace("tools:\n" + tools, "tools: ../tools/weather.yaml\n"),
+                     "tools/weather.yaml": "\n".join(line[2:] for line in tools.splitlines()) + "\n"})
+    base = git(root, "rev-parse", "HEAD").strip()
+    config = load_config(root)
+    assert find_changes(config, open_repo(root), base)[0] == []
+    commit_files(root, {"tools/weather.yaml": (root / "tools" / "weather.yaml").read_text().replace(
+        "The current weather in a city.", "Weather now.")}, "shorter tool description")
+    changes, _ = find_changes(config, open_repo(root), base)
+    assert [c.name for c in changes] == ["weather"] and changes[0].inputs_changed == [
+        "tools file tools/weather.yaml changed"]
