@@ -49,6 +49,14 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def dump_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON bytes, as a request body (orjson; json for what orjson refuses, e.g. huge ints)."""
+    try:
+        return orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, default=_plain, separators=(",", ":")).encode()  # ASCII: lone surrogates too
+
+
 def dumps(value: Any, *, indent: bool = False) -> str:
     """UTF-8 JSON text (no ASCII escaping), compact or indented by two spaces; dataclasses as objects of their
     fields, and anything else not JSON as its ``str``. (json's indenting encoder is pure Python: 0.1 s for a

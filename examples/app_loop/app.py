@@ -14,7 +14,7 @@ import sys
 import time
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # offline: litellm reads the price map it ships
-import litellm  # noqa: E402
+import litellm
 
 import promptloop
 

@@ -110,7 +110,7 @@ class LM:
         if request.api_base is None and (base := env_base(request.model)):
             # Answers from the endpoint named in the environment are cached apart from the provider's own.
             request = dataclasses.replace(request, api_base=base)
-        key = request.key()
+        key = request.key() if self.cache is not None else ""  # a hash of the whole request: only for the cache
         if self.cache is not None:
             row = self.cache.get(key)
             if row is not None:
@@ -134,7 +134,7 @@ class LM:
             if self.budget is not None:
                 self.budget.settle(tokens, usd)
         if self.cache is not None:
-            self.cache.put(key, request.model, completion.to_row())
+            self.cache.put(key, request.model, completion.to_row())  # key was computed: the cache exists
         self.usage.add(completion, request.purpose)
         if self.on_call is not None:
             self.on_call(request, completion)

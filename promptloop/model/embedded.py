@@ -152,19 +152,43 @@ def tool_grammar(tools: list[dict[str, Any]], choice: Any) -> str:
     only = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
     alternatives = [{"type": "object", "properties": {
         "name": {"const": t["function"]["name"]},
-        "arguments": t["function"].get("parameters") or {"type": "object"}}, "required": ["name", "arguments"]}
-        for t in tools if only is None or t["function"]["name"] == only]
+        "arguments": grammar_schema(t["function"].get("parameters") or {"type": "object"})},
+        "required": ["name", "arguments"]} for t in tools if only is None or t["function"]["name"] == only]
     call = json_schema_to_gbnf(json.dumps({"oneOf": alternatives} if len(alternatives) > 1 else alternatives[0]))
     if choice in ("required", None) or isinstance(choice, dict):
         return call
     return call.replace("root ::=", "call ::=", 1) + 'root ::= call | text\ntext ::= [^{] [^{]*\n'
 
 
+ANY_JSON = {"anyOf": [{"type": t} for t in ("string", "number", "boolean", "array", "object")]}
+SHAPE_KEYS = ("type", "$ref", "oneOf", "anyOf", "allOf", "enum", "const", "properties", "items")
+
+
+def grammar_schema(node: Any) -> Any:
+    """A parameters schema as llama.cpp's grammar converter takes it: a part that says nothing of its shape
+    (only a description, say) admits any JSON value."""
+    if isinstance(node, dict):
+        if not any(k in node for k in SHAPE_KEYS):
+            return ANY_JSON
+        out = {k: grammar_schema(v) if k in ("items", "additionalProperties") else v for k, v in node.items()}
+        if isinstance(node.get("properties"), dict):
+            out["properties"] = {k: grammar_schema(v) for k, v in node["properties"].items()}
+        for key in ("oneOf", "anyOf", "allOf"):
+            if isinstance(node.get(key), list):
+                out[key] = [grammar_schema(v) for v in node[key]]
+        return out
+    return node
+
+
 def with_tools(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conversation as this model's plain chat template takes it: the tools described in the system turn,
     earlier calls and their results as text."""
-    listing = "\n".join(f"- {t['function']['name']}: {t['function'].get('description', '')} arguments: "
-                        f"{json.dumps((t['function'].get('parameters') or {}).get('properties', {}))}" for t in tools)
+    def line(fn: dict[str, Any]) -> str:  # short: many tools must fit a small context (the grammar has the rest)
+        description = str(fn.get("description", ""))
+        args = ", ".join((fn.get("parameters") or {}).get("properties", {}))
+        return f"- {fn['name']}({args}): {description[:160]}"
+
+    listing = "\n".join(line(t["function"]) for t in tools)
     note = ("You can call these tools by answering with JSON {\"name\": ..., \"arguments\": {...}}:\n" + listing)
     out: list[dict[str, Any]] = []
     for m in messages:

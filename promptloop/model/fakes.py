@@ -206,8 +206,10 @@ def main() -> None:  # python -m promptloop.testing --port P --latency S (for be
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.2)
+    ap.add_argument("--tool-call", action="store_true", help="answer every request with one tool call")
     args = ap.parse_args()
-    server = FakeServer(latency=args.latency)
+    call: Answer = {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]}
+    server = FakeServer(latency=args.latency, answer=(lambda body: call) if args.tool_call else None)
     server.port = args.port
     server.start()
     print(json.dumps({"port": server.port}), flush=True)

@@ -45,13 +45,13 @@ async def call_openai_compatible(lm: SessionSource, route: Route, request: Reque
     import aiohttp
 
     base = (route.api_base or "https://api.openai.com/v1").rstrip("/")
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json"}  # the body is sent as orjson wrote it
     if route.api_key:
         headers["Authorization"] = f"Bearer {route.api_key}"
     body = {"model": route.bare_model, "messages": request.messages, **request.params}
     session = await lm.session()
     try:
-        async with session.post(f"{base}/chat/completions", json=body, headers=headers) as resp:
+        async with session.post(f"{base}/chat/completions", data=codec.dump_bytes(body), headers=headers) as resp:
             text = await resp.text()
             if resp.status != 200:
                 raise status_error(request.model, resp.status, text, resp.headers)

@@ -87,6 +87,20 @@ def compare_arguments(got: dict[str, Any], want: dict[str, Any]) -> tuple[int, i
     return tp, fp, fn, wrong
 
 
+_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}  # id(schema) -> (schema, its validator)
+
+
+def _validator(params: dict[str, Any]) -> Any:
+    """One validator per parameters schema, built once (building one costs far more than a check). Keyed by
+    the schema object (a prompt's tools are read once); the schema is kept so its id is never reused."""
+    found = _VALIDATORS.get(id(params))
+    if found is None or found[0] is not params:
+        import jsonschema
+
+        found = _VALIDATORS[id(params)] = (params, jsonschema.validators.validator_for(params)(params))
+    return found[1]
+
+
 def invalid_reason(call: dict[str, Any], tools: dict[str, dict[str, Any]]) -> str | None:
     """Why a call cannot be run as made: an undeclared tool, arguments that are not a JSON object, or
     arguments that break the tool's parameters schema."""
@@ -99,7 +113,10 @@ def invalid_reason(call: dict[str, Any], tools: dict[str, dict[str, Any]]) -> st
     if params:
         import jsonschema
 
-        error = jsonschema.exceptions.best_match(jsonschema.validators.validator_for(params)(params).iter_errors(args))
+        validator = _validator(params)
+        if validator.is_valid(args):  # the common case, and the cheap test
+            return None
+        error = jsonschema.exceptions.best_match(validator.iter_errors(args))
         if error is not None:
             where = "/".join(map(str, error.absolute_path))
             return f"{name}'s arguments do not match its parameters{' at ' + where if where else ''}: {error.message}"
@@ -121,6 +138,8 @@ def _quality(g: dict[str, Any], w: dict[str, Any]) -> int:
 
 def _pairing(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> list[tuple[int, int]]:
     """(call, expected call) pairs: the order-free pairing with the most right names and arguments."""
+    if len(got) == 1 and len(want) == 1:  # the common case: nothing to choose
+        return [(0, 0)]
     if len(got) <= 6 and len(want) <= 6:  # exhaustive: parallel calls are few
         if len(got) >= len(want):
             options = [list(zip(gs, range(len(want)), strict=True))
