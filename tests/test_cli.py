@@ -58,7 +58,7 @@ def test_no_repo_is_exit_2(cli, tmp_path):
 
 def test_unknown_prompt_lists_known(cli, repo):
     r = run(cli, "-C", repo, "eval", "nope")
-    assert r.exit_code == 2 and "known prompts: gsm8k, hotel_slots, trec" in r.output
+    assert r.exit_code == 2 and "known prompts: bfcl, gsm8k, hotel_slots, trec" in r.output
 
 
 def test_eval_against_local_server_writes_reports(cli, repo, tmp_path):
@@ -278,7 +278,7 @@ def test_eval_several_prompts_or_all(cli, repo, tmp_path):
     data = json.loads(r.stdout)
     assert [d["prompt"] for d in data] == ["trec", "gsm8k"] and r.exit_code in (0, 1)
     assert (tmp_path / "r.trec.junit.xml").exists() and (tmp_path / "r.gsm8k.junit.xml").exists()
-    assert sorted(d["prompt"] for d in json.loads(every.stdout)) == ["gsm8k", "hotel_slots", "trec"]
+    assert sorted(d["prompt"] for d in json.loads(every.stdout)) == ["bfcl", "gsm8k", "hotel_slots", "trec"]
 
 
 @pytest.mark.slow
