@@ -181,3 +181,16 @@ def test_a_change_to_a_tools_file_is_a_change_of_the_prompt_for_regress(tmp_path
     changes, _ = find_changes(config, open_repo(root), base)
     assert [c.name for c in changes] == ["weather"] and changes[0].inputs_changed == [
         "tools file tools/weather.yaml changed"]
+
+
+def test_tool_calls_come_back_through_litellm_too(cli, weather, monkeypatch):
+    """The same answers through litellm.acompletion (PROMPTLOOP_NO_FAST_PATH): litellm's own translation of
+    the response, read into the same calls."""
+    monkeypatch.setenv("PROMPTLOOP_NO_FAST_PATH", "1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    with FakeServer(answer=answer) as server:
+        point_at(weather, server.api_base)
+        r = cli.invoke(app, ["-C", str(weather), "eval", "weather", "--json", "-k", "right"])
+        assert len(server.requests) == 1 and server.requests[0]["tools"][0]["function"]["name"] == "get_weather"
+    result = json.loads(r.stdout)["results"][0]
+    assert result["passed"] and result["tool_calls"][0]["arguments"] == {"city": "paris", "unit": "celsius"}
