@@ -146,7 +146,7 @@ def test_the_actions_shell_steps_run_in_a_fake_actions_environment(rrepo, tmp_pa
             git(rrepo, "push", "-q", "origin", "base")
             git(rrepo, "fetch", "-q", "origin")
             inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
-            inputs |= {"github-token": "ghs_faketoken", "extras": "local"}
+            inputs |= {"github-token": "ghs_faketoken"}  # extras: the default, auto
             github = {"action_path": str(here), "base_ref": "base", "sha": "f" * 40}
             bin_dir = Path(sys.executable).parent
             env = {**os.environ, **actions_env(tmp_path, gh.url, token=None), "GITHUB_STEP_SUMMARY": str(summary),
@@ -166,7 +166,8 @@ def test_the_actions_shell_steps_run_in_a_fake_actions_environment(rrepo, tmp_pa
         gh.close()
     install, validate, regress_step = results.values()
     assert install.returncode == 0
-    assert (runner_temp / "pip-args").read_text().split() == ["-m", "pip", "install", "--quiet", f"{here}[local]"]
+    # this repo's models are fake/...: no embedded model to install (a repo made by init names local/smollm2)
+    assert (runner_temp / "pip-args").read_text().split() == ["-m", "pip", "install", "--quiet", f"{here}"]
     assert validate.returncode == 0, validate.stdout + validate.stderr
     assert regress_step.returncode == 1, regress_step.stdout + regress_step.stderr  # the regression fails the job
     assert "::error file=golden/cls.yaml" in regress_step.stdout and "c1 regressed (critical)" in regress_step.stdout
@@ -187,3 +188,28 @@ def test_the_action_runs_validate_and_regress_with_the_github_flag():
     assert "promptloop validate" in scripts and "promptloop regress" in scripts and "--github" in scripts
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     assert {"validate", "regress"} <= names
+
+
+def test_the_action_installs_the_embedded_model_for_a_repo_made_by_init(cli, tmp_path):
+    """extras: auto reads the repo's config: init's local/smollm2 needs promptloop[local] (and says the build
+    is the long step), so regress runs on the embedded model in the action's default install."""
+    import os
+    import re
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    here = Path(__file__).resolve().parents[2]
+    action = yaml.safe_load((here / "action.yml").read_text())
+    install = next(s for s in action["runs"]["steps"] if s.get("name", "").startswith("Install promptloop"))
+    inputs = {k: str(v.get("default", "")) for k, v in action["inputs"].items()}
+    script = re.sub(r"\$\{\{(.*?)\}\}", lambda m: expression(m.group(1), inputs, {"action_path": str(here)}),
+                    install["run"])
+    script = 'python() { echo "$@" > "$RUNNER_TEMP/pip-args"; }\n' + script
+    repo = tmp_path / "made-by-init"
+    assert cli.invoke(app, ["init", str(repo)]).exit_code == 0
+    r = subprocess.run(["bash", "-e", "-c", script], cwd=repo, capture_output=True, text=True,
+                       env={**os.environ, "RUNNER_TEMP": str(tmp_path)})
+    assert r.returncode == 0 and "builds llama.cpp" in r.stdout
+    assert (tmp_path / "pip-args").read_text().split()[-1] == f"{here}[local]"
