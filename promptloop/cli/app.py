@@ -178,7 +178,8 @@ def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cach
     from promptloop.errors import Interrupted
     from promptloop.model.client import open_client
 
-    lm = open_client(config, no_cache=no_cache, concurrency=jobs, budget=budget)
+    lm = open_client(config, no_cache=no_cache, concurrency=jobs, budget=budget,
+                     on_status=lambda text: console(stderr=True).print(esc(text)))
 
     async def main() -> T:
         loop = asyncio.get_running_loop()

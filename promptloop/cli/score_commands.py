@@ -224,9 +224,16 @@ def regress(
     ref = base or _default_base()
     which = parse_shard(shard) if shard else None
     selection = options.selection(keyword, tag, exclude_tag, sample, seed)
-    report = run_with_client(config, lambda lm: run_regress(config, lm, base=ref, prompts=prompts or None,
-                                                             repeat=repeat, shard=which, selection=selection),
-                             no_cache=no_cache, jobs=jobs)
+    def gate(progress: Any = None) -> Any:
+        return run_with_client(config, lambda lm: run_regress(
+            config, lm, base=ref, prompts=prompts or None, repeat=repeat, shard=which, selection=selection,
+            progress=progress), no_cache=no_cache, jobs=jobs)
+
+    if as_json:
+        report = gate()
+    else:
+        with progress_bars("regress") as progress:
+            report = gate(progress)
     if github:
         from promptloop.ci.github import comment_body, error_annotations, post_comment
 

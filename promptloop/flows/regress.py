@@ -3,6 +3,7 @@ golden set, classify every case (fixed, regressed, still failing, still passing)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from promptloop.errors import GitError, UsageError
@@ -26,11 +27,11 @@ class Scoring:
     config: Config
     old_config: Config
     repeat: int
-    progress: Progress | None = None
+    progress: Callable[[str], Progress | None] | None = None  # a progress callback per scoring pass, by name
 
 
 async def regress(config: Config, client: ModelClient, *, base: str, prompts: list[str] | None = None,
-                  repeat: int | None = None, progress: Progress | None = None,
+                  repeat: int | None = None, progress: Callable[[str], Progress | None] | None = None,
                   shard: Shard | None = None, selection: Selection | None = None) -> RegressReport:
     """Judge every prompt changed since the merge-base of ``base`` and HEAD."""
     repo = open_repo(config.root)
@@ -67,13 +68,13 @@ async def judge_change(how: Scoring, change: Change, client: ModelClient, *, sha
     if not v.ok:  # the selection left this change without a case: not judged, and failed for it
         return v
     _note_change(v, change)
-    new_results = await _score(how, how.config, new, cases, client)
+    new_results = await _score(how, how.config, new, cases, client, f"{change.name} (this change)")
     v.new_metrics = _metrics(new_results)
     if base is None:
         v.notes.append("new prompt: no base version to compare with")
         _classify_new(v, cases, new_results)
         return v
-    base_results = await _score(how, how.old_config, base, cases, client)
+    base_results = await _score(how, how.old_config, base, cases, client, f"{change.name} (base)")
     v.base_metrics = _metrics(base_results)
     _classify(v, cases, base_results, new_results)
     gate(v, how.config.regress, how.repeat)
@@ -109,10 +110,11 @@ def _note_change(v: PromptVerdict, change: Change) -> None:
         v.notes.append("both versions are scored with the working tree's python check modules")
 
 
-async def _score(how: Scoring, config: Config, prompt: Prompt, cases: list[Case],
-                 client: ModelClient) -> list[CaseResult]:
+async def _score(how: Scoring, config: Config, prompt: Prompt, cases: list[Case], client: ModelClient,
+                 label: str) -> list[CaseResult]:
     return await run_cases(prompt, cases, client, model=task_model(prompt, config), judge=config.model("judge"),
-                           root=how.config.root, repeat=how.repeat, progress=how.progress)
+                           root=how.config.root, repeat=how.repeat,
+                           progress=how.progress(label) if how.progress else None)
 
 
 def _metrics(results: list[CaseResult]) -> dict[str, float]:

@@ -52,11 +52,11 @@ class ClientSettings(Protocol):
 
 
 def open_client(settings: ClientSettings, *, no_cache: bool = False, budget: Budget | None = None,
-                concurrency: int | None = None) -> LM:
+                concurrency: int | None = None, on_status: Callable[[str], None] | None = None) -> LM:
     """The one way a use case gets its model client: opened once, with its budget and concurrency."""
     cache = None if no_cache else settings.cache_dir / "cache.sqlite"
     return LM(cache_path=cache, concurrency=concurrency or settings.concurrency, timeout=settings.timeout,
-              retries=settings.retries, budget=budget)
+              retries=settings.retries, budget=budget, on_status=on_status)
 
 
 
@@ -67,7 +67,8 @@ class LM:
                  retries: int = 4, backoff: float = 0.5, max_backoff: float = 30.0,
                  budget: Budget | None = None,
                  on_call: Callable[[Request, Completion], None] | None = None,
-                 transports: tuple[Transport, ...] | None = None) -> None:
+                 transports: tuple[Transport, ...] | None = None,
+                 on_status: Callable[[str], None] | None = None) -> None:
         self.cache = CompletionCache(cache_path) if cache_path else None
         self.concurrency = concurrency
         self.timeout = timeout
@@ -78,6 +79,7 @@ class LM:
         self.usage = Usage()
         self.on_call = on_call
         self.transports = transports or default_transports()
+        self.on_status = on_status  # long waits, said as they start (the CLI prints them; the core never does)
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._session: Any = None
         self._routes: dict[tuple[str, str | None], Route] = {}
@@ -194,6 +196,10 @@ class LM:
                         asyncio.to_thread(resolve, request.model, request.api_base, self.transports))
                 self._routes[k] = await self._resolving[k]
         return self._routes[k]
+
+    def notify(self, message: str) -> None:
+        if self.on_status is not None:
+            self.on_status(message)
 
     async def session(self) -> Any:
         if self._session is None:

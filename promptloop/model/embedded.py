@@ -223,6 +223,11 @@ _engines: dict[str, LocalEngine] = {}
 _engines_lock = threading.Lock()
 
 
+def loaded(name: str) -> bool:
+    """Whether ``name`` is loaded in this process already (the first call waits for the load)."""
+    return name in _engines
+
+
 def engine(name: str) -> LocalEngine:
     """The process-wide engine for ``name``, loaded on first use."""
     with _engines_lock:

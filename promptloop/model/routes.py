@@ -32,7 +32,12 @@ LOCAL_PROVIDER = "local"  # local/<name>: the embedded model (model/embedded.py)
 
 
 class SessionSource(Protocol):
+    """What a transport may ask of the client calling it: the pooled HTTP session, and to tell people about a
+    long wait (the embedded model loading)."""
+
     async def session(self) -> Any: ...
+
+    def notify(self, message: str) -> None: ...
 
 
 _litellm: Any = None

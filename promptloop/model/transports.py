@@ -8,7 +8,7 @@ import os
 
 from promptloop.errors import ModelConfigError, ModelError
 from promptloop.masking import redact_text
-from promptloop.model.embedded import check_available, engine
+from promptloop.model.embedded import check_available, engine, loaded
 from promptloop.model.fast import OpenAICompatible
 from promptloop.model.request import Completion, Request, tool_call
 from promptloop.model.routes import LiteLLM, Route, SessionSource, Transport, env_base, reachable
@@ -33,6 +33,8 @@ class Embedded:
     async def call(self, lm: SessionSource, route: Route, request: Request) -> Completion:
         import asyncio
 
+        if not loaded(route.bare_model):
+            lm.notify(f"loading the embedded model {request.model} (the first call in this process; 15 s to 2 min)")
         try:
             out = await asyncio.to_thread(engine(route.bare_model).chat, request.messages, dict(request.params))
         except ModelError:

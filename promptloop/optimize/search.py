@@ -267,7 +267,8 @@ class Optimizer:
             return per_case_rates(await self._score(c.prompt(self.prompt), ids))
 
         try:
-            ranked = await successive_halving(entrants, order, score, first=max(4, self.o.slice_size // 2))
+            ranked = await successive_halving(entrants, order, score, first=max(4, self.o.slice_size // 2),
+                                              tell=lambda text: self.emit(Stage(text)))
         except BudgetExceeded:
             return None
         best, rate = ranked[0]

@@ -37,3 +37,15 @@ def test_a_candidates_own_demonstrations_are_not_scored():
     asyncio.run(successive_halving([c, make([{"role": "user", "content": "y"}], "fewshot", "y")],
                                    [f"case{i}" for i in range(6)], score, first=4))
     assert "case0" not in seen[:2] and seen.count("case0") == 1  # only the other candidate scored it
+
+
+def test_the_race_says_how_far_along_it_is():
+    candidates = [make([{"role": "user", "content": f"c{i}"}], "fewshot", f"c{i}") for i in range(4)]
+    told: list[str] = []
+
+    async def score(c, case_ids):
+        return dict.fromkeys(case_ids, 1.0)
+
+    asyncio.run(successive_halving(candidates, [f"case{i}" for i in range(8)], score, first=4, tell=told.append))
+    assert told[0] == "racing demonstration sets: rung 1, set 1 of 4 on 4 cases"
+    assert told[-1] == "racing demonstration sets: rung 2, set 2 of 2 on 8 cases" and len(told) == 6
