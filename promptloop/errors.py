@@ -46,6 +46,7 @@ class ConfigError(PromptloopError):
         self.line = line
         self.column = column
         self.detail = redact_text(message)
+        self.others: list[ConfigError] = []  # further errors in the same file, for `validate` to list
         where = ""
         if file:
             where = file

@@ -57,6 +57,12 @@ def traces(
     config = repo_config()
     with TraceStore(store_path(config.cache_dir)) as store:
         found = store.query(prompt=prompt, verdict="fail" if failed else None)
+        if prompt is not None and not found and not store.query(prompt=prompt):
+            from promptloop.repo.prompts import list_prompt_paths
+
+            known = sorted({p.stem for p in list_prompt_paths(config)} | store.prompts())
+            if prompt not in known:  # a typo must not look like a prompt with no traffic
+                raise fail(f"no prompt '{prompt}' in the repo or the trace store; known: {', '.join(known) or 'none'}")
     s = summarize(found)
     if as_json:
         sys.stdout.write(json.dumps(s, indent=2) + "\n")

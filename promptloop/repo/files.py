@@ -303,7 +303,14 @@ def validate(doc: Document, name: str) -> None:
         line, col = doc.where(_error_path(e))
         return (line or 0, col or 0, -len(e.absolute_path))
 
-    raise _describe(doc, min(errors, key=order))
+    described = [_describe(doc, e) for e in sorted(errors, key=order)]
+    first, seen = described[0], {str(described[0])}
+    for d in described[1:]:  # one line per place: nested schema branches report the same spot many times
+        where = (d.line, d.column)
+        if str(d) not in seen and where not in {(o.line, o.column) for o in [first, *first.others]}:
+            first.others.append(d)
+            seen.add(str(d))
+    raise first
 
 
 def validate_value(doc: Document, name: str, definition: str) -> None:

@@ -278,14 +278,14 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
             prompt = load_prompt(config, str(path))
             gpath = golden_path(config, prompt)
         except ConfigError as e:
-            errors.append(e)
+            errors += [e, *e.others]
             continue
         used_golden.add(gpath)
         errors += _missing_check_modules(config, prompt.doc, prompt.data.get("assertions", []), ("assertions",))
         try:
             golden = load_golden(gpath, prompt)
         except ConfigError as e:
-            errors.append(e)
+            errors += [e, *e.others]
             continue
         if not golden.cases:
             errors.append(ConfigError(f"no cases, so prompt '{prompt.name}' has nothing to be scored on; add "
@@ -300,7 +300,7 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
             try:
                 load_golden(gpath)
             except ConfigError as e:
-                errors.append(e)
+                errors += [e, *e.others]
     return checked, errors
 
 

@@ -319,6 +319,10 @@ class TraceStore:
             text = self._texts[key] = found[0]
         return text
 
+    def prompts(self) -> set[str]:
+        """The prompts the stored traces were matched to."""
+        return {str(p) for (p,) in self.db.execute("SELECT DISTINCT prompt FROM traces WHERE prompt IS NOT NULL")}
+
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM traces").fetchone()[0])
 

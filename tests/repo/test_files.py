@@ -197,3 +197,15 @@ def test_content_found_valid_is_not_validated_again_and_invalid_content_always_i
     for _ in range(2):  # never remembered as valid
         with pytest.raises(ConfigError, match="unknown key 'colour'"):
             files.validate(files.load_yaml(bad), "golden")
+
+
+def test_validate_lists_every_error_of_a_file(cli, repo):
+    from promptloop.cli import app
+
+    (repo / "golden" / "trec.yaml").write_text(
+        "cases:\n  - {id: a, inputs: {question: x}, colour: red}\n  - {id: b, input: {question: y}}\n"
+        "  - {id: c, inputs: {question: z}, tags: critical}\n")
+    r = cli.invoke(app, ["-C", str(repo), "validate"])
+    lines = [ln for ln in r.output.splitlines() if "golden/trec.yaml" in ln]
+    assert r.exit_code == 2 and [ln.split("trec.yaml:")[1].split(":")[0] for ln in lines] == ["2", "3", "3", "4"]
+    assert "colour" in lines[0] and "'inputs' is a required property" in r.output and "not of type 'array'" in lines[3]

@@ -83,3 +83,12 @@ def test_calls_orjson_refuses_are_imported_and_stored_whole(config, tmp_path):
         got = store.get("promptloop:odd")
     assert got is not None and (got.output, got.metadata["n"]) == ("x\ufffdy", huge)
     assert got.messages[0]["content"] == SYSTEM
+
+
+def test_traces_of_an_unknown_prompt_is_an_input_error_naming_the_known_ones(cli, repo):
+    from promptloop.cli import app
+
+    r = cli.invoke(app, ["-C", str(repo), "traces", "trce"])
+    assert r.exit_code == 2 and "no prompt 'trce'" in r.output
+    assert "known: bfcl, gsm8k, hotel_slots, trec" in r.output
+    assert cli.invoke(app, ["-C", str(repo), "traces", "trec"]).exit_code == 0  # known, no traffic yet: not an error
