@@ -47,6 +47,9 @@ def _render_failures(con: Any, report: EvalReport) -> None:
     fails = failures(report)
     if not fails:
         return
+    if report.repeat > 1:
+        _render_repeated_failures(con, report, fails)
+        return
     ft = Table("case", "status", "input", "expected", "got", "reason",
                title=f"failing {'and errored ' if report.summary.errors else ''}cases ({len(fails)})",
                title_justify="left")
@@ -58,6 +61,26 @@ def _render_failures(con: Any, report: EvalReport) -> None:
     con.print(ft)
     if len(fails) > MAX_FAILURES_SHOWN:
         con.print(f"… and {len(fails) - MAX_FAILURES_SHOWN} more (use -o report.md for all)")
+
+
+def _render_repeated_failures(con: Any, report: EvalReport, fails: list[Any]) -> None:
+    """With --repeat N: one row per case that failed at least once, with how many of its N samples passed."""
+    samples: dict[str, list[Any]] = {}
+    for r in report.results:
+        samples.setdefault(r.case_id, []).append(r)
+    shown = list(dict.fromkeys(r.case_id for r in fails))
+    ft = Table("case", "passed", "input", "expected", "got (a failing sample)", "reason",
+               title=f"cases failing in some samples ({len(shown)} of {len(samples)})", title_justify="left")
+    for case in shown[:MAX_FAILURES_SHOWN]:
+        rs = samples[case]
+        bad = next(r for r in rs if not r.passed)
+        errors = sum(1 for r in rs if r.error)
+        ft.add_row(escape(case), f"{sum(r.passed for r in rs)}/{len(rs)}" + (f" ({errors} error)" if errors else ""),
+                   escape(clip(bad.inputs, 50)), escape(clip(bad.expected, 30)), escape(clip(bad.output, 30)),
+                   escape(clip(bad.reason, 70)))
+    con.print(ft)
+    if len(shown) > MAX_FAILURES_SHOWN:
+        con.print(f"… and {len(shown) - MAX_FAILURES_SHOWN} more (use -o report.md for all)")
 
 
 def _render_verdict(con: Any, report: EvalReport) -> None:

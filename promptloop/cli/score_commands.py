@@ -288,7 +288,13 @@ def history(
         for case, status in r.cases.items():
             console().print(f"  {esc(case)}: {status}")
         return
-    for r in eval_runs.runs(config.cache_dir, prompt):
+    found = eval_runs.runs(config.cache_dir, prompt)
+    if found:
+        console().print(f"{'run':>5}  {'when':<16}  prompt  revision  model  pass rate", style="bold")
+    else:
+        console().print("no eval runs yet" + (f" of {esc(prompt)}" if prompt else "")
+                        + "; `promptloop eval` records each")
+    for r in found:
         rate = r.metrics.get("pass_rate")
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.time))
         console().print(f"{r.id:>5}  {when}  {esc(r.prompt)}  {esc(str(r.revision or '?')[:10])}"

@@ -92,11 +92,20 @@ def plan(config: Config, options: EvalOptions) -> list[_Planned]:
 
 
 def last_failures(config: Config, prompt: str, asked_as: str) -> frozenset[str]:
-    """The case ids that failed or errored in the prompt's last run (``--failed``)."""
-    last = history.runs(config.cache_dir, prompt, limit=1)
-    if not last:
+    """The cases whose latest result failed or errored, across runs (``--failed``, as pytest's ``--lf``): a
+    run of a selection updates the cases it ran and leaves the others as their own last run left them."""
+    earlier = history.runs(config.cache_dir, prompt, limit=200)  # newest first
+    if not earlier:
         raise UsageError(f"--failed: no earlier run of {prompt} yet; run `promptloop eval {asked_as}` first")
-    return frozenset(case.split("#")[0] for case, status in last[0].cases.items() if status != "passed")
+    latest: dict[str, bool] = {}
+    for run in earlier:
+        passed: dict[str, bool] = {}
+        for key, status in run.cases.items():  # "id#sample": a case passed only if every sample did
+            case = key.split("#")[0]
+            passed[case] = passed.get(case, True) and status == "passed"
+        for case, ok in passed.items():
+            latest.setdefault(case, ok)
+    return frozenset(case for case, ok in latest.items() if not ok)
 
 
 def earlier_run(config: Config, prompt: str, compare: str | None) -> history.EvalRun | None:

@@ -211,3 +211,32 @@ def test_eval_history_keeps_runs_and_shows_flips(cli, repo):
     import json as _json
 
     assert [x["id"] for x in _json.loads(rerun.stdout)["results"]] == ["far"]  # only what failed last time
+    with FakeServer(answer=answer) as server:  # a run of another selection does not forget that `far` fails
+        point_at(repo, server.api_base)
+        assert cli.invoke(app, ["-C", str(repo), "eval", "trec", "-k", "where", "--no-cache"]).exit_code == 0
+        again = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--failed", "--json", "--no-cache"])
+    assert [x["id"] for x in _json.loads(again.stdout)["results"]] == ["far"]
+    assert listing.output.splitlines()[0].split() == ["run", "when", "prompt", "revision", "model", "pass", "rate"]
+
+
+def test_repeat_shows_each_failing_case_once_with_how_many_samples_passed(cli, repo):
+    from promptloop.cli import app
+    from promptloop.testing import FakeServer
+    from tests.conftest import point_at
+
+    seen: dict[str, int] = {}
+
+    def answer(body: dict) -> str:  # the first question passes every other sample, the second never
+        q = body["messages"][-1]["content"]
+        seen[q] = seen.get(q, 0) + 1
+        return "NUM" if "How far" in q and seen[q] % 2 else "LOC"
+
+    (repo / "golden" / "trec.yaml").write_text(
+        "cases:\n  - {id: far, inputs: {question: 'How far is it?'}, expected: NUM}\n"
+        "  - {id: when, inputs: {question: 'When is it?'}, expected: NUM}\n")
+    with FakeServer(answer=answer) as server:
+        point_at(repo, server.api_base)
+        r = cli.invoke(app, ["-C", str(repo), "eval", "trec", "--repeat", "4", "--no-cache"])
+    rows = {ln.split("│")[1].strip(): ln.split("│")[2].strip() for ln in r.output.splitlines()
+            if ln.startswith("│") and ln.split("│")[1].strip() in ("far", "when")}
+    assert rows == {"far": "2/4", "when": "0/4"}, r.output
