@@ -195,3 +195,30 @@ def test_tool_choice_required_always_gives_a_valid_call_to_a_declared_tool():
         call = c.tool_calls[0]
         assert call["name"] in by_name and isinstance(call["arguments"], dict)
         jsonschema.validate(call["arguments"], by_name[call["name"]])
+
+
+def test_optimize_commits_a_winner_for_a_tool_calling_prompt_that_keeps_its_tools(tmp_path):
+    """On the 135M model with tool_choice: required, demonstrations of whole exchanges (the request, the call,
+    its result) lift tool selection; the winner is committed with the tools byte for byte."""
+    from promptloop.flows.optimize import optimize_prompt
+    from promptloop.model.client import open_client
+    from promptloop.optimize.outcome import Options
+    from promptloop.repo.config import load_config
+    from tests.gitrepo import git, init_repo
+    from tests.optimize.test_tool_prompts import PROMPT, golden
+
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": "models: {default: local/smollm2}\nbranch_prefix: pl\n",
+                     "prompts/route.yaml": PROMPT, "golden/route.yaml": golden(), ".gitignore": ".promptloop/\n"})
+    config = load_config(root)
+    options = Options.from_config(config, calls=120, rounds=1, candidates=3, seed=0)
+
+    async def go():
+        async with open_client(config, budget=options.budget()) as lm:
+            return await optimize_prompt(config, "route", options, client=lm)
+
+    report = asyncio.run(go())
+    o = report.outcome
+    assert o.status == "improved" and o.winner.full_rate > o.baseline_rate and o.usage["calls"] <= 120
+    committed = git(root, "show", f"{report.shipped.branch}:prompts/route.yaml")
+    assert committed.split("tool_choice:")[0].split("tools:")[1] == PROMPT.split("tool_choice:")[0].split("tools:")[1]
