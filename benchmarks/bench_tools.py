@@ -103,9 +103,13 @@ def run_cost(cases: int, latency: float, tools: bool) -> tuple[float, int]:
             async def go() -> tuple[float, int]:
                 async with LM(concurrency=32, timeout=30, retries=2) as lm:
                     await evaluate_prompt(config, prompt, golden, client=lm)  # warm: imports, connections
-                    start = time.process_time()
-                    report = await evaluate_prompt(config, prompt, golden, client=lm)
-                    return (time.process_time() - start) * 1000 / report.calls, report.summary.passed
+                    best, passed = float("inf"), 0
+                    for _ in range(3):  # the least of three: the machine's other work only ever adds
+                        start = time.process_time()
+                        report = await evaluate_prompt(config, prompt, golden, client=lm)
+                        best = min(best, (time.process_time() - start) * 1000 / report.calls)
+                        passed = report.summary.passed
+                    return best, passed
 
             return asyncio.run(go())
     finally:
@@ -163,7 +167,7 @@ def main() -> None:
         wall, per_call, calls, passed = client_cost(args.cases, args.latency, tools)
         run_ms, _ = run_cost(args.cases, args.latency, tools)
         print(f"{kind} eval: {calls} calls, {passed} passed, {wall:.2f} s; client CPU per call: {run_ms:.3f} ms in "
-              f"the run, {per_call:.2f} ms with the whole process (start-up, loading the golden set)")
+              f"the run (least of 3), {per_call:.2f} ms with the whole process (start-up, loading the golden set)")
     if args.bfcl:
         bfcl(args.budget_calls)
 

@@ -79,6 +79,7 @@ class LM:
         self.usage = Usage()
         self.on_call = on_call
         self.transports = transports or default_transports()
+        self._transports: dict[str, Transport] = {}  # by model name: which transport serves it
         self.on_status = on_status  # long waits, said as they start (the CLI prints them; the core never does)
         self._sems: dict[str, asyncio.Semaphore] = {}
         self._session: Any = None
@@ -145,7 +146,7 @@ class LM:
     def _semaphore(self, request: Request) -> asyncio.Semaphore:
         # The embedded model runs one call at a time anyway; queueing here rather than on its lock
         # keeps the recorded latency the model's own.
-        transport = transport_for(request.model, self.transports)
+        transport = self._transport(request.model)
         key = transport.name if transport.serial else "concurrent"
         if key not in self._sems:
             self._sems[key] = asyncio.Semaphore(1 if transport.serial else self.concurrency)
@@ -188,7 +189,7 @@ class LM:
         import) resolves in a thread, so the event loop keeps serving cached cases meanwhile."""
         k = (request.model, request.api_base)
         if k not in self._routes:
-            if not transport_for(request.model, self.transports).slow_resolve:
+            if not self._transport(request.model).slow_resolve:
                 self._routes[k] = resolve(request.model, request.api_base, self.transports)
             else:
                 if k not in self._resolving:
@@ -196,6 +197,12 @@ class LM:
                         asyncio.to_thread(resolve, request.model, request.api_base, self.transports))
                 self._routes[k] = await self._resolving[k]
         return self._routes[k]
+
+    def _transport(self, model: str) -> Transport:
+        found = self._transports.get(model)
+        if found is None:
+            found = self._transports[model] = transport_for(model, self.transports)
+        return found
 
     def notify(self, message: str) -> None:
         if self.on_status is not None:

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from promptloop import codec
 from promptloop.model.cache import cache_key
 
 
@@ -31,7 +31,7 @@ def tool_call(name: str, arguments: Any, call_id: str | None = None) -> dict[str
     (an invalid call is kept as it came, so a check can say why it is invalid)."""
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
+            arguments = codec.loads(arguments) if arguments.strip() else {}
         except ValueError:
             pass
     return {"id": call_id, "name": name, "arguments": arguments}

@@ -272,10 +272,28 @@ def _schemas_digest() -> str:
     return hashlib.sha256("".join(json.dumps(schema(n), sort_keys=True) for n in SCHEMA_NAMES).encode()).hexdigest()
 
 
-def _valid_marker(doc: Document, name: str) -> Path:
+def _marker(kind: str, data: Any) -> Path:
     # repr, not JSON: it tells a date from a string and 1 from 1.0 and True, as the schema does.
-    key = hashlib.sha256(f"{name}\0{_schemas_digest()}\0{doc.data!r}".encode()).hexdigest()
-    return valid_cache_dir() / key
+    return valid_cache_dir() / hashlib.sha256(f"{kind}\0{_schemas_digest()}\0{data!r}".encode()).hexdigest()
+
+
+def found_valid(kind: str, data: Any) -> bool:
+    """Whether ``data`` passed the check ``kind`` before (a marker per content in the user's cache)."""
+    return _marker(kind, data).exists()
+
+
+def remember_valid(kind: str, data: Any) -> None:
+    """Remember that ``data`` passed the check ``kind``; a read-only home just means checking again."""
+    marker = _marker(kind, data)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        old = list(marker.parent.iterdir())
+        if len(old) >= MAX_VALID_MARKERS:  # every edit leaves one: start over now and then
+            for p in old:
+                p.unlink(missing_ok=True)
+        marker.touch()
+    except OSError:
+        pass
 
 
 def validate(doc: Document, name: str) -> None:
@@ -283,20 +301,11 @@ def validate(doc: Document, name: str) -> None:
 
     Content already found valid against these very schemas is remembered (a marker file per content hash
     in the user's cache): jsonschema's import and a 1,000-case golden set took 60 ms of every start-up."""
-    marker = _valid_marker(doc, name)
-    if marker.exists():
+    if found_valid(name, doc.data):
         return
     errors = list(_validator(name).iter_errors(doc.data))
     if not errors:
-        try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            old = list(marker.parent.iterdir())
-            if len(old) >= MAX_VALID_MARKERS:  # every edit leaves one: start over now and then
-                for p in old:
-                    p.unlink(missing_ok=True)
-            marker.touch()
-        except OSError:
-            pass  # a read-only home: validated again next time
+        remember_valid(name, doc.data)
         return
 
     def order(e: Any) -> tuple[int, int, int]:

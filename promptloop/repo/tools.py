@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ConfigError
-from promptloop.repo.files import Document, load_yaml
+from promptloop.repo.files import Document, found_valid, load_yaml, remember_valid
 from promptloop.repo.user_schemas import check_json_schema
 
 Path_ = tuple[str | int, ...]
@@ -36,6 +36,7 @@ def load_tools(data: dict[str, Any], prompt_path: Path, doc: Document | None) ->
     else:
         tools = list(raw)
     names: set[str] = set()
+    schemas_checked = found_valid("tool-parameters", tools)  # unchanged tools: their schemas were checked
     for i, t in enumerate(tools):
         name = t["function"]["name"]
         if name in names:
@@ -43,8 +44,10 @@ def load_tools(data: dict[str, Any], prompt_path: Path, doc: Document | None) ->
                                                                 "unique")
         names.add(name)
         params = t["function"].get("parameters")
-        if params is not None and doc is not None:
+        if params is not None and doc is not None and not schemas_checked:
             check_json_schema(params, doc, ("tools", i, "function", "parameters"))
+    if doc is not None and not schemas_checked:
+        remember_valid("tool-parameters", tools)
     choice = data.get("tool_choice")
     if choice is not None and not tools and choice != "none":
         raise _error(doc, ("tool_choice",), "tool_choice needs tools; declare them under `tools:`")

@@ -9,10 +9,12 @@ by value (1 equals 1.0).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from typing import Any
 
+from promptloop import codec
 from promptloop.repo.prompts import Assertion, Case
 from promptloop.scoring.assertions.base import (
     Aggregated,
@@ -25,6 +27,7 @@ from promptloop.scoring.assertions.base import (
     ratio,
     short,
 )
+from promptloop.scoring.assertions.quickschema import quick_test
 
 SPEC_KEYS = {"one_of", "optional"}
 
@@ -87,18 +90,25 @@ def compare_arguments(got: dict[str, Any], want: dict[str, Any]) -> tuple[int, i
     return tp, fp, fn, wrong
 
 
-_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}  # id(schema) -> (schema, its validator)
+_QUICK: dict[int, tuple[dict[str, Any], Any]] = {}  # id(schema) -> (schema, its quick test or None)
 
 
-def _validator(params: dict[str, Any]) -> Any:
-    """One validator per parameters schema, built once (building one costs far more than a check). Keyed by
-    the schema object (a prompt's tools are read once); the schema is kept so its id is never reused."""
-    found = _VALIDATORS.get(id(params))
+def _quick(params: dict[str, Any]) -> Any:
+    """The quick validity test of a parameters schema, built once. Keyed by the schema object (a prompt's tools
+    are read once), which is kept so its id is never reused."""
+    found = _QUICK.get(id(params))
     if found is None or found[0] is not params:
-        import jsonschema
-
-        found = _VALIDATORS[id(params)] = (params, jsonschema.validators.validator_for(params)(params))
+        found = _QUICK[id(params)] = (params, quick_test(params))
     return found[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(schema: str) -> Any:
+    """jsonschema's validator, for what the quick test cannot decide and for the reason a call is invalid."""
+    import jsonschema
+
+    params = json.loads(schema)
+    return jsonschema.validators.validator_for(params)(params)
 
 
 def invalid_reason(call: dict[str, Any], tools: dict[str, dict[str, Any]]) -> str | None:
@@ -113,9 +123,10 @@ def invalid_reason(call: dict[str, Any], tools: dict[str, dict[str, Any]]) -> st
     if params:
         import jsonschema
 
-        validator = _validator(params)
-        if validator.is_valid(args):  # the common case, and the cheap test
+        quick = _quick(params)
+        if quick is not None and quick(args):  # the common case, without jsonschema
             return None
+        validator = _validator(json.dumps(params, sort_keys=True))
         error = jsonschema.exceptions.best_match(validator.iter_errors(args))
         if error is not None:
             where = "/".join(map(str, error.absolute_path))
@@ -244,6 +255,6 @@ def describe_calls(calls: list[dict[str, Any]]) -> str:
     """Tool calls as a person reads them: ``get_weather({"city": "Paris"})``."""
     def args(c: dict[str, Any]) -> str:
         raw = c.get("arguments")
-        return raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+        return raw if isinstance(raw, str) else codec.dumps(raw)
 
     return "; ".join(f"{c.get('name')}({args(c)})" for c in calls)
