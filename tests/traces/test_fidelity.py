@@ -204,3 +204,28 @@ def test_every_format_is_one_module_found_by_its_name_and_documented():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = set(re.findall(r"^\| `([a-z_]+)` \|", readme.split("## Importing traces")[1].split("\n\n", 3)[2], re.M))
     assert table == set(FORMATS)
+
+
+def test_litellm_standard_logging_payload_field_by_field(repo, tmp_path):
+    """What every LiteLLM logging callback writes (here a real payload from LiteLLM's own tests), read whole:
+    as one JSON document, and as JSON Lines."""
+    from pathlib import Path
+
+    fixture = Path(__file__).parent.parent / "fixtures" / "traces" / "litellm" / "standard_logging_payload.json"
+    record = json.loads(fixture.read_text())
+    lines = tmp_path / "payloads.jsonl"
+    lines.write_text(json.dumps(record) + "\n" + json.dumps({**record, "id": "chatcmpl-2", "call_type": "aembedding"})
+                     + "\n")
+    for f, new in ((fixture, 1), (lines, 0)):  # the same call again: a duplicate, not a second call
+        config = load_config(repo)
+        summary = import_files(config, [f])
+        assert (summary.imported, summary.duplicates) == (new, 1 - new)
+        assert summary.by_format["litellm_payload"].calls == 1
+        with TraceStore(store_path(config.cache_dir)) as store:
+            [t] = store.query()
+        assert t.id == "litellm:chatcmpl-2299b6a2-82a3-465a-b47c-04e685a2227f" and t.source == "litellm_payload"
+        assert t.messages == [{"role": "user", "content": "Hello, world!"}] and t.output == "hi"
+        assert (t.model, t.input_tokens, t.output_tokens, t.cost_usd) == ("gpt-4o", 10, 20, 0.00022500000000000002)
+        assert t.time == "2025-01-24T09:20:46.847371Z" and round(t.latency_ms, 3) == 4.583
+        assert t.metadata["stream"] is True and round(t.metadata["time_to_first_token_ms"], 3) == 4.583
+    assert "aembedding call is not an LLM call" in json.dumps(summary.by_format["litellm_payload"].skipped)
