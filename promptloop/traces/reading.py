@@ -93,7 +93,8 @@ def whole_text(path: Path) -> str | RecordError:
 
 
 def read_cassette(path: Path) -> Iterator[tuple[int, Any]]:
-    """VCR cassettes (YAML) of recorded HTTP calls: each chat completion becomes an OpenAI log record."""
+    """VCR cassettes (YAML) of recorded HTTP calls: every interaction becomes a record ``{request, response, uri,
+    status}``; the formats decide which are model calls (and say which are not)."""
     text = whole_text(path)
     if isinstance(text, RecordError):
         yield 1, text
@@ -117,17 +118,24 @@ def read_cassette(path: Path) -> Iterator[tuple[int, Any]]:
             yield i + 1, RecordError(f"interaction {i}: request and response must be mappings")
             continue
         req, resp = it.get("request") or {}, it.get("response") or {}
-        if "chat/completions" not in str(req.get("uri", "")):
-            continue
-        body = (resp.get("body") or {}).get("string") if isinstance(resp.get("body"), dict) else resp.get("body")
-        if isinstance(body, bytes):
-            body = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
-            body = body.decode("utf-8")
         try:
-            yield i + 1, {"request": codec.loads(req.get("body") or "{}"), "response": codec.loads(body or "null"),
-                          "uri": req.get("uri"), "status": (resp.get("status") or {}).get("code")}
+            yield i + 1, {"request": _body(req, "{}"), "response": _body(resp, "null"), "uri": req.get("uri"),
+                          "status": (resp.get("status") or {}).get("code") if isinstance(resp.get("status"), dict)
+                          else resp.get("status")}
         except (ValueError, UnicodeDecodeError, TypeError, OSError, EOFError, RecursionError) as e:
             yield i + 1, RecordError(f"interaction {i}: body is not JSON ({e.__class__.__name__}: {e})")
+
+
+def _body(part: dict[str, Any], empty: str) -> Any:
+    """A recorded request's or response's JSON body: VCR's ``body`` (text, ``{string: ...}``, gzip bytes), or
+    an already parsed ``parsed_body`` (as pydantic-ai's cassettes keep it)."""
+    if "parsed_body" in part:
+        return part["parsed_body"]
+    body = part.get("body")
+    body = body.get("string") if isinstance(body, dict) else body
+    if isinstance(body, bytes):
+        body = (gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode("utf-8")
+    return codec.loads(body or empty)
 
 
 def read_records(path: Path) -> Iterator[tuple[int, Any]]:

@@ -229,3 +229,49 @@ def test_litellm_standard_logging_payload_field_by_field(repo, tmp_path):
         assert t.time == "2025-01-24T09:20:46.847371Z" and round(t.latency_ms, 3) == 4.583
         assert t.metadata["stream"] is True and round(t.metadata["time_to_first_token_ms"], 3) == 4.583
     assert "aembedding call is not an LLM call" in json.dumps(summary.by_format["litellm_payload"].skipped)
+
+
+def test_recordings_of_anthropic_bedrock_and_gemini_calls_import_whole(repo):
+    """Real VCR cassettes (pydantic-ai's tests) of three non-OpenAI APIs: every call, its messages with tool
+    calls (ids kept) and tool results as text, its output (text or calls), model (from the URI for Bedrock),
+    tokens and latency."""
+    from pathlib import Path
+
+    folder = Path(__file__).parent.parent / "fixtures" / "traces" / "cassettes_other_apis"
+    config = load_config(repo)
+    summary = import_files(config, sorted(folder.glob("*.yaml")))
+    assert (summary.imported, summary.skipped) == (5, 0) and summary.formats["recorded_api"] == 5
+    with TraceStore(store_path(config.cache_dir)) as store:
+        by = {t.id: t for t in store.query()}
+    a = by["anthropic_messages:msg_01M5PoMWEjyV6vzXYve8Vgyw"]
+    assert [m["role"] for m in a.messages] == ["user", "assistant", "tool"]
+    assert a.messages[1]["tool_calls"] == [{"id": "toolu_01ECaF1WRmnTui1BpXZXyBds", "name": "get_user_country",
+                                            "arguments": {}}]
+    assert a.messages[2] == {"role": "tool", "content": "Mexico", "tool_call_id": "toolu_01ECaF1WRmnTui1BpXZXyBds"}
+    assert a.output == {"tool_calls": [{"id": "toolu_01UKDf4fk894G2BEpiPSwL6s", "name": "final_result",
+                                        "arguments": {"city": "Mexico City", "country": "Mexico"}}]}
+    assert (a.model, a.input_tokens, a.output_tokens) == ("claude-sonnet-4-5-20250929", 762, 56)
+    [b1, b2] = sorted((t for t in by.values() if t.id.startswith("bedrock")), key=lambda t: t.input_tokens or 0)
+    assert b1.model == "moonshot.kimi-k2-thinking" and b1.latency_ms == 1169
+    assert b1.messages[0] == {"role": "system", "content": "You are a helpful chatbot. Use tools when helpful."}
+    assert b1.output == {"tool_calls": [{"id": "functions.get_temperature:0", "name": "get_temperature",
+                                         "arguments": {"city": "London"}}]}
+    assert b2.messages[-1] == {"role": "tool", "content": "30°C", "tool_call_id": "functions.get_temperature:0"}
+    assert b2.output == " <think> The temperature in London is 30°C."
+    assert (b2.input_tokens, b2.output_tokens) == (188, 11)
+    g = by["gemini_generate_content:_qfgaevzGcz2juMP8pCmoAE"]
+    assert [m["role"] for m in g.messages] == ["user", "assistant", "tool", "user"]
+    assert g.messages[1]["tool_calls"][0] == {"id": "call_openai_xyz", "name": "get_answer", "arguments": {}}
+    assert json.loads(g.messages[2]["content"]) == {"return_value": 42}
+    assert g.output.startswith("I'm sorry")
+    assert (g.model, g.input_tokens, g.output_tokens) == ("gemini-2.5-flash", 57, 32)
+
+
+def test_an_interaction_that_is_not_a_model_call_is_counted_and_named(repo):
+    cassette = repo.parent / "mixed.yaml"
+    cassette.write_text("interactions:\n- request: {uri: 'https://api.anthropic.com/v1/models', body: ''}\n"
+                        "  response: {status: {code: 200}, body: {string: '{\"data\": []}'}}\n")
+    summary = import_files(load_config(repo), [cassette])
+    assert summary.imported == 0 and summary.records == 1
+    assert summary.by_format["recorded_api"].skipped == {"an interaction with /v1/models is not a model call": 1}
+    assert any("/v1/models is not a model call" in p for p in summary.problems)
