@@ -67,13 +67,11 @@ def programmatic(trace: Trace, prompt: Prompt | None) -> tuple[str, str] | None:
 
 
 def decide(trace: Trace, feedback: list[Feedback], prompt: Prompt | None) -> tuple[str, str]:
-    said = explicit(feedback, trace.output_text)
-    if said:
-        return said
-    checked = programmatic(trace, prompt)
-    if checked:
-        return checked
-    return "unknown", "no feedback"
+    said = explicit(feedback, trace.output_text) or programmatic(trace, prompt) or ("unknown", "no feedback")
+    if said[0] == "pass" and not trace.output_text.strip():
+        # Feedback on a whole trace (or a lenient check) must not pass a call whose answer was not recorded.
+        return "unknown", f"no answer recorded, so it cannot pass ({said[1]})"
+    return said
 
 
 @dataclass

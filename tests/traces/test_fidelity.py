@@ -275,3 +275,15 @@ def test_an_interaction_that_is_not_a_model_call_is_counted_and_named(repo):
     assert summary.imported == 0 and summary.records == 1
     assert summary.by_format["recorded_api"].skipped == {"an interaction with /v1/models is not a model call": 1}
     assert any("/v1/models is not a model call" in p for p in summary.problems)
+
+
+def test_an_empty_answer_never_inherits_a_pass(repo):
+    """A trace-level thumbs-up covers every call of the trace, but a call whose answer normalised to nothing
+    (a tool-call turn an exporter wrote as "", say) is not passed: it stays unknown and says why."""
+    good = {"promptloop_trace": 1, "id": "a", "messages": [{"role": "user", "content": "hi"}], "output": "hello",
+            "feedback": [{"kind": "thumbs", "value": True}]}
+    empty = {**good, "id": "b", "output": ""}
+    _, traces = stored(repo, good, empty)
+    by = {t.id: t for t in traces}
+    assert by["promptloop:a"].verdict == "pass"
+    assert by["promptloop:b"].verdict == "unknown" and "no answer recorded" in by["promptloop:b"].reason
