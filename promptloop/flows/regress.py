@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from promptloop.errors import GitError, UsageError
+import yaml
+
+from promptloop.errors import ConfigError, GitError, UsageError
 from promptloop.git.changes import Change, base_config, find_changes, resolve_base
-from promptloop.git.commits import open_repo
+from promptloop.git.commits import file_at, open_repo, relpath
 from promptloop.model.client import ModelClient
 from promptloop.repo.config import Config
+from promptloop.repo.files import load_yaml
 from promptloop.repo.prompts import Case, GoldenSet, Prompt, golden_path, load_golden, load_prompt, prompt_from_text
+from promptloop.repo.tools import tools_file
 from promptloop.scoring.eval_run import Selection
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
 from promptloop.scoring.gate import CaseChange, PromptVerdict, RegressReport, gate
@@ -28,6 +33,7 @@ class Scoring:
     old_config: Config
     repeat: int
     progress: Callable[[str], Progress | None] | None = None  # a progress callback per scoring pass, by name
+    base_file: Callable[[Path], str | None] = lambda path: None  # a repo file's text at the merge-base
 
 
 async def regress(config: Config, client: ModelClient, *, base: str, prompts: list[str] | None = None,
@@ -41,7 +47,8 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
     changes, unchanged = find_changes(config, repo, mb, prompts)
     before = client.usage.calls
     n = repeat or config.regress["repeats"]
-    how = Scoring(config, base_config(config, repo, mb), n, progress)
+    how = Scoring(config, base_config(config, repo, mb), n, progress,
+                  base_file=lambda path: file_at(repo, mb, relpath(repo, path)))
     verdicts = [await judge_change(how, c, client, shard=shard, selection=selection) for c in changes]
     scored = [v for v, c in zip(verdicts, changes, strict=True) if c.status != "deleted"]
     if selection is not None and scored and not any(v.cases for v in scored):
@@ -64,6 +71,8 @@ async def judge_change(how: Scoring, change: Change, client: ModelClient, *, sha
     golden: GoldenSet = load_golden(golden_path(how.config, new), new)
     base = None if change.base_text is None else prompt_from_text(change.old_name or change.name, new.path,
                                                                   change.base_text)
+    if base is not None and isinstance(base.data.get("tools"), str):
+        base = _with_base_tools(how, base)
     cases = _cases(v, golden, new, base, shard, selection)
     if not v.ok:  # the selection left this change without a case: not judged, and failed for it
         return v
@@ -98,6 +107,18 @@ def _cases(v: PromptVerdict, golden: GoldenSet, new: Prompt, base: Prompt | None
         v.reasons.append(f"{selection.describe()} leaves none of its golden cases, so this change was not "
                          "judged; widen the selection, or name the prompts to gate (regress PROMPT ...)")
     return picked
+
+
+def _with_base_tools(how: Scoring, base: Prompt) -> Prompt:
+    """The base version with the tools its file held at the merge-base (else a change of the tools file would
+    be scored with the new tools on both sides, and the gate would never see it)."""
+    path = tools_file(base.path, str(base.data["tools"]))
+    text = how.base_file(path)
+    if text is None:
+        raise ConfigError(f"the base version's tools file {path.name} is not in the merge-base; commit it there, "
+                          "or write the tools inline", file=str(path))
+    tools = load_yaml(path, text).data
+    return prompt_from_text(base.name, base.path, yaml.safe_dump({**base.data, "tools": tools}, sort_keys=False))
 
 
 def _note_change(v: PromptVerdict, change: Change) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -194,3 +195,36 @@ def test_tool_calls_come_back_through_litellm_too(cli, weather, monkeypatch):
         assert len(server.requests) == 1 and server.requests[0]["tools"][0]["function"]["name"] == "get_weather"
     result = json.loads(r.stdout)["results"][0]
     assert result["passed"] and result["tool_calls"][0]["arguments"] == {"city": "paris", "unit": "celsius"}
+
+
+def test_regress_scores_the_base_version_with_the_tools_its_file_held(tmp_path):
+    """A change to a tools file alone is judged old tools against new tools: here the new description makes
+    the model call the wrong tool, and the gate must see the regression."""
+    from promptloop.errors import EXIT_FAILED
+    from promptloop.flows.regress import regress
+    from promptloop.model.client import LM
+    from tests.gitrepo import commit_files, git, init_repo
+
+    tools = PROMPT.split("tools:\n", 1)[1].split("tool_choice:")[0]
+    tools_file = "\n".join(line[2:] for line in tools.splitlines()) + "\n"
+
+    def answer(body: dict) -> object:  # the model follows the description it is shown
+        described = body["tools"][0]["function"]["description"]
+        name = "get_time" if "Do not use" in described else "get_weather"
+        return {"tool_calls": [{"name": name, "arguments": {"city": "Paris", "unit": "celsius"}}]}
+
+    with FakeServer(answer=answer) as server:
+        root = tmp_path / "r"
+        init_repo(root, {"promptloop.yaml": f"models: {{task: {{name: openai/x, api_base: '{server.api_base}'}}}}\n",
+                         "golden/weather.yaml": GOLDEN, "tools/weather.yaml": tools_file,
+                         "prompts/weather.yaml": PROMPT.replace("tools:\n" + tools, "tools: ../tools/weather.yaml\n")})
+        git(root, "branch", "base")
+        commit_files(root, {"tools/weather.yaml": tools_file.replace("The current weather in a city.",
+                                                                     "Do not use.")}, "worse description")
+        async def gate():
+            async with LM() as lm:
+                return await regress(load_config(root), lm, base="base", prompts=["weather"])
+
+        report = asyncio.run(gate())
+    [v] = report.prompts
+    assert v.paired is not None and v.paired.regressed == ["right"] and report.exit_code == EXIT_FAILED
