@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,8 +58,9 @@ def write_repo(root: Path, api_base: str, cases: int, tools: bool) -> None:
     (root / "golden" / "bench.yaml").write_text("\n".join(lines) + "\n")
 
 
-def client_cost(cases: int, latency: float, tools: bool) -> tuple[float, float, int, int]:
-    """(wall s, client CPU ms per call, calls, passed) of one whole eval process."""
+@contextlib.contextmanager
+def bench_repo(cases: int, latency: float, tools: bool) -> Iterator[Path]:
+    """A prompt repo of ``cases`` cases pointed at a local server answering in text or with one tool call."""
     server = subprocess.Popen([sys.executable, "-m", "promptloop.testing", "--latency", str(latency),
                                *(["--tool-call"] if tools else [])], stdout=subprocess.PIPE, text=True)
     try:
@@ -65,21 +68,27 @@ def client_cost(cases: int, latency: float, tools: bool) -> tuple[float, float, 
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             write_repo(root, f"http://127.0.0.1:{port}/v1", cases, tools)
-            env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "PROMPTLOOP_CACHE_HOME": str(root / "home")}
-            subprocess.run([sys.executable, "-m", "promptloop", "validate"], cwd=root, env=env, check=True,
-                           stdout=subprocess.DEVNULL)  # validation remembered, as on any later run
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            out = subprocess.run([sys.executable, "-m", "promptloop", "eval", "bench", "--json", "--no-cache"],
-                                 cwd=root, env=env, capture_output=True, text=True)
-            wall = time.perf_counter() - start
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            data = json.loads(out.stdout)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            return wall, cpu * 1000 / max(data["calls"], 1), data["calls"], data["passed"]
+            yield root
     finally:
         server.terminate()
         server.wait()
+
+
+def client_cost(cases: int, latency: float, tools: bool) -> tuple[float, float, int, int]:
+    """(wall s, client CPU ms per call, calls, passed) of one whole eval process."""
+    with bench_repo(cases, latency, tools) as root:
+        env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "PROMPTLOOP_CACHE_HOME": str(root / "home")}
+        subprocess.run([sys.executable, "-m", "promptloop", "validate"], cwd=root, env=env, check=True,
+                       stdout=subprocess.DEVNULL)  # validation remembered, as on any later run
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        out = subprocess.run([sys.executable, "-m", "promptloop", "eval", "bench", "--json", "--no-cache"],
+                             cwd=root, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        data = json.loads(out.stdout)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return wall, cpu * 1000 / max(data["calls"], 1), data["calls"], data["passed"]
 
 
 def run_cost(cases: int, latency: float, tools: bool) -> tuple[float, int]:
@@ -89,32 +98,23 @@ def run_cost(cases: int, latency: float, tools: bool) -> tuple[float, int]:
     from promptloop.repo.config import load_config
     from promptloop.scoring.eval_run import evaluate_prompt, load_task
 
-    server = subprocess.Popen([sys.executable, "-m", "promptloop.testing", "--latency", str(latency),
-                               *(["--tool-call"] if tools else [])], stdout=subprocess.PIPE, text=True)
-    try:
-        port = json.loads(server.stdout.readline())["port"]  # type: ignore[union-attr]
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            write_repo(root, f"http://127.0.0.1:{port}/v1", cases, tools)
-            os.environ["OPENAI_API_KEY"] = "sk-bench"
-            config = load_config(root)
-            prompt, golden = load_task(config, "bench")
+    with bench_repo(cases, latency, tools) as root:
+        os.environ["OPENAI_API_KEY"] = "sk-bench"
+        config = load_config(root)
+        prompt, golden = load_task(config, "bench")
 
-            async def go() -> tuple[float, int]:
-                async with LM(concurrency=32, timeout=30, retries=2) as lm:
-                    await evaluate_prompt(config, prompt, golden, client=lm)  # warm: imports, connections
-                    best, passed = float("inf"), 0
-                    for _ in range(3):  # the least of three: the machine's other work only ever adds
-                        start = time.process_time()
-                        report = await evaluate_prompt(config, prompt, golden, client=lm)
-                        best = min(best, (time.process_time() - start) * 1000 / report.calls)
-                        passed = report.summary.passed
-                    return best, passed
+        async def go() -> tuple[float, int]:
+            async with LM(concurrency=32, timeout=30, retries=2) as lm:
+                await evaluate_prompt(config, prompt, golden, client=lm)  # warm: imports, connections
+                best, passed = float("inf"), 0
+                for _ in range(3):  # the least of three: the machine's other work only ever adds
+                    start = time.process_time()
+                    report = await evaluate_prompt(config, prompt, golden, client=lm)
+                    best = min(best, (time.process_time() - start) * 1000 / report.calls)
+                    passed = report.summary.passed
+                return best, passed
 
-            return asyncio.run(go())
-    finally:
-        server.terminate()
-        server.wait()
+        return asyncio.run(go())
 
 
 def bfcl(budget: int) -> None:
