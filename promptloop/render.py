@@ -180,7 +180,7 @@ class OptimizeView:
                       f"{o.test_rates[1]:.2f}")
         if report.shipped is None:  # --no-commit: show what would have been committed
             con.print(escape(prompt_diff(o.baseline_messages, o.baseline_output, w.candidate.messages,
-                                         w.candidate.output)))
+                                         w.candidate.output, o.baseline_tools, w.candidate.tools)))
         if report.shipped is not None:
             s = report.shipped
             con.print(f"committed {s.commit[:10]} on branch [bold]{escape(s.branch)}[/] (your checkout is unchanged)")
@@ -212,24 +212,32 @@ def render_runs(con: Any, runs: list[dict[str, Any]]) -> None:
     con.print(t)
 
 
-def prompt_text(messages: list[dict[str, Any]], output: dict[str, Any] | None) -> list[str]:
-    """A prompt as lines a person diffs: each message, then a changed output setting."""
+def prompt_text(messages: list[dict[str, Any]], output: dict[str, Any] | None,
+                tools: list[dict[str, Any]] | None = None) -> list[str]:
+    """A prompt as lines a person diffs: each message, a changed output setting, then each tool's description."""
     lines = []
     for m in messages:
-        lines.append(f"[{m['role']}]")
+        lines.append(f"[{m.get('role', 'placeholder')}]")
         lines += str(m.get("content", "")).splitlines() or [""]
     if output:
         lines.append(f"[output] {json.dumps(output, ensure_ascii=False)}")
+    for t in tools or []:
+        lines.append(f"[tool {t['function']['name']}]")
+        lines += str(t["function"].get("description", "")).splitlines() or [""]
     return lines
 
 
 def prompt_diff(before: list[dict[str, Any]], before_output: dict[str, Any] | None,
-                after: list[dict[str, Any]], after_output: dict[str, Any] | None) -> str:
+                after: list[dict[str, Any]], after_output: dict[str, Any] | None,
+                before_tools: list[dict[str, Any]] | None = None,
+                after_tools: list[dict[str, Any]] | None = None) -> str:
+    """The candidate against the current prompt; tools enter only when the candidate describes them anew."""
     import difflib
 
-    return "\n".join(difflib.unified_diff(prompt_text(before, before_output or None),
+    return "\n".join(difflib.unified_diff(prompt_text(before, before_output or None,
+                                                      before_tools if after_tools is not None else None),
                                           prompt_text(after, after_output if after_output is not None
-                                                      else before_output or None),
+                                                      else before_output or None, after_tools),
                                           "current", "candidate", lineterm="", n=2))
 
 
@@ -250,7 +258,7 @@ def render_run(con: Any, run: dict[str, Any]) -> None:
     for c in run.get("candidates", []):
         con.print(f"[bold]{escape(c['id'])}[/] ({escape(c['origin'])}, {escape(c['status'])}):")
         con.print(escape(prompt_diff(base.get("messages") or [], base.get("output"), c.get("messages") or [],
-                                     c.get("output")) or "(same text)"))
+                                     c.get("output"), base.get("tools"), c.get("tools")) or "(same text)"))
 
 
 def fmt_rate(v: Any) -> str:

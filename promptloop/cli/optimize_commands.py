@@ -26,6 +26,9 @@ def optimize(
     target: Annotated[float | None, typer.Option(min=0, max=1, metavar="X", help="Stop at this pass rate.")] = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed for splits, demonstrations and the proposer.")] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and estimate; make no call.")] = False,
+    rewrite_tools: Annotated[bool, typer.Option(
+        "--rewrite-tool-descriptions", help="Let candidates describe the prompt's tools anew (names and parameters "
+        "never change).")] = False,
     no_commit: Annotated[bool, typer.Option("--no-commit", help="Report the winner without committing it.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
     no_cache: NoCache = False,
@@ -42,7 +45,8 @@ def optimize(
 
     config = repo_config()
     options = Options.from_config(config, rounds=rounds, candidates=candidates, calls=calls, usd=usd,
-                                  repeat=repeat, target=target, seed=seed)
+                                  repeat=repeat, target=target, seed=seed,
+                                  rewrite_tool_descriptions=rewrite_tools)
     view = OptimizeView(console(stderr=True), options, quiet=as_json)
 
     with view:

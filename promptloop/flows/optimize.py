@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from promptloop.errors import GitError, Interrupted, PromptloopError, UsageError
@@ -16,7 +17,8 @@ from promptloop.optimize.publish import Shipped, Winner, ship
 from promptloop.optimize.runlog import RunLog
 from promptloop.optimize.search import Optimizer
 from promptloop.repo.config import Config
-from promptloop.repo.prompts import Case
+from promptloop.repo.prompts import Case, GoldenSet, Prompt
+from promptloop.repo.tools import tools_file
 from promptloop.scoring.eval_run import load_task
 from promptloop.traces.to_golden import trace_failures
 
@@ -28,6 +30,12 @@ class OptimizeReport:
     shipped: Shipped | None = None
 
 
+def committed_files(prompt: Prompt, golden: GoldenSet) -> list[Path]:
+    """The files a winner's commit is built on: they must match HEAD, or the branch would drop local edits."""
+    raw = prompt.data.get("tools")
+    return [prompt.path, golden.path, *([tools_file(prompt.path, raw)] if isinstance(raw, str) else [])]
+
+
 async def optimize_prompt(config: Config, prompt_name: str, options: Options, *, client: ModelClient,
                           commit: bool = True, dry_run: bool = False, on_event: Watcher | None = None,
                           extra_failures: list[Case] | None = None) -> OptimizeReport:
@@ -36,7 +44,7 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
     repo = None
     if commit and not dry_run:
         repo = open_repo(config.root)
-        check_committed(repo, [prompt.path, golden.path])
+        check_committed(repo, committed_files(prompt, golden))
     log = RunLog(config.cache_dir, prompt.name)
 
     def emit(event: Event) -> None:
@@ -81,7 +89,7 @@ def apply_run(config: Config, run: dict[str, Any], *, now: Any = None) -> Shippe
         raise UsageError(f"run {run['id']} has no winner to apply (status: {run.get('status', 'unknown')})")
     prompt, golden = load_task(config, run["prompt"])
     repo = open_repo(config.root)
-    check_committed(repo, [prompt.path, golden.path])
+    check_committed(repo, committed_files(prompt, golden))
     ship_args = run.get("ship") or {}
     return ship(repo, Winner(**record), prompt, golden, prefix=ship_args.get("prefix", config.branch_prefix),
                 models=ship_args.get("models", {"task": "unknown", "proposer": "unknown"}),

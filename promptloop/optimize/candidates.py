@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptloop.optimize.tooling import describe_tools, tools_change, with_tool_descriptions
 from promptloop.repo.prompts import Case, Prompt
 from promptloop.repo.template import TemplateSyntaxError, as_text, literal, render, variables
 from promptloop.scoring.assertions import parse_json
@@ -51,12 +52,18 @@ Reply with one JSON object only:
 {{"candidates": [{{"rationale": "<why this fixes the failures>", "instructions": "<the full new instructions>"}}]}}"""
 """The proposer's meta-prompt. Failures and history are quoted as delimited data, truncated to a budget."""
 
-def proposal_format(n: int) -> dict[str, Any]:
+def proposal_format(n: int, tool_names: list[str] | None = None) -> dict[str, Any]:
     """response_format for the proposer: structured output, so even a small model's reply parses
     (the embedded model turns the schema into a grammar; length limits would make that grammar explode,
-    so max_tokens bounds the reply instead)."""
-    item = {"type": "object", "additionalProperties": False, "required": ["rationale", "instructions"],
-            "properties": {"rationale": {"type": "string"}, "instructions": {"type": "string"}}}
+    so max_tokens bounds the reply instead). With ``tool_names``, a proposal may also give new descriptions
+    of those tools."""
+    item: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                            "required": ["rationale", "instructions"],
+                            "properties": {"rationale": {"type": "string"}, "instructions": {"type": "string"}}}
+    if tool_names:
+        item["properties"]["tool_descriptions"] = {
+            "type": "object", "additionalProperties": False,
+            "properties": {name: {"type": "string"} for name in tool_names}}
     schema = {"type": "object", "additionalProperties": False, "required": ["candidates"],
               "properties": {"candidates": {"type": "array", "items": item, "minItems": 1, "maxItems": n}}}
     return {"type": "json_schema", "json_schema": {"name": "candidates", "schema": schema, "strict": False}}
@@ -75,26 +82,45 @@ class Candidate:
     parent: str | None = None
     demos: list[str] = field(default_factory=list)
     output: dict[str, Any] | None = None  # a changed `output:` (e.g. closed-set decoding), else the prompt's
+    # Rewritten tool descriptions (--rewrite-tool-descriptions), else the prompt's tools: names and
+    # parameters are never changed (the guard checks it), so the app's tool code still fits.
+    tools: list[dict[str, Any]] | None = None
 
     def prompt(self, base: Prompt) -> Prompt:
         data = {**base.data, "messages": self.messages}
         if self.output is not None:
             data["output"] = self.output
+        if self.tools is not None:
+            data["tools"] = self.tools
         return Prompt(name=base.name, path=base.path, data=data)
 
     @property
     def text(self) -> str:
-        return "\n".join(text_of(m) for m in self.messages)
+        return "\n".join([*(text_of(m) for m in self.messages),
+                          *(str(t["function"].get("description", "")) for t in self.tools or [])])
 
 
-def candidate_id(messages: list[dict[str, str]], output: dict[str, Any] | None = None) -> str:
-    key: Any = messages if output is None else {"messages": messages, "output": output}
+def candidate_id(messages: list[dict[str, str]], output: dict[str, Any] | None = None,
+                 tools: list[dict[str, Any]] | None = None) -> str:
+    key: Any = messages if output is None and tools is None else {"messages": messages, "output": output,
+                                                                  **({"tools": tools} if tools is not None else {})}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def make(messages: list[dict[str, str]], origin: str, rationale: str, parent: str | None = None,
-         demos: list[str] | None = None, output: dict[str, Any] | None = None) -> Candidate:
-    return Candidate(candidate_id(messages, output), messages, origin, rationale, parent, demos or [], output)
+         demos: list[str] | None = None, output: dict[str, Any] | None = None,
+         tools: list[dict[str, Any]] | None = None) -> Candidate:
+    return Candidate(candidate_id(messages, output, tools), messages, origin, rationale, parent, demos or [], output,
+                     tools)
+
+
+def inherit(c: Candidate, base: Candidate) -> Candidate:
+    """``c`` built on ``base``: it keeps the incumbent's output and tool descriptions unless it changes them."""
+    output = c.output if c.output is not None else base.output
+    tools = c.tools if c.tools is not None else base.tools
+    if output is c.output and tools is c.tools:
+        return c
+    return make(c.messages, c.origin, c.rationale, c.parent, c.demos, output, tools)
 
 
 def constrained_variant(base: Candidate, prompt: Prompt) -> Candidate | None:
@@ -147,20 +173,9 @@ def describe_checks(prompt: Prompt) -> str:
     return "\n".join(lines) or "- equals the expected output"
 
 
-def describe_tools(prompt: Prompt) -> str:
-    """The tools the model may call, for the proposer: fixed, so a rewrite can only say when to use them."""
-    if not prompt.tools:
-        return ""
-    listing = json.dumps([{"name": t["function"]["name"], "description": t["function"].get("description", ""),
-                           "parameters": t["function"].get("parameters", {})} for t in prompt.tools],
-                         ensure_ascii=False, indent=1)
-    return ("\nThe model may call these tools (their names and parameters are fixed and cannot change; the "
-            "instructions may say when and how to use them):\n<data>\n" + _clip(listing, 3000).replace("<", "\\u003c")
-            + "\n</data>")
-
-
 def meta_messages(base: list[dict[str, str]], prompt: Prompt, failures: list[dict[str, Any]],
-                  history: list[dict[str, Any]], n: int) -> list[dict[str, str]]:
+                  history: list[dict[str, Any]], n: int, *, tools: list[dict[str, Any]] | None = None,
+                  rewrite_tools: bool = False) -> list[dict[str, str]]:
     i = instruction_index(base)
     instructions = text_of(base[i]) if i is not None else ""
     blocks, used = [], 0
@@ -178,15 +193,18 @@ def meta_messages(base: list[dict[str, str]], prompt: Prompt, failures: list[dic
     user_template = "\n---\n".join(f"(earlier turns of the conversation: {m['placeholder']})" if "placeholder" in m
                                     else text_of(m) for m in base if m.get("role") not in ("system", "tool")
                                     and not m.get("tool_calls"))
-    task = f"{prompt.description}\nThe user message template is:\n{_clip(user_template, 1500)}{describe_tools(prompt)}"
+    task = f"{prompt.description}\nThe user message template is:\n{_clip(user_template, 1500)}"
+    task += describe_tools(prompt, tools, rewrite_tools)
     text = META_PROMPT.format(instructions=instructions, task=task, checks=describe_checks(prompt),
                               failures="\n".join(blocks) or "(none)", history=hist, n=n)
     return [{"role": "user", "content": text}]
 
 
 def parse_proposals(text: str, base: list[dict[str, str]], parent: str | None,
-                    demos: list[str] | None = None) -> list[Candidate]:
-    """Candidates from the proposer's JSON; anything unparseable yields none (and is logged by the caller)."""
+                    demos: list[str] | None = None, tools: list[dict[str, Any]] | None = None) -> list[Candidate]:
+    """Candidates from the proposer's JSON; anything unparseable yields none (and is logged by the caller).
+    With ``tools`` (the incumbent's, when descriptions may be rewritten) a proposal's tool_descriptions
+    are taken too."""
     try:
         data = parse_json(text)
     except ValueError:
@@ -200,8 +218,9 @@ def parse_proposals(text: str, base: list[dict[str, str]], parent: str | None,
         if not instructions:
             continue
         # Built on the incumbent: its demonstrations stay, and stay out of this candidate's scoring.
+        new_tools = with_tool_descriptions(tools, item.get("tool_descriptions")) if tools else None
         out.append(make(with_instructions(base, instructions + "\n"), "proposer",
-                        str(item.get("rationale", ""))[:500], parent, demos))
+                        str(item.get("rationale", ""))[:500], parent, demos, tools=new_tools))
     return out
 
 
@@ -333,14 +352,15 @@ def degenerate(candidate: Candidate, prompt: Prompt) -> str | None:
     if "```" in text or text.startswith(("def ", "import ", "{", "[")):
         return "degenerate proposal: code or JSON instead of instructions"
     j = instruction_index(prompt.messages)
-    if j is not None and text == text_of(prompt.messages[j]).strip():
+    if j is not None and text == text_of(prompt.messages[j]).strip() and candidate.tools is None:
         return "degenerate proposal: the current instructions unchanged"
     return None
 
 
-def guard(candidate: Candidate, prompt: Prompt, protected: list[Case], max_chars: int) -> str | None:
+def guard(candidate: Candidate, prompt: Prompt, protected: list[Case], max_chars: int,
+          tool_descriptions: bool = False) -> str | None:
     """Why ``candidate`` must not be evaluated, or None if it is acceptable."""
-    why = degenerate(candidate, prompt)
+    why = degenerate(candidate, prompt) or tools_change(candidate.tools, prompt, tool_descriptions)
     if why:
         return why
     used: set[str] = set()

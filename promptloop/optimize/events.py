@@ -32,6 +32,7 @@ class Baseline:
     plan: dict[str, Any]
     messages: list[dict[str, Any]]
     output: dict[str, Any]
+    tools: list[dict[str, Any]] | None = None  # the prompt's tools, when it has any
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class Options:
     alpha: float = 0.05
     tolerance: float = 0.02
     seed: int = 0
+    rewrite_tool_descriptions: bool = False  # candidates may describe the tools anew (never rename or re-type them)
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> Options:
@@ -62,7 +63,7 @@ class Scored:
                 "status": self.status, "reason": self.reason, "slice_rate": self.slice_rate,
                 "full_rate": self.full_rate, "fixed_failures": self.fixed_failures,
                 "regressed": self.paired.regressed if self.paired else [], "messages": c.messages,
-                "output": c.output}
+                "output": c.output, **({"tools": c.tools} if c.tools is not None else {})}
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Outcome:
     baseline_messages: list[dict[str, str]] = field(default_factory=list)
     test_rates: tuple[float, float] | None = None  # (baseline, winner) on the held-out test part
     baseline_output: dict[str, Any] = field(default_factory=dict)
+    baseline_tools: list[dict[str, Any]] | None = None
     compared_cases: int = 0  # with a winner: the cases baseline_rate and its rate are both over
 
     @property
@@ -112,7 +114,8 @@ class Outcome:
         """The winner as plain data for :func:`promptloop.optimize.publish.ship`."""
         assert self.winner is not None
         w = self.winner
-        return Winner(messages=w.candidate.messages, output=w.candidate.output, origin=w.candidate.origin,
+        return Winner(messages=w.candidate.messages, output=w.candidate.output, tools=w.candidate.tools,
+                      origin=w.candidate.origin,
                       rationale=w.candidate.rationale,
                       demos=len(w.candidate.demos), baseline_rate=self.baseline_rate, rate=w.full_rate or 0.0,
                       baseline_metrics=self.baseline_metrics, metrics=self.winner_metrics,

@@ -12,9 +12,12 @@ from typing import Any
 
 from tabulate import tabulate
 
+from promptloop.errors import ConfigError
 from promptloop.git.commits import blob_id, branch_name, commit_on_branch, diff_stat, free_branch_name, relpath
+from promptloop.optimize.tooling import tools_change
 from promptloop.repo.prompts import GoldenSet, Prompt
-from promptloop.repo.rewrite import replace_messages, set_output
+from promptloop.repo.rewrite import replace_messages, set_output, set_tool_descriptions
+from promptloop.repo.tools import tools_file
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Winner:
     usage: dict[str, Any]
     test_rates: tuple[float, float] | None = None
     cases: int = 0  # the cases both rates are over (the winner's own demonstrations left out)
+    tools: list[dict[str, Any]] | None = None  # tools with rewritten descriptions (names and parameters as before)
 
 
 @dataclass
@@ -49,6 +53,13 @@ class Shipped:
 
 def golden_hash(golden: GoldenSet) -> str:
     return "sha256:" + hashlib.sha256(golden.path.read_bytes()).hexdigest()[:16]
+
+
+def described_anew(prompt: Prompt, tools: list[dict[str, Any]] | None) -> dict[str, str]:
+    """The tools whose description ``tools`` changes, with the new description."""
+    old = {t["function"]["name"]: t["function"].get("description") for t in prompt.tools}
+    return {t["function"]["name"]: t["function"]["description"] for t in tools or []
+            if t["function"].get("description") != old.get(t["function"]["name"])}
 
 
 def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: str | None,
@@ -67,6 +78,8 @@ def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: st
         + (f" ({', '.join(w.regressed)})" if w.regressed else "") + ".",
         f"Candidate: {w.origin}: {w.rationale}"
         + (f" (its {w.demos} demonstration case(s) are left out of both columns)" if w.demos else "") + ".",
+        *([f"Tool descriptions rewritten: {', '.join(described_anew(prompt, w.tools))}."]
+          if described_anew(prompt, w.tools) else []),
         *([f"Held-out test part (never used to choose): pass rate {w.test_rates[0]:.2f} -> {w.test_rates[1]:.2f}."]
           if w.test_rates else []),
         f"Budget spent: {u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
@@ -93,9 +106,19 @@ def ship(repo: Any, winner: Winner, prompt: Prompt, golden: GoldenSet, *, prefix
     new_text = replace_messages(original, winner.messages)
     if winner.output is not None and winner.output != prompt.output:
         new_text = set_output(new_text, winner.output)
+    files = {rel: new_text}
+    why = tools_change(winner.tools, prompt, allowed=True)
+    if why:  # a run log is a file like any other: what it says is checked again before it is committed
+        raise ConfigError(f"the winner {why}; it is not committed")
+    descriptions = described_anew(prompt, winner.tools)
+    if descriptions and isinstance(prompt.data.get("tools"), str):  # the tools file the prompt names
+        path = tools_file(prompt.path, prompt.data["tools"])
+        files[relpath(repo, path)] = set_tool_descriptions(path.read_text(encoding="utf-8"), descriptions)
+    elif descriptions:
+        files[rel] = set_tool_descriptions(new_text, descriptions)
     message = commit_message(winner, prompt, golden, baseline=blob_id(repo, "HEAD", rel), models=models,
                              seed=seed, run_id=run_id)
     branch = free_branch_name(repo, branch_name(prefix, prompt.name, now))
-    sha = commit_on_branch(repo, {rel: new_text}, branch, message)
+    sha = commit_on_branch(repo, files, branch, message)
     return Shipped(branch=branch, commit=sha, diff_stat=diff_stat(repo, branch),
                    push=f"git push -u origin {branch}", message=message)

@@ -23,6 +23,7 @@ from promptloop.optimize.candidates import (
     fewshot_variants,
     format_variant,
     guard,
+    inherit,
     make,
     meta_messages,
     parse_proposals,
@@ -127,7 +128,9 @@ class Optimizer:
         out = Outcome(self.prompt.name, "no-improvement", plan, baseline_rate=mean(list(base_rates.values())),
                       baseline_metrics=_metrics(base_results))
         out.baseline_messages, out.baseline_output = self.prompt.messages, self.prompt.output
-        self.emit(Baseline(out.baseline_rate, plan.failures, plan.log(), self.prompt.messages, self.prompt.output))
+        out.baseline_tools = self.prompt.tools or None
+        self.emit(Baseline(out.baseline_rate, plan.failures, plan.log(), self.prompt.messages, self.prompt.output,
+                           out.baseline_tools))
         if not plan.failures:
             out.status, out.stop_reason, out.usage = "nothing-to-fix", "every case already passes", self._usage()
             return out
@@ -255,7 +258,7 @@ class Optimizer:
                 constrained = constrained_variant(c, self.prompt)
                 if constrained is not None:
                     entrants.append(make(c.messages, "fewshot", c.rationale + ", decoded under the label set",
-                                         c.parent, c.demos, constrained.output))
+                                         c.parent, c.demos, constrained.output, c.tools))
         entrants = list({c.id: c for c in entrants}.values())
         if len(entrants) < 2:
             return None
@@ -299,18 +302,20 @@ class Optimizer:
             self.emit(Note(f"round {rnd + 1}: the proposer is skipped after repeated unusable replies"))
             unique_only: dict[str, Candidate] = {}
             for c in out:
-                if c.output is None and base.output is not None:
-                    c = make(c.messages, c.origin, c.rationale, c.parent, c.demos, base.output)
+                c = inherit(c, base)
                 unique_only.setdefault(c.id, c)
             return list(unique_only.values())
+        tools = (base.tools or self.prompt.tools) if self.o.rewrite_tool_descriptions else None
         req = Request(model=self.proposer.name, api_base=self.proposer.api_base,
-                      messages=meta_messages(base.messages, self.prompt, failures, history, wanted),
-                      params={"temperature": 0.8, "max_tokens": 800, "seed": self.o.seed + rnd,
-                              "response_format": proposal_format(wanted)},
+                      messages=meta_messages(base.messages, self.prompt, failures, history, wanted,
+                                             tools=base.tools, rewrite_tools=bool(tools)),
+                      params={"temperature": 0.8, "max_tokens": 800 + 200 * len(tools or []),
+                              "seed": self.o.seed + rnd,
+                              "response_format": proposal_format(wanted, [t["function"]["name"] for t in tools or []])},
                       sample=rnd, purpose="proposer")
         try:
             reply = await self.client.complete(req)
-            proposals = parse_proposals(reply.text, base.messages, base.id, base.demos)
+            proposals = parse_proposals(reply.text, base.messages, base.id, base.demos, tools=tools)
             usable = [p for p in proposals if degenerate(p, self.prompt) is None]
             self.proposer_strikes = 0 if usable else self.proposer_strikes + 1
             if not proposals:
@@ -322,8 +327,7 @@ class Optimizer:
             self.emit(Note(f"round {rnd + 1}: proposer call failed: {e}"))
         unique: dict[str, Candidate] = {}
         for c in out:
-            if c.output is None and base.output is not None:  # built on the incumbent: keep its output too
-                c = make(c.messages, c.origin, c.rationale, c.parent, c.demos, base.output)
+            c = inherit(c, base)  # built on the incumbent: its output and tool descriptions stay
             unique.setdefault(c.id, c)
         return list(unique.values())
 
@@ -331,7 +335,7 @@ class Optimizer:
                         slice_ids: list[str], plan: Plan) -> Scored:
         s = Scored(cand)
         protected = [c for c in self.cases.values() if c.id not in cand.demos]
-        why = guard(cand, self.prompt, protected, self.o.max_chars)
+        why = guard(cand, self.prompt, protected, self.o.max_chars, self.o.rewrite_tool_descriptions)
         if why:
             s.status, s.reason = "rejected", why
             return s

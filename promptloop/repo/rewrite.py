@@ -223,3 +223,52 @@ def set_output(text: str, output: dict[str, Any]) -> str:
     if back != output:
         raise ConfigError("cannot set `output:` in this file safely (the result does not read back)")
     return out
+
+
+def _child(node: yaml.Node, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+
+
+def set_tool_descriptions(text: str, descriptions: dict[str, str]) -> str:
+    """``text`` — a prompt file with inline ``tools:``, or a tools file (a list) — with the named tools'
+    descriptions replaced; every other byte kept. A tool without a description gets one after its name.
+    Checked by parsing it back: only those descriptions may differ."""
+    nl = "\r\n" if "\r\n" in text else "\n"
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        seq = root if isinstance(root, yaml.SequenceNode) else _child(root, "tools") if root is not None else None
+        if not isinstance(seq, yaml.SequenceNode):
+            raise ValueError("no list of tools")
+        edits: list[tuple[int, int, str]] = []
+        for item in seq.value:
+            fn = _child(item, "function")
+            name = _child(fn, "name") if fn is not None else None
+            if not isinstance(fn, yaml.MappingNode) or not isinstance(name, yaml.ScalarNode) \
+                    or name.value not in descriptions:
+                continue
+            new, node = descriptions[name.value], _child(fn, "description")
+            if node is not None:
+                end = _trim_block_end(text, node)
+                flow = fn.flow_style or bool(text[end:_line_end(text, end)].strip())
+                edits.append((node.start_mark.index, end, scalar(new, node.start_mark.column + 2, nl, flow=flow)))
+            elif fn.flow_style:
+                edits.append((name.end_mark.index, name.end_mark.index, ", description: " + json.dumps(new)))
+            else:
+                col = fn.value[0][0].start_mark.column
+                at = _line_end(text, _trim_block_end(text, name) - 1)
+                edits.append((at, at, " " * col + "description: " + scalar(new, col + 2, nl, flow=False) + nl))
+        out = text
+        for start, end, rep in sorted(edits, reverse=True):
+            out = out[:start] + rep + out[end:]
+        before, after = yaml.safe_load(text), yaml.safe_load(out)
+    except (yaml.YAMLError, ValueError, AttributeError, IndexError) as e:
+        raise ConfigError(f"cannot rewrite the tool descriptions of this file safely ({e})") from None
+    tools = before if isinstance(before, list) else before["tools"]
+    for t in tools:
+        if isinstance(t, dict) and isinstance(t.get("function"), dict) and t["function"].get("name") in descriptions:
+            t["function"]["description"] = descriptions[t["function"]["name"]]
+    if after != before:
+        raise ConfigError("cannot rewrite the tool descriptions of this file safely (the result does not read back)")
+    return out

@@ -122,8 +122,8 @@ def test_guards_reject_dropped_variable_and_leakage(prepo, monkeypatch):
 
     original = C.parse_proposals
 
-    def parse(text, base, parent, demos=None):
-        out = original(text, base, parent, demos)
+    def parse(text, base, parent, demos=None, tools=None):
+        out = original(text, base, parent, demos, tools)
         out[0].messages = [{"role": "system", "content": "MAGIC"}, {"role": "user", "content": "Item:"}]
         return out
 

@@ -92,3 +92,31 @@ def test_guard(messages, origin, max_chars, why):
     protected = [Case("c4", {"q": LONG}, "B"), Case("c5", {"q": "pie"}, "A")]
     got = guard(make(messages, origin, "r"), prompt, protected, max_chars)
     assert (got or "").startswith(why or "") and (got is None) == (why is None), got
+
+
+TOOL_PROMPT = PROMPT + """\
+tools:
+  - type: function
+    function: {name: find, description: Find an item., parameters: {type: object, properties: {q: {type: string}}}}
+"""
+SAME = [{"role": "system", "content": "Classify the item."}, {"role": "user", "content": "Item: {{q}}"}]
+
+
+def tool(name: str = "find", description: str = "Find an item.", prop: str = "q") -> list[dict]:
+    params = {"type": "object", "properties": {prop: {"type": "string"}}}
+    return [{"type": "function", "function": {"name": name, "description": description, "parameters": params}}]
+
+
+@pytest.mark.parametrize("tools,allowed,why", [
+    (tool(description="Find an item by its name."), True, None),  # same instructions: the new description is new
+    (tool(description="Find an item by its name."), False, "rewrites tool descriptions, which needs"),
+    (tool(name="search", description="Find an item by its name."), True, "changes a tool's name or parameters"),
+    (tool(prop="query"), True, "changes a tool's name or parameters"),
+    ([], True, "changes a tool's name or parameters"),
+    (tool(description=f"Find {LONG}."), True, "leaks held-out case c4"),
+])
+def test_guard_on_tool_descriptions(tools, allowed, why):
+    prompt = prompt_from_text("cls", Path("prompts/cls.yaml"), TOOL_PROMPT)
+    protected = [Case("c4", {"q": LONG}, "B")]
+    got = guard(make(SAME, "proposer", "r", tools=tools), prompt, protected, 8000, tool_descriptions=allowed)
+    assert (got or "").startswith(why or "") and (got is None) == (why is None), got

@@ -83,3 +83,60 @@ def test_optimize_keeps_the_tools_and_demonstrates_whole_exchanges(tmp_path):
     git(root, "checkout", "-q", report.shipped.branch)
     prompt = load_prompt(load_config(root), "route")
     assert [t["function"]["name"] for t in prompt.tools] == ["get_weather", "get_time"]
+
+
+CLOCK = "The current clock time in a city. Call it for any question about the time."
+
+
+def description_sensitive(request: Request) -> object:
+    """A fake model that picks get_time only when its description speaks of a clock, and a proposer that
+    offers a new description whenever the meta-prompt invites one."""
+    if request.purpose == "proposer":
+        item = {"rationale": "say when each tool applies", "instructions": "You route requests to tools."}
+        if "tool_descriptions" in request.messages[0]["content"]:
+            item["tool_descriptions"] = {"get_time": CLOCK, "nonexistent": "ignored"}
+        return json.dumps({"candidates": [item]})
+    tools = {t["function"]["name"]: t["function"].get("description", "") for t in request.params["tools"]}
+    ask = request.messages[-1]["content"]
+    name = "get_time" if ask.startswith("time") and "clock" in tools["get_time"] else "get_weather"
+    return {"tool_calls": [{"name": name, "arguments": {"city": ask.split(" in ")[-1]}}]}
+
+
+def run_rewrite(tmp_path, files: dict[str, str], rewrite: bool):
+    root = tmp_path / "repo"
+    init_repo(root, {"promptloop.yaml": "models: {task: fake/task, proposer: fake/proposer}\nbranch_prefix: pl\n",
+                     "golden/route.yaml": golden(), ".gitignore": ".promptloop/\n", **files})
+    client = FakeModel(responder=description_sensitive)
+    options = Options(rounds=1, candidates=2, patience=1, seed=0, rewrite_tool_descriptions=rewrite)
+    client.budget = options.budget()
+    return root, asyncio.run(optimize_prompt(load_config(root), "route", options, client=client))
+
+
+def test_tool_descriptions_are_rewritten_only_when_asked(tmp_path):
+    _, report = run_rewrite(tmp_path, {"prompts/route.yaml": PROMPT}, rewrite=False)
+    assert report.outcome.winner is None  # no candidate may touch a description
+
+    root, report = run_rewrite(tmp_path / "asked", {"prompts/route.yaml": PROMPT}, rewrite=True)
+    w = report.outcome.winner
+    assert w is not None and w.candidate.origin == "proposer" and report.outcome.baseline_rate < 0.6
+    assert w.full_rate == 1.0
+    committed = git(root, "show", f"{report.shipped.branch}:prompts/route.yaml")
+    # the one description changed in place: every other byte of the tools (names, parameters) kept
+    tools_part = "tools:" + PROMPT.split("tools:")[1]
+    assert committed.endswith(tools_part.replace("The local time in a city.", CLOCK))
+    assert "You route requests to tools." in committed.split("tools:")[0]
+    assert "Tool descriptions rewritten: get_time." in git(root, "log", "-1", "--format=%B", report.shipped.branch)
+
+
+def test_a_tools_file_is_rewritten_in_place_of_the_prompt(tmp_path):
+    tools = "- type: function\n  function:\n    name: get_weather\n    description: The weather in a city.\n" \
+            "    parameters: {type: object, properties: {city: {type: string}}}\n" \
+            "- type: function\n  function:\n    name: get_time  # no description yet\n" \
+            "    parameters: {type: object, properties: {city: {type: string}}}\n"
+    prompt = PROMPT.split("tools:")[0] + "tools: tools.yaml\ntool_choice: required\n"
+    root, report = run_rewrite(tmp_path, {"prompts/route.yaml": prompt, "prompts/tools.yaml": tools}, rewrite=True)
+    assert report.shipped is not None
+    committed = git(root, "show", f"{report.shipped.branch}:prompts/tools.yaml")
+    assert committed == tools.replace("# no description yet\n", f"# no description yet\n    description: {CLOCK}\n")
+    assert git(root, "show", f"{report.shipped.branch}:prompts/route.yaml").endswith("tools: tools.yaml\n"
+                                                                                      "tool_choice: required\n")

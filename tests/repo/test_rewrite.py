@@ -172,3 +172,20 @@ def test_demonstration_turns_carry_their_case_id_into_the_file():
     assert yaml.safe_load(out)["messages"] == msgs and "    example: c1\n" in out
     back = replace_messages(out, [msgs[0], msgs[3]])  # the demonstrations removed again
     assert yaml.safe_load(back)["messages"] == [msgs[0], msgs[3]] and "example" not in back
+
+
+def test_tool_descriptions_change_and_nothing_else():
+    from promptloop.repo.rewrite import set_tool_descriptions
+
+    text = ("tools:  # the app's tools\r\n"
+            "  - type: function\r\n    function:\r\n      name: a\r\n      description: |\r\n        Old a.\r\n"
+            "        Second line.\r\n      parameters: {type: object}\r\n"
+            "  - {type: function, function: {name: b, description: 'Old b', parameters: {type: object}}}\r\n"
+            "  - {type: function, function: {name: c, parameters: {type: object}}}\r\n"
+            "  - type: function\r\n    function:\r\n      name: d  # keep\r\n      parameters: {type: object}\r\n")
+    new = {"a": "New a.\nWith two lines.\n", "b": "New b: with a colon", "c": "yes", "d": "New d."}
+    out = set_tool_descriptions(text, new)
+    assert {t["function"]["name"]: t["function"]["description"] for t in yaml.safe_load(out)["tools"]} == new
+    assert out.startswith("tools:  # the app's tools\r\n") and "\n" not in out.replace("\r\n", "")
+    assert "      name: d  # keep\r\n      description: New d.\r\n" in out
+    assert set_tool_descriptions(text, {}) == text
