@@ -18,8 +18,32 @@ import yaml
 
 from promptloop.errors import ConfigError
 
+_STR = "tag:yaml.org,2002:str"
+_RESOLVED: dict[tuple[str, tuple[bool, bool]], str] = {}  # a plain scalar's text -> its tag (the rules are fixed)
+
+
+class _MemoResolver:
+    """The safe loader's tag resolution, remembered per scalar text: a golden set repeats the same keys and
+    values thousands of times, and resolving each with the resolver's regular expressions is most of the
+    C loader's time on it."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode or not isinstance(value, str) or len(value) > 64:
+            return super().resolve(kind, value, implicit)  # type: ignore[misc]
+        key = (value, tuple(implicit))
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            if len(_RESOLVED) > 50_000:
+                _RESOLVED.clear()
+            tag = _RESOLVED[key] = super().resolve(kind, value, implicit)  # type: ignore[misc]
+        return tag
+
+
 try:  # the C loader is several times faster on large golden sets
-    _Loader: Any = yaml.CSafeLoader
+    class _CLoader(_MemoResolver, yaml.CSafeLoader):
+        pass
+
+    _Loader: Any = _CLoader
 except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
@@ -73,6 +97,8 @@ def _walk(node: yaml.Node, path: Path_, positions: dict[Path_, tuple[int, int]],
             positions[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
             items.append(_walk(item, child, positions, file))
         return items
+    if node.tag == _STR:  # what the constructor would return for a string, without its machinery
+        return node.value
     return _constructor().construct_object(node, deep=True)
 
 

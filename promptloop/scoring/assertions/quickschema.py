@@ -49,11 +49,20 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+_CLASS = {"string": str, "boolean": bool, "object": dict, "array": list}  # types that are exactly one class
+
+
 def _of_types(kinds: tuple[str, ...]) -> Test:
+    if len(kinds) == 1 and kinds[0] in _CLASS:  # the usual case, as one isinstance
+        cls = _CLASS[kinds[0]]
+        return lambda v: isinstance(v, cls)
     return lambda v: any(_is_type(v, k) for k in kinds)
 
 
 def _one_of(options: tuple[Any, ...]) -> Test:
+    if options and all(isinstance(o, str) for o in options):  # an enum of strings: a set lookup
+        strings = frozenset(options)
+        return lambda v: isinstance(v, str) and v in strings
     return lambda v: any(_same(v, o) for o in options)
 
 
@@ -62,6 +71,11 @@ def _items(item: Test) -> Test:
 
 
 def _all(tests: list[Test]) -> Test:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda v: first(v) and second(v)
     return lambda v: all(t(v) for t in tests)
 
 
