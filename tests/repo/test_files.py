@@ -209,3 +209,15 @@ def test_validate_lists_every_error_of_a_file(cli, repo):
     lines = [ln for ln in r.output.splitlines() if "golden/trec.yaml" in ln]
     assert r.exit_code == 2 and [ln.split("trec.yaml:")[1].split(":")[0] for ln in lines] == ["2", "3", "3", "4"]
     assert "colour" in lines[0] and "'inputs' is a required property" in r.output and "not of type 'array'" in lines[3]
+
+
+def test_scalars_resolve_alike_however_often_they_repeat(tmp_path):
+    """Tags are remembered per scalar text: a quoted 'yes' stays a string after a plain yes was a boolean."""
+    import yaml as pyyaml
+
+
+    text = "".join(f"- [yes, 'yes', 1e3, '1e3', null, 'null', ~, 0x1F, 12, '12', 1.5, Paris, !!str 7, {i}]\n"
+                   for i in range(3))
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    assert load_yaml(path).data == pyyaml.safe_load(text)
