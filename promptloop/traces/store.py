@@ -49,6 +49,7 @@ class Trace:
     session_id: str | None = None
     user_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the tools the call was given (OpenAI's shape)
     verdict: str = "unknown"  # pass | fail | unknown
     reason: str = ""
     verdict_inherited: bool = False  # decided by feedback given to the whole trace, not this call
@@ -131,7 +132,7 @@ def encode(t: Trace) -> tuple[str, Texts]:
     """``t``'s stored JSON, where each long message text is ``{"$text": key}``, and those texts by key.
     (Message contents are always strings once normalised, so an object there can only be a key.)"""
     texts: Texts = {}
-    messages = t.messages
+    messages, tools = t.messages, t.tools
     stored = []
     for m in messages:
         content = m.get("content") if isinstance(m, dict) else None
@@ -140,13 +141,20 @@ def encode(t: Trace) -> tuple[str, Texts]:
             texts[key] = content
             m = {**m, "content": {"$text": key}}
         stored.append(m)
+    stored_tools: Any = tools
+    if tools:  # the same tool definitions go with every call of an agent: stored once, as one text
+        text = codec.dumps(tools)
+        if len(text) >= LONG_TEXT:
+            key = text_key(text)
+            texts[key] = text
+            stored_tools = {"$text": key}
     if not texts:
         return t.to_json(), texts
     try:  # written with the keys, without a copy of the whole trace
-        t.messages = stored
+        t.messages, t.tools = stored, stored_tools
         return t.to_json(), texts
     finally:
-        t.messages = messages
+        t.messages, t.tools = messages, tools
 
 
 COLUMNS = "id, grp, source, time, prompt, prompt_version, model, session_id, user_id, verdict, reason, data"
@@ -305,6 +313,8 @@ class TraceStore:
             content = m.get("content") if isinstance(m, dict) else None
             if isinstance(content, dict) and "$text" in content:
                 m["content"] = self._text(str(content["$text"]), t.id)
+        if isinstance(t.tools, dict) and "$text" in t.tools:
+            t.tools = codec.loads(self._text(str(t.tools["$text"]), t.id))
         return t
 
     def _text(self, key: str, trace_id: str) -> str:

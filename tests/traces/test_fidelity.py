@@ -47,7 +47,7 @@ def test_genai_messages_as_json_strings_keep_the_conversation(repo):
     _, [t] = stored(repo, otlp([span]))
     assert [m["role"] for m in t.messages] == ["system", "user", "assistant", "tool"]
     assert t.messages[1]["content"] == "Weather in Paris?"
-    assert t.messages[2]["tool_calls"] == [{"name": "weather", "arguments": {"city": "Paris"}}]
+    assert t.messages[2]["tool_calls"] == [{"id": "c1", "name": "weather", "arguments": {"city": "Paris"}}]
     assert t.messages[3]["content"] == "18C"
     assert t.output == "18C and sunny."
     assert (t.model, t.input_tokens, t.output_tokens) == ("gpt-4o", 42, 7)
@@ -129,6 +129,8 @@ FIXTURES = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtu
 # whose inputs are plain arguments ({"z": 7}, kept as the trace's inputs).
 NO_MESSAGES_IN_FILE = {"openai_batch_output.jsonl", "mlflow/mlflow_v3_trace.from_v2_fixture.json"}
 NO_CALL_IN_FILE = {"otel_genai/otel_genai_tool_execution_span.json"}  # a tool span: skipped and counted
+# The Claude Agent SDK's Langfuse integration wrote the input of 3 of its 4 turns as {"content": "role"}.
+INPUT_LOST_AT_SOURCE = {"langfuse/claude-agent-2025-12-22.trace.json": 3}
 FIXTURE_FILES = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*")
                        if p.suffix in (".json", ".jsonl", ".yaml") and "assessment" not in p.name)
 
@@ -147,17 +149,17 @@ def test_every_real_fixture_keeps_messages_and_output(tmp_path, rel):
         assert not traces and sum(sum(f.skipped.values()) for f in first.by_format.values()) == 1
         return
     assert traces and first.imported == len(traces)
+    assert sum(not t.messages for t in traces) == INPUT_LOST_AT_SOURCE.get(rel, 0) or rel in NO_MESSAGES_IN_FILE
     for t in traces:
-        assert t.output is not None, t.id
-        assert t.messages or rel in NO_MESSAGES_IN_FILE, t.id
+        assert t.output is not None and t.output != "", t.id
         assert not t.id.endswith((":None", ":")), t.id
     assert import_files(config, files).imported == 0  # a second import adds nothing
 
 
 WEATHER_IN = [{"role": "user", "content": "Weather in Paris?"},
               {"role": "assistant", "content": "Absolutely! Let me check the weather for you.",
-               "tool_calls": [{"name": "get_weather", "arguments": {"location": "Paris"}}]},
-              {"role": "tool", "content": "rainy, 57°F"}]
+               "tool_calls": [{"id": "1234", "name": "get_weather", "arguments": {"location": "Paris"}}]},
+              {"role": "tool", "content": "rainy, 57°F", "tool_call_id": "1234"}]
 WEATHER_OUT = "The weather in Paris is currently rainy with a temperature of 57°F."
 
 

@@ -164,7 +164,8 @@ def test_otlp_genai_vendor_payloads(config):
                            {"role": "user", "content": "What is the capital of France?"}]
     assert sk.output == "The capital of France is Paris." and sk.model == "gpt-4-0613"
     current = next(t for t in traces.values() if t.model == "gpt-4-0613" and t.id.startswith("otel:") and t is not sk)
-    assert current.messages[2] == {"role": "tool", "content": "rainy, 57°F"}  # gen_ai.input.messages parts
+    # gen_ai.input.messages parts: the result with the id of its call
+    assert current.messages[2] == {"role": "tool", "content": "rainy, 57°F", "tool_call_id": "1234"}
     assert current.output == "The weather in Paris is currently rainy with a temperature of 57°F."
 
 

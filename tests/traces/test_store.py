@@ -92,3 +92,15 @@ def test_traces_of_an_unknown_prompt_is_an_input_error_naming_the_known_ones(cli
     assert r.exit_code == 2 and "no prompt 'trce'" in r.output
     assert "known: bfcl, gsm8k, hotel_slots, trec" in r.output
     assert cli.invoke(app, ["-C", str(repo), "traces", "trec"]).exit_code == 0  # known, no traffic yet: not an error
+
+
+def test_the_tools_of_an_agent_are_stored_once_and_read_back_whole(tmp_path):
+    tools = [{"type": "function", "function": {"name": f"tool_{i}", "description": "d" * 80,
+                                               "parameters": {"type": "object"}}} for i in range(3)]
+    with TraceStore(tmp_path / "t.sqlite") as store:
+        for i in range(5):
+            store.add(Trace(id=f"t{i}", source="test", messages=[{"role": "user", "content": "hi"}], output="ok",
+                            tools=tools))
+        store.commit()
+        assert [t.tools for t in store.query()] == [tools] * 5
+        assert store.db.execute("SELECT count(*) FROM texts").fetchone()[0] == 1

@@ -81,9 +81,37 @@ def span_id(value: Any) -> str | None:
         return text
 
 
+# Sampling parameters, by every name producers give them: a trace's ``params`` holds these and only these.
+SAMPLING = {"temperature": "temperature", "top_p": "top_p", "topP": "top_p", "top_k": "top_k", "topK": "top_k",
+            "max_tokens": "max_tokens", "maxTokens": "max_tokens", "max_output_tokens": "max_tokens",
+            "maxOutputTokens": "max_tokens", "max_completion_tokens": "max_completion_tokens", "seed": "seed",
+            "stop": "stop", "stop_sequences": "stop", "stopSequences": "stop", "frequency_penalty": "frequency_penalty",
+            "frequencyPenalty": "frequency_penalty", "presence_penalty": "presence_penalty",
+            "presencePenalty": "presence_penalty", "n": "n", "response_format": "response_format",
+            "reasoning_effort": "reasoning_effort"}
+
+
 def params_of(body: dict[str, Any]) -> dict[str, Any]:
-    keep = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "seed", "stop", "response_format")
-    return {k: body[k] for k in keep if body.get(k) is not None}
+    """The sampling parameters of a request body or a recorded parameter map, under their OpenAI names."""
+    return sampling(body)[0]
+
+
+def sampling(params: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(sampling parameters under their OpenAI names, everything else that was given) of a parameter map."""
+    params = maybe_json(params)
+    if not isinstance(params, dict):
+        return {}, {}
+    kept: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for k, v in params.items():
+        v = maybe_json(v) if isinstance(v, str) and k in SAMPLING else v
+        if v is None or v == "null":
+            continue
+        if k in SAMPLING and SAMPLING[k] not in kept:
+            kept[SAMPLING[k]] = v
+        elif k not in SAMPLING:
+            rest[k] = v
+    return kept, rest
 
 
 def score_feedback(s: dict[str, Any]) -> Feedback:

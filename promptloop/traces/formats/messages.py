@@ -6,11 +6,21 @@ import json
 from typing import Any
 
 from promptloop.traces.formats.base import as_int, maybe_json
+from promptloop.traces.formats.provider_messages import gemini_request, tool_definitions
+
+
+def _parts_like(value: Any) -> bool:
+    """Whether decoded JSON is a list of content parts, not some other JSON a message carries as text."""
+    return isinstance(value, list) and all(
+        isinstance(p, str) or (isinstance(p, dict) and ("type" in p or "text" in p or "message_content" in p
+                                                      or "message_content.type" in p)) for p in value)
 
 
 def content_text(content: Any) -> str:
     """Text of a message content: a string, or a list of parts (OpenAI, GenAI, Gemini, OpenInference)."""
-    content = maybe_json(content) if isinstance(content, str) and content[:1] == "[" else content
+    if isinstance(content, str) and content[:1] == "[":
+        decoded = maybe_json(content)
+        content = decoded if _parts_like(decoded) else content  # a tool's JSON answer stays as it was written
     if content is None:
         return ""
     if isinstance(content, str):
@@ -31,18 +41,37 @@ def content_text(content: Any) -> str:
     return "".join(texts)
 
 
+def _wire_calls(value: Any) -> list[dict[str, Any]] | None:
+    """OpenAI wire tool calls written as a message's text (some SDKs do: ``[{"function": {...}, "id": ...}]``)."""
+    decoded = maybe_json(value) if isinstance(value, str) and value[:2] == "[{" else None
+    if isinstance(decoded, list) and decoded and all(
+            isinstance(c, dict) and isinstance(c.get("function"), dict) and "name" in c["function"]
+            for c in decoded):
+        return decoded
+    return None
+
+
+def _call_of(c: Any) -> dict[str, Any]:
+    """One tool call in the OpenAI, OpenInference, LangChain (``args``) or Vercel AI SDK (``toolName``) shape."""
+    c = unwrap(c, "tool_call") if isinstance(c, dict) else {}
+    fn: dict[str, Any] = c["function"] if isinstance(c.get("function"), dict) else {}
+    name = fn.get("name") or c.get("function.name") or c.get("name") or c.get("toolName")
+    args = fn.get("arguments") if "arguments" in fn else c.get("function.arguments")
+    for key in ("arguments", "args", "input"):
+        if args is None:
+            args = c.get(key)
+    call_id = c.get("id") or c.get("toolCallId")
+    return {**({"id": call_id} if call_id else {}), "name": name, "arguments": maybe_json(args)}
+
+
 def tool_calls_of(m: dict[str, Any]) -> list[dict[str, Any]]:
-    calls = []
-    for c in m.get("tool_calls") or []:
-        c = unwrap(c, "tool_call") if isinstance(c, dict) else {}
-        fn: dict[str, Any] = c["function"] if isinstance(c.get("function"), dict) else {}
-        name = fn.get("name") or c.get("function.name")
-        args = fn.get("arguments") if "arguments" in fn else c.get("function.arguments")
-        calls.append({**({"id": c["id"]} if c.get("id") else {}), "name": name or c.get("name"),
-                      "arguments": maybe_json(args if args is not None else c.get("arguments"))})
+    extra: dict[str, Any] = m["additional_kwargs"] if isinstance(m.get("additional_kwargs"), dict) else {}
+    raw = m.get("tool_calls") or extra.get("tool_calls") or _wire_calls(m.get("content")) or []
+    calls = [_call_of(c) for c in raw] if isinstance(raw, list) else []
     for p in m.get("parts") or []:
         if isinstance(p, dict) and p.get("type") == "tool_call":
-            calls.append({"name": p.get("name"), "arguments": maybe_json(p.get("arguments"))})
+            calls.append({**({"id": p["id"]} if p.get("id") else {}), "name": p.get("name"),
+                          "arguments": maybe_json(p.get("arguments"))})
     content = m.get("content")
     for p in content if isinstance(content, list) else []:
         if isinstance(p, dict) and p.get("type") == "tool_use":  # Anthropic content blocks
@@ -62,12 +91,20 @@ ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "
          "developer": "system"}
 
 
+def is_tool_definition(m: Any) -> bool:
+    """LangChain serialises the tools bound to a model as ``{role: tool, content: {type: function, ...}}``
+    items of the input: definitions, not turns of the conversation."""
+    content = m.get("content") if isinstance(m, dict) else None
+    return (isinstance(m, dict) and m.get("role") == "tool" and isinstance(content, dict)
+            and content.get("type") == "function" and isinstance(content.get("function"), dict))
+
+
 def norm_message(m: Any) -> dict[str, Any] | None:
     if not isinstance(m, dict):
         return None
     content = m.get("content")
-    if isinstance(content, str) and len(m) == 2 and m.get("role") in ROLES:  # already plain: the common case
-        return {"role": ROLES[m["role"]], "content": content}
+    if isinstance(content, str) and len(m) == 2 and m.get("role") in ROLES and content[:2] != "[{":
+        return {"role": ROLES[m["role"]], "content": content}  # already plain: the common case
     if m.get("type") in RESPONSES_ITEMS:
         return responses_item(m)
     m = unwrap(m, "message")
@@ -76,19 +113,41 @@ def norm_message(m: Any) -> dict[str, Any] | None:
     content = m.get("content")
     if content is None:
         content = m.get("contents") or m.get("parts")
-    text = content_text(content)
-    out: dict[str, Any] = {"role": role or "user", "content": text}
     calls = tool_calls_of(m)
+    wire = bool(calls) and _wire_calls(content) is not None
+    text = "" if wire else content_text(content)
+    if wire and role == "tool":  # Koog logs the assistant's calls as a "tool" turn holding them as JSON text
+        role = "assistant"
+    out: dict[str, Any] = {"role": role or "user", "content": text}
     if calls:
         out["tool_calls"] = calls
     if m.get("tool_call_id"):
         out["tool_call_id"] = m["tool_call_id"]
-    if not text and m.get("parts"):
-        responses = [p.get("response") for p in m["parts"] if isinstance(p, dict) and "response" in p]
-        if responses:
-            out["content"] = content_text(responses[0]) if not isinstance(responses[0], (dict, list)) \
-                else json.dumps(responses[0], ensure_ascii=False)
     return out
+
+
+def _responses_of_parts(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """GenAI ``tool_call_response`` parts (in a tool turn, or a user turn as pydantic-ai writes them): one tool
+    message each, with the call's id and the result as text."""
+    out = []
+    for p in m.get("parts") or []:
+        if isinstance(p, dict) and (p.get("type") == "tool_call_response" or ("response" in p and "type" not in p)):
+            result = p.get("response", p.get("result"))
+            out.append({"role": "tool", "content": result if isinstance(result, str)
+                        else json.dumps(result, ensure_ascii=False),
+                        **({"tool_call_id": p["id"]} if p.get("id") else {})})
+    return out
+
+
+def norm_turn(m: Any) -> list[dict[str, Any]]:
+    """One item of a conversation as chat messages: none for a tool definition, one per tool result."""
+    if is_tool_definition(m):
+        return []
+    results = _responses_of_parts(m) if isinstance(m, dict) and isinstance(m.get("parts"), list) else []
+    one = norm_message(m)
+    if results and one is not None and not one["content"] and not one.get("tool_calls"):
+        return results
+    return [*results, *([one] if one is not None else [])]
 
 
 # OpenAI Responses API items that are not chat messages (openai-agents, via Langfuse and others).
@@ -132,11 +191,27 @@ def norm_messages(value: Any) -> list[dict[str, Any]]:
             "instructions" in value or "model" in value):  # a Responses API request
         system = [{"role": "system", "content": value["instructions"]}] if value.get("instructions") else []
         return system + norm_messages(value["input"])
+    if isinstance(value, dict) and "contents" in value:  # a Gemini request (REST or the SDK's)
+        return gemini_request(value)
     if isinstance(value, dict) and "messages" in value:
         value = value["messages"]
+    elif isinstance(value, dict) and "role" in value and ("content" in value or "parts" in value):
+        value = [value]  # one message (the Claude Agent SDK records a turn's input so)
+    elif isinstance(value, dict) and isinstance(value.get("args"), list) and value["args"] \
+            and isinstance(value["args"][0], str):
+        value = value["args"][0]  # a positional prompt (LlamaIndex's complete("..."))
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
-    return [m for m in (norm_message(x) for x in value or []) if m is not None]
+    return [msg for x in value or [] for msg in norm_turn(x)] if isinstance(value, list) else []
+
+
+def tools_in_messages(value: Any) -> list[dict[str, Any]]:
+    """The tool definitions a conversation carries as items (see :func:`is_tool_definition`)."""
+    value = maybe_json(value)
+    if isinstance(value, dict):
+        value = value.get("messages")
+    return tool_definitions([m["content"] for m in value if is_tool_definition(m)]) if isinstance(value, list) \
+        else []
 
 
 def output_of_message(m: dict[str, Any] | None) -> Any:

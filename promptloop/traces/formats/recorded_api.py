@@ -5,13 +5,19 @@ body lacks it. An interaction with any other endpoint is counted and named, neve
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from promptloop.traces.formats.base import ImportState, Parsed, RecordError, as_float, as_int, digest
 from promptloop.traces.formats.messages import norm_messages, responses_output
+from promptloop.traces.formats.provider_messages import (
+    anthropic_blocks,
+    anthropic_system,
+    converse_blocks,
+    gemini_answer,
+    gemini_request,
+)
 from promptloop.traces.store import Trace
 
 NAME = "recorded_api"
@@ -24,48 +30,9 @@ def detect(r: dict[str, Any]) -> bool:
     return "uri" in r and "request" in r and "response" in r and "chat/completions" not in str(r.get("uri"))
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    return {**({"id": str(call_id)} if call_id else {}), "name": name, "arguments": arguments}
-
-
-def _turns(role: str, text: str, calls: list[dict[str, Any]], results: list[Message]) -> list[Message]:
-    """One provider turn as chat messages: tool results first (each its own tool message), then the turn."""
-    out = list(results)
-    if text or calls or not results:
-        turn: Message = {"role": role, "content": text}
-        if calls:
-            turn["tool_calls"] = calls
-        out.append(turn)
-    return out
-
-
 # ---------------------------------------------------------------- Anthropic Messages
-def anthropic_blocks(role: str, content: Any) -> list[Message]:
-    if isinstance(content, str):
-        return [{"role": role, "content": content}]
-    texts, calls, results = [], [], []
-    for b in content or []:
-        kind = b.get("type") if isinstance(b, dict) else None
-        if kind == "text":
-            texts.append(str(b.get("text", "")))
-        elif kind == "tool_use":
-            calls.append(_call(b.get("id"), b.get("name"), b.get("input")))
-        elif kind == "tool_result":
-            inner = b.get("content")
-            text = "".join(x.get("text", "") for x in inner if isinstance(x, dict)) if isinstance(inner, list) else \
-                _text(inner if inner is not None else "")
-            results.append({"role": "tool", "content": text, "tool_call_id": str(b.get("tool_use_id", ""))})
-    return _turns(role, "".join(texts), calls, results)
-
-
 def anthropic(req: dict[str, Any], resp: dict[str, Any]) -> dict[str, Any]:
-    system = req.get("system")
-    messages: list[Message] = [{"role": "system", "content": system if isinstance(system, str) else "".join(
-        b.get("text", "") for b in system if isinstance(b, dict))}] if system else []
+    messages = anthropic_system(req.get("system"))
     for m in req.get("messages") or []:
         messages += anthropic_blocks(str(m.get("role", "user")), m.get("content"))
     [answer] = anthropic_blocks("assistant", resp.get("content"))[-1:] or [{}]
@@ -77,24 +44,6 @@ def anthropic(req: dict[str, Any], resp: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- Bedrock Converse
-def converse_blocks(role: str, content: Any) -> list[Message]:
-    texts, calls, results = [], [], []
-    for b in content or []:
-        if not isinstance(b, dict):
-            continue
-        if "text" in b:
-            texts.append(str(b["text"]))
-        elif "toolUse" in b:
-            u = b["toolUse"]
-            calls.append(_call(u.get("toolUseId"), u.get("name"), u.get("input")))
-        elif "toolResult" in b:
-            r = b["toolResult"]
-            text = "".join(x["text"] if "text" in x else _text(x.get("json")) for x in r.get("content") or []
-                           if isinstance(x, dict))
-            results.append({"role": "tool", "content": text, "tool_call_id": str(r.get("toolUseId", ""))})
-    return _turns(role, "".join(texts), calls, results)  # reasoningContent is the model's, not the conversation
-
-
 def converse(req: dict[str, Any], resp: dict[str, Any], uri: str) -> dict[str, Any]:
     system = "".join(b.get("text", "") for b in req.get("system") or [] if isinstance(b, dict))
     messages: list[Message] = [{"role": "system", "content": system}] if system else []
@@ -112,35 +61,10 @@ def converse(req: dict[str, Any], resp: dict[str, Any], uri: str) -> dict[str, A
 
 
 # ---------------------------------------------------------------- Gemini generateContent
-def gemini_parts(role: str, parts: Any) -> list[Message]:
-    texts, calls, results = [], [], []
-    for p in parts or []:
-        if not isinstance(p, dict) or p.get("thought"):
-            continue
-        if "text" in p:
-            texts.append(str(p["text"]))
-        elif "functionCall" in p:
-            c = p["functionCall"]
-            calls.append(_call(c.get("id"), c.get("name"), c.get("args")))
-        elif "functionResponse" in p:
-            r = p["functionResponse"]
-            results.append({"role": "tool", "content": _text(r.get("response")), "tool_call_id": str(
-                r.get("id") or r.get("name") or "")})
-    return _turns("assistant" if role == "model" else role, "".join(texts), calls, results)
-
-
 def gemini(req: dict[str, Any], resp: dict[str, Any], uri: str) -> dict[str, Any]:
-    system = req.get("systemInstruction") or req.get("system_instruction")
-    text = "".join(p.get("text", "") for p in (system or {}).get("parts") or [] if isinstance(p, dict))
-    messages: list[Message] = [{"role": "system", "content": text}] if text else []
-    for m in req.get("contents") or []:
-        messages += gemini_parts(str(m.get("role", "user")), m.get("parts"))
-    candidates = resp.get("candidates") or [resp]  # with and without the `candidates` wrapper
-    content = (candidates[0] or {}).get("content") or {}
-    [answer] = gemini_parts("model", content.get("parts"))[-1:] or [{}]
     found = re.search(r"/models/([^/:]+):", urlsplit(uri).path)
     usage, config = resp.get("usageMetadata") or {}, req.get("generationConfig") or {}
-    return {"messages": messages, "answer": answer, "id": resp.get("responseId"),
+    return {"messages": gemini_request(req), "answer": gemini_answer(resp), "id": resp.get("responseId"),
             "model": resp.get("modelVersion") or (found.group(1) if found else None),
             "input_tokens": usage.get("promptTokenCount"), "output_tokens": usage.get("candidatesTokenCount"),
             "params": {k: config[c] for k, c in (("temperature", "temperature"), ("top_p", "topP"),
