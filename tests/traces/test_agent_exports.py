@@ -120,3 +120,20 @@ def test_params_hold_sampling_parameters_only(load):
     t = traces["98870087af69bf06"]
     assert set(t.params) <= {"temperature", "top_p"} and "instructions" in t.metadata["request"]
     assert t.output == {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Tokyo"}}]}
+
+
+@pytest.mark.parametrize("name, tools", [
+    ("anthropic_messages_tool_use.yaml", ["get_user_country", "final_result"]),  # Anthropic `input_schema`
+    ("bedrock_converse_tool_use.yaml", ["get_temperature"]),  # Bedrock `toolConfig.tools[].toolSpec`
+    ("gemini_generate_content_function_call.yaml", ["get_answer"]),  # Gemini `functionDeclarations`
+])
+def test_recorded_calls_keep_the_tools_they_declared(tmp_path, name, tools):
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "promptloop.yaml").write_text("models: {default: local/smollm2}\n")
+    config = load_config(root)
+    import_files(config, [LANGFUSE.parent / "cassettes_other_apis" / name])
+    with TraceStore(store_path(config.cache_dir)) as store:
+        stored = store.query()
+    assert stored and all([t["function"]["name"] for t in s.tools] == tools for s in stored)
+    assert all(t["function"].get("parameters", {}).get("type") == "object" for s in stored for t in s.tools)

@@ -7,6 +7,7 @@ from typing import Any
 
 from promptloop.traces.formats.base import ImportState, Parsed, RecordError, as_float, as_int, params_of
 from promptloop.traces.formats.messages import from_chat_response, norm_messages
+from promptloop.traces.formats.provider_messages import tool_definitions
 from promptloop.traces.store import Trace, iso, parse_time
 
 NAME = "litellm_payload"
@@ -39,6 +40,7 @@ def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
         id=tid, source=NAME, group=f"litellm:{r['trace_id']}" if r.get("trace_id") else tid, time=iso(start),
         model=r.get("model") or model, params=params_of(r.get("model_parameters") or {}),
         messages=norm_messages(r.get("messages")), output=output,
+        tools=tool_definitions((r.get("model_parameters") or {}).get("tools")),
         latency_ms=(end - start) * 1000 if start is not None and end is not None else None,
         input_tokens=as_int(r.get("prompt_tokens")) if r.get("prompt_tokens") is not None else itok,
         output_tokens=as_int(r.get("completion_tokens")) if r.get("completion_tokens") is not None else otok,

@@ -6,6 +6,7 @@ from typing import Any
 
 from promptloop.traces.formats.base import ImportState, Parsed, RecordError, params_of
 from promptloop.traces.formats.messages import from_chat_response, norm_messages
+from promptloop.traces.formats.provider_messages import tool_definitions
 from promptloop.traces.store import Trace, iso, parse_time
 
 NAME = "openai_batch"
@@ -25,6 +26,7 @@ def batch_trace(cid: str, body: dict[str, Any] | None, out: dict[str, Any]) -> T
     tid = f"openai-batch:{out.get('id') or cid}"
     return Trace(id=tid, source="openai_batch", group=tid, time=iso(parse_time(rbody.get("created"))),
                  model=model or (body or {}).get("model"), params=params_of(body or {}),
+                 tools=tool_definitions((body or {}).get("tools")),
                  messages=norm_messages((body or {}).get("messages")), output=output, input_tokens=itok,
                  output_tokens=otok, metadata={"custom_id": cid})
 

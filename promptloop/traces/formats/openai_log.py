@@ -6,6 +6,7 @@ from typing import Any
 
 from promptloop.traces.formats.base import ImportState, Parsed, RecordError, as_float, digest, params_of
 from promptloop.traces.formats.messages import from_chat_response, norm_messages
+from promptloop.traces.formats.provider_messages import tool_definitions
 from promptloop.traces.store import Trace, iso, parse_time
 
 NAME = "openai_log"
@@ -27,6 +28,7 @@ def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
     meta = req.get("metadata") or {}
     return Parsed([Trace(id=tid, source="openai_log", group=tid, time=iso(parse_time(created)),
                          model=model or req.get("model"), params=params_of(req),
+                         tools=tool_definitions(req.get("tools")),
                          messages=norm_messages(req.get("messages")), output=output, input_tokens=itok,
                          output_tokens=otok, latency_ms=as_float(r.get("latency_ms") or r.get("duration_ms")),
                          user_id=req.get("user") or meta.get("user_id"), session_id=meta.get("session_id"),

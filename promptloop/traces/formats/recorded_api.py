@@ -17,6 +17,7 @@ from promptloop.traces.formats.provider_messages import (
     converse_blocks,
     gemini_answer,
     gemini_request,
+    tool_definitions,
 )
 from promptloop.traces.store import Trace
 
@@ -84,6 +85,12 @@ def responses(req: dict[str, Any], resp: dict[str, Any]) -> dict[str, Any]:
             "output_tokens": usage.get("output_tokens"), "params": {}}
 
 
+def request_tools(req: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tools a recorded request declares, in any of these APIs' shapes (Bedrock's under ``toolConfig``)."""
+    config = req.get("toolConfig")
+    return tool_definitions(req.get("tools") or (config.get("tools") if isinstance(config, dict) else None))
+
+
 def _api(uri: str) -> str | None:
     path = urlsplit(uri).path
     if path.endswith("/v1/messages"):
@@ -116,6 +123,7 @@ def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
         if answer else None)
     tid = f"{api}:{call.pop('id', None) or digest(req, resp)}"
     return Parsed([Trace(id=tid, source=NAME, group=tid, model=call["model"], params=call["params"],
-                         messages=call["messages"], output=output, input_tokens=as_int(call.get("input_tokens")),
+                         messages=call["messages"], output=output, tools=request_tools(req),
+                         input_tokens=as_int(call.get("input_tokens")),
                          output_tokens=as_int(call.get("output_tokens")),
                          latency_ms=as_float(call.get("latency_ms")), metadata={"api": api, "uri": uri})])
