@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import itertools
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,11 +165,40 @@ def read_records(path: Path) -> Iterator[tuple[int, Any]]:
             return
         items = doc if isinstance(doc, list) else (doc["data"] if isinstance(doc, dict) and doc.get(
             "object") == "list" and isinstance(doc.get("data"), list) else [doc])
-        for item in items:
-            yield 1, item
+        lines_of = item_lines(text) if isinstance(doc, list) else []
+        for i, item in enumerate(items):
+            yield (lines_of[i] if i < len(lines_of) else 1), item
         return
     for n, line in itertools.chain([first], lines):
         yield n, parse_line(line)
+
+
+# Strings, brackets, commas and bare scalars (numbers, true, false, null): enough to find where items start.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]|[^\s"\[\]{},:]+')
+MAX_LOCATED = 64 * 1024 * 1024  # beyond this a JSON array's items are all reported at line 1
+
+
+def item_lines(text: str) -> list[int]:
+    """The line each item of a top-level JSON array starts on (a problem with one names its line)."""
+    if len(text) > MAX_LOCATED:
+        return []
+    out: list[int] = []
+    depth, line, at, expect = 0, 1, 0, False
+    for m in _TOKENS.finditer(text):
+        token = m.group()
+        if expect and depth == 1 and token != "]":  # the first token of a top-level item
+            line += text.count("\n", at, m.start())
+            at = m.start()
+            out.append(line)
+        expect = False
+        if token in ("[", "{"):
+            depth += 1
+            expect = depth == 1
+        elif token in ("]", "}"):
+            depth -= 1
+        elif token == "," and depth == 1:
+            expect = True
+    return out
 
 
 def parse_line(line: str | bytes | RecordError) -> Any:

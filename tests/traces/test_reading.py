@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from promptloop.traces.reading import RecordError, block_lines, parse_line, read_blocks, read_lines
+from promptloop.traces.reading import RecordError, block_lines, parse_line, read_blocks, read_lines, read_records
 
 TEXT = b'{"a": 1}\n\n{"b": "' + b"x" * 50 + b'"}\r\n   \n{"c": 3}\n\xff\xfe\n{"d": 4}'
 
@@ -82,3 +82,12 @@ def test_a_worker_reading_its_block_from_a_changed_file_says_so(tmp_path):
         work_range(str(path), 1, 9, 9, b'{"c": 3}\n')  # the block the writer saw held another line
     with pytest.raises(OSError, match="at byte 9"):
         work_range(str(path), 1, 9, 20, b"\n")  # the file is shorter than it was
+
+
+def test_items_of_a_json_array_carry_the_line_they_start_on(tmp_path):
+
+
+    f = tmp_path / "export.json"
+    f.write_text('[\n  {"a": "x, ] {"},\n\n  {"b": [1, {"c": 2}]},\n  3, null,\n  "s"\n]\n')
+    assert [line for line, _ in read_records(f)] == [2, 4, 5, 5, 6]
+    assert [r for _, r in read_records(f)] == [{"a": "x, ] {"}, {"b": [1, {"c": 2}]}, 3, None, "s"]
