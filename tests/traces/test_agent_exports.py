@@ -137,3 +137,23 @@ def test_recorded_calls_keep_the_tools_they_declared(tmp_path, name, tools):
         stored = store.query()
     assert stored and all([t["function"]["name"] for t in s.tools] == tools for s in stored)
     assert all(t["function"].get("parameters", {}).get("type") == "object" for s in stored for t in s.tools)
+
+
+def test_a_streamed_generation_keeps_its_time_to_first_token(tmp_path):
+    import json
+
+    record = {"id": "t1", "observations": [{
+        "id": "g1", "type": "GENERATION", "model": "gpt-4o", "startTime": "2025-01-01T00:00:00.000Z",
+        "completionStartTime": "2025-01-01T00:00:00.250Z", "endTime": "2025-01-01T00:00:02.000Z",
+        "input": [{"role": "user", "content": "hi"}], "output": {"role": "assistant", "content": "hello"},
+        "modelParameters": {"temperature": 0.2, "stream": True}}]}
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "promptloop.yaml").write_text("models: {default: local/smollm2}\n")
+    (tmp_path / "lf.json").write_text(json.dumps(record))
+    config = load_config(root)
+    import_files(config, [tmp_path / "lf.json"])
+    with TraceStore(store_path(config.cache_dir)) as store:
+        [t] = store.query()
+    assert (t.latency_ms, t.metadata["time_to_first_token_ms"]) == (2000.0, 250.0)
+    assert t.params == {"temperature": 0.2} and t.metadata["request"] == {"stream": True}

@@ -128,7 +128,8 @@ def generation(trace: dict[str, Any], o: dict[str, Any], group: str, feedback: l
     latency = (t1 - t0) if t0 is not None and t1 is not None else as_float(o.get("latency"))
     meta = maybe_json(trace.get("metadata"))
     params, other = sampling(o.get("modelParameters"))
-    ttft = as_float(o.get("timeToFirstToken"))
+    first = parse_time(o.get("completionStartTime"))
+    ttft = as_float(o.get("timeToFirstToken")) if first is None or t0 is None else first - t0
     return Trace(
         id=f"langfuse:{trace['id']}:{o['id']}", source="langfuse", group=group,
         time=o.get("startTime") or trace.get("timestamp"), prompt=o.get("promptName"),
@@ -142,4 +143,4 @@ def generation(trace: dict[str, Any], o: dict[str, Any], group: str, feedback: l
         metadata={"trace_name": trace.get("name"), "tags": trace.get("tags") or [],
                   **({"metadata": meta} if isinstance(meta, dict) else {}),
                   **({"request": other} if other else {}),
-                  **({"ttft_ms": ttft * 1000} if ttft is not None else {})})
+                  **({"time_to_first_token_ms": round(ttft * 1000, 3)} if ttft is not None else {})})

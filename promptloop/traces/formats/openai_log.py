@@ -32,4 +32,5 @@ def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
                          messages=norm_messages(req.get("messages")), output=output, input_tokens=itok,
                          output_tokens=otok, latency_ms=as_float(r.get("latency_ms") or r.get("duration_ms")),
                          user_id=req.get("user") or meta.get("user_id"), session_id=meta.get("session_id"),
-                         metadata={k: v for k, v in meta.items() if k not in ("user_id", "session_id")})])
+                         metadata={**{k: v for k, v in meta.items() if k not in ("user_id", "session_id")},
+                                   **({"stream": True} if req.get("stream") else {})})])
