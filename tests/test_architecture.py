@@ -11,9 +11,10 @@ PKG = Path(__file__).resolve().parent.parent / "promptloop"
 ALLOWED: dict[str, set[str]] = {
     "masking": set(),
     "codec": set(),
+    "endpoint": set(),
     "errors": {"masking", "codec"},
-    "repo": {"errors", "masking", "codec"},
-    "model": {"errors", "masking", "codec"},
+    "repo": {"errors", "masking", "codec", "endpoint"},
+    "model": {"errors", "masking", "codec", "endpoint"},
     "scoring": {"errors", "masking", "repo", "model", "codec"},
     "git": {"errors", "masking", "repo", "codec"},
     "traces": {"errors", "masking", "repo", "model", "scoring", "git", "codec"},

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from promptloop import codec
+from promptloop.endpoint import endpoint_problem
 from promptloop.errors import (
     BadResponse,
     MissingKeyError,
@@ -25,6 +26,7 @@ from promptloop.errors import (
     ModelTimeout,
     RateLimited,
     TransientModelError,
+    UsageError,
 )
 from promptloop.model.request import Completion, Request, tool_call
 
@@ -117,7 +119,14 @@ def env_base(model: str) -> str | None:
     provider = model.split("/", 1)[0] if "/" in model else "openai"
     if provider != "openai":
         return None
-    return os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or None
+    for var in ("OPENAI_BASE_URL", "OPENAI_API_BASE"):
+        base = os.environ.get(var)
+        if base:
+            why = endpoint_problem(base)
+            if why:  # never a guess at what was meant: the prompts and the key would go there
+                raise UsageError(f"{var}: {why}")
+            return base
+    return None
 
 
 DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptloop.errors import RepoNotFound
-from promptloop.repo.files import load_validated
+from promptloop.endpoint import endpoint_problem, split_model_option
+from promptloop.errors import RepoNotFound, UsageError
+from promptloop.repo.files import Document, load_validated
 
 CONFIG_FILE = "promptloop.yaml"
 LOCAL_MODEL = "local/smollm2"
@@ -42,9 +43,12 @@ class ModelRef:
 
     @classmethod
     def from_option(cls, text: str) -> ModelRef:
-        """``-m NAME`` or ``-m NAME@http(s)://HOST/v1`` (only a URL after the @: Vertex names hold @dates)."""
-        name, at, url = text.partition("@http")
-        return cls(name, "http" + url) if at and url.startswith(("://", "s://")) and name else cls(text)
+        """``-m NAME`` or ``-m NAME@http(s)://HOST/v1`` (see :func:`split_model_option`)."""
+        try:
+            name, url = split_model_option(text)
+        except ValueError as e:
+            raise UsageError(f"-m {text}: {e}") from None
+        return cls(name, url)
 
 
 @dataclass
@@ -128,7 +132,22 @@ def find_root(start: Path) -> Path:
 def load_config(start: Path) -> Config:
     root = find_root(start)
     doc = load_validated(root / CONFIG_FILE, "config")
+    check_endpoints(doc)
     return Config(root=root, data=doc.data)
+
+
+def check_endpoints(doc: Document) -> None:
+    """Every ``api_base`` under ``models:`` (config) or ``model:`` (a prompt) is an endpoint, else an error
+    at its line."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    models: dict[str, Any] = data["models"] if isinstance(data.get("models"), dict) else {}
+    places: list[tuple[tuple[str, ...], Any]] = [(("models", str(role)), v) for role, v in models.items()]
+    places.append((("model",), data.get("model")))
+    for path, value in places:
+        if isinstance(value, dict) and isinstance(value.get("api_base"), str):
+            why = endpoint_problem(value["api_base"])
+            if why:
+                raise doc.error((*path, "api_base"), f"api_base: {why}")
 
 
 def config_from_text(root: Path, text: str | None) -> Config:
@@ -143,4 +162,5 @@ def config_from_text(root: Path, text: str | None) -> Config:
     if not isinstance(doc.data, dict):
         raise doc.error((), "expected a mapping at the top of the file (see `promptloop schema config`)")
     validate(doc, "config")
+    check_endpoints(doc)
     return Config(root=root, data=doc.data)

@@ -9,7 +9,7 @@ from typing import Any
 
 from promptloop.errors import ConfigError, TemplateError
 from promptloop.repo.assertion_types import TYPES
-from promptloop.repo.config import Config
+from promptloop.repo.config import Config, check_endpoints
 from promptloop.repo.files import Document, load_validated
 from promptloop.repo.template import TemplateSyntaxError, render, variables
 from promptloop.repo.tools import check_messages, conversation, load_tools, wire_message
@@ -163,6 +163,7 @@ def _check_prompt(prompt: Prompt) -> None:
                     f"add '{v}' to inputs (declared: {', '.join(sorted(declared)) or 'none'})",
                     file=str(doc.path), line=line, column=col)
     prompt.tools  # noqa: B018  (read and checked now: an error surfaces before any model call)
+    check_endpoints(doc)
     schema = prompt.output_schema
     if schema is not None:
         check_json_schema(schema, doc, ("output", "schema"))

@@ -1,0 +1,79 @@
+"""Hostile input, round two (issue 25): no request to a host the user did not name, no traceback from a damaged
+file, nothing unescaped in a report, nothing personal stored."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from promptloop.cli import app
+from promptloop.endpoint import endpoint_problem, split_model_option
+from promptloop.testing import FakeServer
+
+
+def run(cli, *args, env=None):
+    return cli.invoke(app, [str(a) for a in args], env=env)
+
+
+# ---------------------------------------------------------------- endpoints
+@pytest.mark.parametrize("text, name, url, problem", [
+    ("openai/x", "openai/x", None, None),
+    ("vertex_ai/claude-3-5-sonnet@20240620", "vertex_ai/claude-3-5-sonnet@20240620", None, None),  # a version
+    ("openai/x@http://127.0.0.1:8080/v1", "openai/x", "http://127.0.0.1:8080/v1", None),
+    ("vertex_ai/c@20240620@https://h/v1", "vertex_ai/c@20240620", "https://h/v1", None),
+    ("openai/x@localhost:8080/v1", None, None, "not an absolute http(s) URL"),
+    ("openai/x@127.0.0.1:8080/v1", None, None, "not an absolute http(s) URL"),
+    ("openai/x@localhost", None, None, "not an absolute http(s) URL"),
+    ("openai/x@file:///etc/passwd", None, None, "not an absolute http(s) URL"),
+    ("openai/x@", None, None, "nothing follows the @"),
+    ("@http://h/v1", None, None, "names no model"),
+    ("openai/x@http://bob:pw@h/v1", None, None, "holds credentials"),
+    ("openai/x@http://h:99999/v1", None, None, "not a valid URL"),
+    ("openai/x@http:///v1", None, None, "not an absolute http(s) URL"),
+])
+def test_the_model_option_is_a_name_or_a_name_and_an_endpoint(text, name, url, problem):
+    if problem is None:
+        assert split_model_option(text) == (name, url)
+    else:
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            split_model_option(text)
+
+
+def test_a_mistyped_endpoint_sends_nothing_anywhere(cli, repo):
+    with FakeServer() as server:  # OPENAI_BASE_URL points here: what the old parser fell back to
+        env = {"OPENAI_BASE_URL": server.api_base, "OPENAI_API_KEY": "sk-test"}
+        for option in ("openai/llama@localhost:8080/v1", "openai/llama@127.0.0.1:1/v1", "openai/llama@"):
+            r = run(cli, "-C", repo, "eval", "trec", "--limit", "1", "-m", option, env=env)
+            assert r.exit_code == 2 and "http://HOST:PORT/v1" in r.output and "Traceback" not in r.output, r.output
+            assert len(r.output.strip().splitlines()) == 1
+        assert server.requests == []
+
+
+@pytest.mark.parametrize("where, text", [
+    ("promptloop.yaml", "models:\n  default: {name: openai/x, api_base: 'localhost:8080/v1'}\n"),
+    ("promptloop.yaml", "models:\n  task: {name: openai/x, api_base: 'http://u:secretpw@h/v1'}\n"),
+    ("prompts/trec.yaml", None),
+])
+def test_a_bad_api_base_is_refused_at_its_line(cli, repo, where, text):
+    if text is None:  # the prompt's own model setting
+        path = repo / where
+        text = path.read_text() + "model: {name: openai/x, api_base: 'ftp://h/v1'}\n"
+    (repo / where).write_text(text)
+    r = run(cli, "-C", repo, "validate")
+    assert r.exit_code == 2 and f"{where}:" in r.output and "api_base" in r.output and "secretpw" not in r.output
+    assert "Traceback" not in r.output
+
+
+def test_credentials_in_the_environment_endpoint_are_refused(cli, repo):
+    (repo / "promptloop.yaml").write_text("models: {default: openai/x}\nretries: 0\n")
+    r = run(cli, "-C", repo, "eval", "trec", "--limit", "1",
+            env={"OPENAI_BASE_URL": "http://bob:hunter2@127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == 2 and "OPENAI_BASE_URL" in r.output and "hunter2" not in r.output, r.output
+    assert "Traceback" not in r.output
+
+
+def test_endpoint_problem_accepts_only_absolute_http_urls():
+    assert endpoint_problem("https://api.example.com/v1") is None
+    assert endpoint_problem("http://[::1]:8080/v1") is None
+    assert endpoint_problem("api.example.com/v1") is not None
