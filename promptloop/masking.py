@@ -6,6 +6,7 @@ Ground floor: errors, the model layer, the trace store, reports and golden files
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -199,3 +200,12 @@ def mask_personal(value: Any, found: dict[str, int] | None = None) -> Any:
         return dataclasses.replace(value, **{f.name: mask_personal(getattr(value, f.name), found)
                                              for f in dataclasses.fields(value) if f.init})
     return value
+
+
+def pseudonym(value: str | None) -> str | None:
+    """An id that is an e-mail address or a phone number as a stable pseudonym (``person-<hash>``): the same
+    person keeps one id (so asking again is still seen as such) without the address being stored."""
+    if not value or not has_personal_data(value):
+        return value
+    return "person-" + hashlib.blake2b(value.strip().casefold().encode(), key=b"promptloop-pseudonym",
+                                       digest_size=8).hexdigest()

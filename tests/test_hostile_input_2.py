@@ -77,3 +77,37 @@ def test_endpoint_problem_accepts_only_absolute_http_urls():
     assert endpoint_problem("https://api.example.com/v1") is None
     assert endpoint_problem("http://[::1]:8080/v1") is None
     assert endpoint_problem("api.example.com/v1") is not None
+
+
+# ---------------------------------------------------------------- personal data
+EMAIL = "jane.planted@example.org"
+
+
+def test_email_addresses_reach_no_field_of_the_store_nor_traces_json(cli, repo, tmp_path):
+    import json
+
+    from promptloop.traces.store import store_path
+
+    # A Langfuse trace with the address as user id, in a correction (its own and the whole trace's), in the
+    # expected value, and in feedback that arrives in a later record.
+    langfuse = {"id": "lf1", "userId": EMAIL, "sessionId": f"s-{EMAIL}",
+                "scores": [{"name": "fix", "dataType": "CORRECTION", "stringValue": f"ask {EMAIL}",
+                            "comment": f"by {EMAIL}"}],
+                "observations": [{"id": "o1", "type": "GENERATION", "input": [{"role": "user", "content": "hi"}],
+                                  "output": "NUM"}]}
+    own = {"promptloop_trace": 1, "id": "t2", "prompt": "trec", "messages": [{"role": "user", "content": "x"}],
+           "output": "LOC", "user_id": EMAIL, "expected": f"HUM {EMAIL}",
+           "feedback": [{"kind": "correction", "value": f"HUM, mail {EMAIL}"}]}
+    later = {"promptloop_trace": 1, "id": "t2:feedback:1", "feedback_for": "t2",
+             "feedback": [{"kind": "correction", "value": f"DESC {EMAIL}", "comment": EMAIL}]}
+    f = tmp_path / "t.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in (langfuse, own, later)))
+    assert run(cli, "-C", repo, "import", f).exit_code == 0
+    raw = store_path(repo / ".promptloop").read_bytes()
+    for suffix in ("-wal", "-shm"):
+        extra = store_path(repo / ".promptloop").with_name(store_path(repo / ".promptloop").name + suffix)
+        raw += extra.read_bytes() if extra.exists() else b""
+    assert EMAIL.encode() not in raw
+    for args in (["traces", "--json"], ["traces"], ["traces", "--failed"]):
+        r = run(cli, "-C", repo, *args)
+        assert r.exit_code == 0 and EMAIL not in r.output, args

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ConfigError, PromptloopError
-from promptloop.masking import redact
+from promptloop.masking import mask_personal, redact
 from promptloop.repo.config import Config
 from promptloop.repo.prompts import Prompt, list_prompt_paths, load_prompt
 from promptloop.traces.formats import Importer, RecordError, detect
@@ -135,7 +135,9 @@ class Work:
         try:
             parsed = self.importer.parse(record, detected)
             rows = [prepare(t, self.matcher, self.forced) for t in parsed.traces]
-            return rows, [(redact(g), redact(f)) for g, f in parsed.feedback], parsed.skipped, self.importer.last
+            personal = (lambda f: f) if self.matcher.keep_personal_data else mask_personal
+            feedback = [(redact(g), personal(redact(f))) for g, f in parsed.feedback]
+            return rows, feedback, parsed.skipped, self.importer.last
         except RecursionError:
             raise RecordError("nested too deeply to import") from None
 

@@ -7,11 +7,11 @@ import functools
 from typing import Any
 
 from promptloop import codec
-from promptloop.masking import has_personal_data, has_secret, mask_personal, redact, redact_text
+from promptloop.masking import has_personal_data, has_secret, mask_personal, pseudonym, redact, redact_text
 from promptloop.traces.store import LONG_TEXT, Texts, Trace, encode, row_of
 from promptloop.traces.verdicts import Matcher, decide
 
-CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback")
+CONTENT = ("messages", "output", "inputs", "expected", "metadata", "params", "feedback", "tools")
 IDS = ("session_id", "user_id", "group", "id")
 Row = tuple[Any, ...]
 # A store row, inputs recovered, what it lacks ("input", "output"), the long texts its row refers to.
@@ -44,15 +44,16 @@ def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
             messages.append(m)
     # One dump of the content and the ids (ids are checked for secrets; personal data found only in an id
     # costs a masking pass over the content that finds nothing).
-    dump = codec.dumps([messages, t.output, t.inputs, t.expected, t.metadata, t.params, t.feedback, t.session_id,
-                        t.user_id, t.group, t.id])
+    dump = codec.dumps([messages, t.output, t.inputs, t.expected, t.metadata, t.params, t.feedback, t.tools,
+                        t.session_id, t.user_id, t.group, t.id])
     flags = [_text_flags(text) for text in long_texts]
     if any(secret for secret, _ in flags) or has_secret(dump):
         for k in (*CONTENT, *IDS):
             setattr(t, k, redact(getattr(t, k)))
     if not keep_personal_data and (any(personal for _, personal in flags) or has_personal_data(dump)):
-        for k in ("messages", "output", "inputs", "expected", "metadata", "feedback"):
+        for k in ("messages", "output", "inputs", "expected", "metadata", "feedback", "tools"):
             setattr(t, k, mask_personal(getattr(t, k)))
+        t.user_id, t.session_id = pseudonym(t.user_id), pseudonym(t.session_id)
     return t
 
 
@@ -81,7 +82,8 @@ def prepare(t: Trace, matcher: Matcher, forced: str | None) -> Prepared:
             t.prompt_version = matcher.versions[name]
         matched = inputs is not None
     t.verdict, t.reason = decide(t, t.feedback, matcher.prompts.get(t.prompt or ""))
-    t.reason = _redacted_reason(t.reason)
+    t.reason = _redacted_reason(t.reason)  # a reason may quote a correction: personal data masked there too
+    t.reason = t.reason if matcher.keep_personal_data else mask_personal(t.reason)
     missing = tuple(x for x, gone in (("input", not t.messages), ("output", t.output is None)) if gone)
     data, texts = encode(t)
     return row_of(t, data), matched, missing, texts

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from promptloop.masking import redact
+from promptloop.masking import mask_personal, redact
 from promptloop.traces.prepare import Row, prepare
 from promptloop.traces.store import TraceStore
 from promptloop.traces.verdicts import Matcher, decide
@@ -77,7 +77,7 @@ def refresh_verdicts(store: TraceStore, matcher: Matcher, groups: set[str]) -> N
             t.verdict_inherited = len(traces) > 1 and bool(shared) and t.verdict != own[0]
             if t.verdict_inherited:
                 t.reason = f"inherited from feedback on the whole trace: {t.reason}"
-            t.reason = redact(t.reason)
+            t.reason = redact(t.reason) if matcher.keep_personal_data else mask_personal(redact(t.reason))
             store.update(t)
 
 
