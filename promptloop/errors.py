@@ -66,6 +66,10 @@ class RepoNotFound(PromptloopError):
     """No promptloop.yaml above the working directory."""
 
 
+class DamagedFile(PromptloopError):
+    """A local database promptloop keeps (cache, traces, eval history) cannot be read."""
+
+
 class GitError(PromptloopError):
     """A git operation could not be done safely."""
 

@@ -111,3 +111,45 @@ def test_email_addresses_reach_no_field_of_the_store_nor_traces_json(cli, repo, 
     for args in (["traces", "--json"], ["traces"], ["traces", "--failed"]):
         r = run(cli, "-C", repo, *args)
         assert r.exit_code == 0 and EMAIL not in r.output, args
+
+
+# ---------------------------------------------------------------- damaged files
+DAMAGE = {"garbage": b"this is not a database" * 50,
+          "truncated": b"SQLite format 3\x00" + b"\x10\x00\x01\x01" + b"\x00" * 40,
+          "malformed": None}  # a real database with its pages overwritten
+
+
+def damage(path, kind):
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if DAMAGE[kind] is not None:
+        path.write_bytes(DAMAGE[kind])
+        return
+    table = {"cache.sqlite": "completions", "traces.sqlite": "traces", "evals.sqlite": "evals"}[path.name]
+    db = sqlite3.connect(str(path))
+    db.execute(f"CREATE TABLE {table} (x)")  # promptloop's table name, not its columns
+    db.executemany(f"INSERT INTO {table} VALUES (?)", [("x" * 500,)] * 200)
+    db.commit()
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[4096:4096 * 3] = b"\xff" * 8192  # the schema survives, the pages behind it do not
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("kind", list(DAMAGE))
+@pytest.mark.parametrize("name, commands", [
+    ("cache.sqlite", [["eval", "trec", "--limit", "1"], ["cache", "info"]]),
+    ("traces.sqlite", [["traces"], ["import", "TRACES"], ["traces", "--json"]]),
+    ("evals.sqlite", [["history"], ["eval", "trec", "--limit", "1", "--compare", "last"]]),
+])
+def test_a_damaged_database_is_one_line_naming_it(cli, repo, tmp_path, kind, name, commands):
+    traces = tmp_path / "t.jsonl"
+    traces.write_text('{"promptloop_trace": 1, "id": "a", "messages": [{"role": "user", "content": "hi"}], '
+                      '"output": "x"}\n')
+    damage(repo / ".promptloop" / name, kind)
+    for command in commands:
+        r = run(cli, "-C", repo, *[str(traces) if c == "TRACES" else c for c in command])
+        assert r.exit_code == 2, (command, r.output)
+        assert "Traceback" not in r.output and "delete" in r.output and len(r.output.strip().splitlines()) <= 2, \
+            (command, r.output)

@@ -86,6 +86,13 @@ def command(fn: F) -> F:
         except OSError as e:  # a file the user named cannot be read or written
             where = f"{e.filename}: " if e.filename else ""
             raise fail(esc(f"{where}{e.strerror or e}"), 2) from None
+        except Exception as e:  # damage deep inside a database file, found after it opened
+            from promptloop.dbfile import is_damage
+
+            if not is_damage(e):
+                raise
+            raise fail(esc(f"a database in the cache directory cannot be read ({e}); delete the damaged "
+                           "*.sqlite file there and promptloop starts it afresh"), 2) from None
         except KeyboardInterrupt:
             raise fail("interrupted; every finished model call is cached, so rerunning continues "
                        "where this stopped", 130) from None

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from promptloop import dbfile
 
 
 def cache_key(payload: dict[str, Any]) -> str:
@@ -22,10 +23,9 @@ def cache_key(payload: dict[str, Any]) -> str:
 
 class CompletionCache:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db = dbfile.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process; only power loss can drop the last rows.
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from promptloop import dbfile
 from promptloop.errors import UsageError
 from promptloop.scoring.eval_run import EvalReport
 
@@ -30,9 +31,9 @@ class EvalRun:
 
 
 def _db(cache_dir: Path) -> sqlite3.Connection:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(cache_dir / "evals.sqlite"))
-    db.execute(SCHEMA)
+    db = dbfile.connect(cache_dir / "evals.sqlite")
+    with dbfile.reading(cache_dir / "evals.sqlite"):
+        db.execute(SCHEMA)
     return db
 
 

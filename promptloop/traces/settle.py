@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from promptloop import dbfile
 from promptloop.masking import mask_personal, redact
 from promptloop.traces.prepare import Row, prepare
 from promptloop.traces.store import TraceStore
@@ -90,7 +91,6 @@ def mark_retries(store: TraceStore, window: float, since_rowid: int = 0) -> None
     The two passes are sorts over every trace, so each runs on its own connection in its own thread
     (SQLite releases the GIL): on two cores the end of a large import waits for one sort, not two.
     """
-    import sqlite3
     from concurrent.futures import ThreadPoolExecutor
 
     def retried(col: str) -> list[int]:
@@ -100,7 +100,7 @@ def mark_retries(store: TraceStore, window: float, since_rowid: int = 0) -> None
         if since_rowid > 0:  # (into an empty store every trace is new: the filter would only cost a scan)
             nxt += f" AND {col} IN (SELECT {col} FROM traces WHERE rowid > ? AND {col} IS NOT NULL)"
             args = (since_rowid, window)
-        db = sqlite3.connect(str(store.path))
+        db = dbfile.connect(store.path)
         try:
             return [r for (r,) in db.execute(f"SELECT r FROM ({nxt}) WHERE nxt > time AND nxt - time <= ?", args)]
         finally:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from promptloop import codec
+from promptloop import codec, dbfile
 from promptloop.errors import ConfigError
 
 
@@ -195,12 +195,12 @@ INSERT_TEXT = "INSERT OR IGNORE INTO texts (key, text) VALUES (?, ?)"
 
 class TraceStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(str(path))
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.db = dbfile.connect(path)
+        with dbfile.reading(path):
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
         self._block_attached = False
         self._texts: Texts = {}  # texts read back, by key (a query of many traces of one prompt reads one)
 
