@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "ci": {"errors", "masking", "repo", "scoring", "git", "codec"},
     "flows": {"errors", "masking", "repo", "model", "scoring", "git", "traces", "optimize", "codec"},
     "render": {"errors", "masking", "repo", "model", "scoring", "git", "traces", "optimize", "flows", "codec"},
-    "cli": {"errors", "masking", "repo", "model", "scoring", "git", "traces", "optimize", "runtime", "flows",
+    "cli": {"errors", "masking", "dbfile", "repo", "model", "scoring", "git", "traces", "optimize", "runtime", "flows",
             "render", "ci", "codec"},
     "testing": {"model", "masking", "codec"},
     "__init__": {"runtime"},
