@@ -209,3 +209,23 @@ def pseudonym(value: str | None) -> str | None:
         return value
     return "person-" + hashlib.blake2b(value.strip().casefold().encode(), key=b"promptloop-pseudonym",
                                        digest_size=8).hexdigest()
+
+
+# Control characters (C0 but tab and newline, DEL, C1) and lone surrogates: an ESC from a model's answer must
+# not drive the user's terminal, and XML 1.0 cannot hold most of them at all.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character written out (``\\x1b``): safe for a terminal, XML and Markdown."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                        else f"\\u{ord(m.group()):04x}", text)
+
+
+_MD = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "\\`", "\n": " ", "\r": " "})
+
+
+def markdown_text(value: Any) -> str:
+    """Untrusted text for a Markdown report or PR comment: no HTML (``<script>``, ``<img onerror>``), nothing
+    that closes a table cell or a code span, no control characters."""
+    return visible(value if isinstance(value, str) else str(value)).translate(_MD)

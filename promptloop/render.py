@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
-from rich.markup import escape
+from rich.markup import escape as markup_escape
 from rich.table import Table
 
+from promptloop.masking import visible
 from promptloop.optimize.events import Baseline, CandidateScored, Estimate, Event, Note, Round, Stage
 from promptloop.scoring.eval_run import EvalReport
 from promptloop.scoring.gate import RegressReport
@@ -15,6 +17,11 @@ from promptloop.scoring.metrics import LOWER_IS_BETTER
 from promptloop.scoring.reports import clip, failures, metric_rows
 
 MAX_FAILURES_SHOWN = 20
+
+
+def escape(text: str) -> str:
+    """Untrusted text for the terminal: no markup, control characters written out (an ESC drives no terminal)."""
+    return markup_escape(visible(text))
 
 
 def render_eval(con: Any, report: EvalReport) -> None:
@@ -232,8 +239,6 @@ def prompt_diff(before: list[dict[str, Any]], before_output: dict[str, Any] | No
                 before_tools: list[dict[str, Any]] | None = None,
                 after_tools: list[dict[str, Any]] | None = None) -> str:
     """The candidate against the current prompt; tools enter only when the candidate describes them anew."""
-    import difflib
-
     return "\n".join(difflib.unified_diff(prompt_text(before, before_output or None,
                                                       before_tools if after_tools is not None else None),
                                           prompt_text(after, after_output if after_output is not None

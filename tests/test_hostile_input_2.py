@@ -153,3 +153,31 @@ def test_a_damaged_database_is_one_line_naming_it(cli, repo, tmp_path, kind, nam
         assert r.exit_code == 2, (command, r.output)
         assert "Traceback" not in r.output and "delete" in r.output and len(r.output.strip().splitlines()) <= 2, \
             (command, r.output)
+
+
+# ---------------------------------------------------------------- reports
+HOSTILE_ANSWER = "<script>alert(1)</script><img src=x onerror=alert(2)> | <b>bold</b> \x1b[31mred\x1b[0m `code"
+
+
+def test_reports_escape_what_models_and_cases_hold(cli, repo, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    with FakeServer(answer=lambda body: HOSTILE_ANSWER) as server:
+        cfg = f"models:\n  default: {{name: openai/fake, api_base: '{server.api_base}'}}\nretries: 0\n"
+        (repo / "promptloop.yaml").write_text(cfg)
+        golden = repo / "golden" / "trec.yaml"
+        golden.write_text(golden.read_text().replace("cases:\n", "cases:\n- id: \"esc\\e[2Jcase\"\n"
+                                                      "  inputs: {question: 'what <b>is</b> this?'}\n"
+                                                      "  expected: HUM\n", 1))
+        out = tmp_path / "r"
+        r = run(cli, "-C", repo, "eval", "trec", "--limit", "3", "-o", f"{out}.md", "-o", f"{out}.junit.xml",
+                "-o", f"{out}.html", env={"OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == 0, r.output  # no thresholds: nothing gates
+    assert "\x1b" not in r.output and "esc\\x1b[2Jcase" in r.output  # the terminal sees the ESC written out
+    ET.parse(f"{out}.junit.xml")  # well-formed, the ESC in the case id included
+    markdown = (tmp_path / "r.md").read_text()
+    for raw in ("<script>", "<img", "<b>", "\x1b", "`code"):
+        assert raw not in markdown, raw
+    assert "&lt;script&gt;" in markdown
+    page = (tmp_path / "r.html").read_text()
+    assert "<script>alert" not in page and "<img src=x" not in page and "\x1b" not in page

@@ -101,9 +101,12 @@ def command(fn: F) -> F:
 
 
 def esc(text: str) -> str:
+    """Untrusted text for the terminal: no Rich markup, control characters written out."""
     from rich.markup import escape
 
-    return escape(text)
+    from promptloop.masking import visible
+
+    return escape(visible(text))
 
 
 def repo_config() -> Any:

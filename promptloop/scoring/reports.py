@@ -11,9 +11,25 @@ from typing import Any
 from tabulate import tabulate
 
 from promptloop import codec
+from promptloop.masking import markdown_text, visible
 from promptloop.repo.template import as_text
 from promptloop.scoring.eval_run import EvalReport, report_dict
 from promptloop.scoring.gate import RegressReport
+
+
+def h(value: Any) -> str:
+    """Untrusted text for HTML: escaped, control characters written out."""
+    return html.escape(visible(value if isinstance(value, str) else str(value)))
+
+
+def md(value: Any, n: int = 80) -> str:
+    """Untrusted text for a Markdown table or sentence (the PR comment): clipped, no HTML, no cell breaks."""
+    return markdown_text(clip(value, n))
+
+
+def code(value: Any) -> str:
+    """A name shown as `code`: nothing in it may end the code span (HTML inside one is shown as text)."""
+    return "`" + visible(str(value)).replace("`", "'").replace("\n", " ") + "`"
 
 
 def fmt(value: Any) -> str:
@@ -50,19 +66,19 @@ def failures(report: EvalReport) -> list[Any]:
 def to_markdown(report: EvalReport) -> str:
     s = report.summary
     verdict = {0: "passed", 1: "FAILED", 3: "ERRORS"}.get(report.exit_code, "FAILED") + ": " + report.verdict
-    out = [f"# promptloop eval: {report.prompt}", "",
-           f"Golden set `{report.golden}`, model `{report.model}`, {s.cases} cases × {report.repeat}: "
+    out = [f"# promptloop eval: {md(report.prompt)}", "",
+           f"Golden set {code(report.golden)}, model {code(report.model)}, {s.cases} cases × {report.repeat}: "
            f"**{s.passed} passed, {s.failed} failed, {s.errors} errors** (pass rate {s.pass_rate:.1%} of "
-           f"{s.scored} scored); {verdict}.", "",
+           f"{s.scored} scored); {md(verdict, 400)}.", "",
            tabulate(metric_rows(report), headers=["metric", "value"], tablefmt="github"), ""]
     if s.labels:
-        rows = [(k, v["support"], v["tp"], v["fp"], v["fn"]) for k, v in s.labels.items()]
+        rows = [(md(k), v["support"], v["tp"], v["fp"], v["fn"]) for k, v in s.labels.items()]
         out += ["## Labels", "", tabulate(rows, headers=["label", "support", "tp", "fp", "fn"],
                                           tablefmt="github"), ""]
     fails = failures(report)
     if fails:
-        rows2 = [(r.case_id, r.status, clip(r.inputs, 60), clip(r.expected, 40), clip(r.output, 40),
-                  clip(r.reason, 80)) for r in fails]
+        rows2 = [(md(r.case_id), r.status, md(r.inputs, 60), md(r.expected, 40), md(r.output, 40),
+                  md(r.reason, 80)) for r in fails]
         out += [f"## Failing {'and errored ' if s.errors else ''}cases ({len(fails)})", "",
                 tabulate(rows2, headers=["case", "status", "input", "expected", "got", "reason"],
                          tablefmt="github"), ""]
@@ -85,8 +101,18 @@ def to_junit(report: EvalReport) -> str:
             el.text = f"expected: {as_text(r.expected)}\ngot: {r.output}\nreason: {r.reason}"
     suites = ET.Element("testsuites")
     suites.append(suite)
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return xml_document(suites)
+
+
+def xml_document(root: ET.Element) -> str:
+    """A well-formed XML document of ``root``: every text and attribute with its control characters written
+    out (XML 1.0 cannot hold them, and a case id or a model's answer may)."""
+    for el in root.iter():
+        el.text = visible(el.text) if el.text else el.text
+        for k, v in el.attrib.items():
+            el.attrib[k] = visible(v)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 # ---------------------------------------------------------------- html
@@ -104,10 +130,10 @@ rows.forEach(r=>t.querySelector('tbody').appendChild(r))}));"""
 
 
 def _table(table_id: str, headers: list[str], rows: list[list[Any]], classes: list[str] | None = None) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{h(name)}</th>" for name in headers)
     body = "".join(
-        f"<tr class=\"{html.escape(classes[i]) if classes else ''}\">"
-        + "".join(f"<td>{html.escape(as_text(c) if not isinstance(c, str) else c)}</td>" for c in row) + "</tr>"
+        f"<tr class=\"{h(classes[i]) if classes else ''}\">"
+        + "".join(f"<td>{h(as_text(c) if not isinstance(c, str) else c)}</td>" for c in row) + "</tr>"
         for i, row in enumerate(rows))
     return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -126,10 +152,10 @@ def to_html(report: EvalReport) -> str:
     """One self-contained HTML page: metrics, the label confusion, every failing or errored case; tables
     sort on a click; no network, no assets."""
     s = report.summary
-    parts = [f"<h1>promptloop eval: {html.escape(report.prompt)}</h1>",
-             f"<p>Golden set <code>{html.escape(report.golden)}</code>, model <code>{html.escape(report.model)}</code>"
+    parts = [f"<h1>promptloop eval: {h(report.prompt)}</h1>",
+             f"<p>Golden set <code>{h(report.golden)}</code>, model <code>{h(report.model)}</code>"
              f", {s.cases} cases × {report.repeat}: {s.passed} passed, {s.failed} failed, {s.errors} errors. "
-             f"<span class=\"verdict\">{html.escape(report.verdict)}</span></p>",
+             f"<span class=\"verdict\">{h(report.verdict)}</span></p>",
              "<h2>Metrics</h2>", _table("metrics", ["metric", "value"], [list(r) for r in metric_rows(report)])]
     labels, rows = confusion(report)
     if labels:
@@ -141,7 +167,7 @@ def to_html(report: EvalReport) -> str:
                      [[r.case_id, r.status, json.dumps(r.inputs, ensure_ascii=False), as_text(r.expected), r.output,
                        r.reason] for r in bad], [r.status for r in bad])]
     return ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>promptloop eval: "
-            f"{html.escape(report.prompt)}</title><style>{STYLE}</style></head><body>" + "".join(parts)
+            f"{h(report.prompt)}</title><style>{STYLE}</style></head><body>" + "".join(parts)
             + f"<script>{SORT}</script></body></html>\n")
 
 
@@ -166,26 +192,27 @@ def regress_markdown(report: RegressReport) -> str:
     head = "❌ regression" if not report.ok else (f"⚠️ {report.errors} case(s) not scored: model errors"
                                                   if report.errors else "✅ no regressions")
     out = [f"## promptloop regress: {head}", "",
-           f"Base `{report.base}` (merge-base `{report.merge_base[:10]}`); {len(report.prompts)} changed prompt(s), "
+           f"Base {code(report.base)} (merge-base {code(report.merge_base[:10])}); "
+           f"{len(report.prompts)} changed prompt(s), "
            f"{len(report.unchanged)} unchanged (not scored); {report.calls} model call(s).", ""]
     for v in report.prompts:
         mark = "❌" if not v.ok else "⚠️" if v.errors else "✅"
-        out += [f"### {mark} `{v.name}` ({v.status})", ""]
+        out += [f"### {mark} {code(v.name)} ({md(v.status)})", ""]
         if v.errors:
-            out.append(f"- **{len(v.errors)} case(s) not scored (model errors)**, e.g. {clip(v.errors[0], 160)}")
-        out += [f"- {n}" for n in v.notes]
-        out += [f"- **{r}**" for r in v.reasons]
+            out.append(f"- **{len(v.errors)} case(s) not scored (model errors)**, e.g. {md(v.errors[0], 160)}")
+        out += [f"- {md(n, 400)}" for n in v.notes]
+        out += [f"- **{md(r, 400)}**" for r in v.reasons]
         if v.confidence:
-            out.append(f"- {v.confidence}")
+            out.append(f"- {md(v.confidence, 400)}")
         out.append("")
         names = [k for k in v.new_metrics if k in v.base_metrics] or list(v.new_metrics)
-        rows = [(k, fmt(v.base_metrics.get(k)), fmt(v.new_metrics.get(k))) for k in names]
+        rows = [(md(k), fmt(v.base_metrics.get(k)), fmt(v.new_metrics.get(k))) for k in names]
         if rows:
             out += [tabulate(rows, headers=["metric", "base", "new"], tablefmt="github"), ""]
         changed = [c for c in v.cases if c.change in ("regressed", "fixed")]
         if changed:
-            out += [tabulate([(c.id, c.change + (" (critical)" if c.critical else ""),
-                               clip(c.reason, 80)) for c in changed],
+            out += [tabulate([(md(c.id), c.change + (" (critical)" if c.critical else ""),
+                               md(c.reason, 80)) for c in changed],
                              headers=["case", "change", "reason now"], tablefmt="github"), ""]
     return "\n".join(out)
 
@@ -206,5 +233,4 @@ def regress_junit(report: RegressReport) -> str:
                 el.text = f"expected: {as_text(c.expected)}\ngot: {c.output or ''}"
             elif c.change in ("still failing", "failing"):
                 ET.SubElement(tc, "skipped", message=f"failing before and after: {clip(c.reason, 160)}")
-    ET.indent(suites)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return xml_document(suites)
