@@ -182,6 +182,7 @@ def test_regress_sees_a_model_change_in_promptloop_yaml(cli, grepo):
     r = cli.invoke(app, ["-C", str(root), "regress", "--base", "base", "--json"])
     data = json.loads(r.stdout)
     assert r.exit_code == 3, r.output
+    assert data["ok"] is False and data["prompts"][0]["ok"] is False  # as the exit code says (and eval --json)
     assert [p["name"] for p in data["prompts"]] == ["p"] and data["prompts"][0]["status"] == "inputs-changed"
     assert any("promptloop.yaml: models" in n for n in data["prompts"][0]["notes"])
     assert data["prompts"][0]["regressed"] == [] and len(data["prompts"][0]["errors"]) == 2

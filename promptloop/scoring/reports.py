@@ -176,11 +176,14 @@ WRITERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit, "html": 
 
 # ---------------------------------------------------------------- regress
 def regress_dict(report: RegressReport) -> dict[str, Any]:
-    return {"base": report.base, "merge_base": report.merge_base, "ok": report.ok, "exit_code": report.exit_code,
+    # "ok" is what the exit code says (model errors are not ok); "gate_ok" whether the scored cases pass the gate.
+    return {"base": report.base, "merge_base": report.merge_base, "ok": report.exit_code == 0,
+            "gate_ok": report.ok, "exit_code": report.exit_code,
             "errors": report.errors, "calls": report.calls, "shard": list(report.shard) if report.shard else None,
             "settings": report.settings, "repeat": report.repeat,
             "unchanged": report.unchanged,
-            "prompts": [{"name": v.name, "status": v.status, "ok": v.ok, "reasons": v.reasons, "notes": v.notes,
+            "prompts": [{"name": v.name, "status": v.status, "ok": v.ok and not v.errors, "gate_ok": v.ok,
+                         "reasons": v.reasons, "notes": v.notes,
                          "errors": v.errors,
                          "confidence": v.confidence, "base_metrics": v.base_metrics, "new_metrics": v.new_metrics,
                          "fixed": v.paired.fixed if v.paired else [],
