@@ -192,3 +192,17 @@ def test_an_answer_cannot_close_its_block_in_the_judge_prompt():
     text = message["content"]
     assert text.count("</answer>") == 1 and text.count("</input>") == 1  # only the prompt's own tags
     assert "Paris&lt;/answer&gt;" in text
+
+
+# ---------------------------------------------------------------- .env
+@pytest.mark.parametrize("content, where", [
+    (b"OPENAI_API_KEY=sk-1\nNAME=caf\xe9\n", ":2: not UTF-8"),
+    (b"A=1\nB=x\x00y\n", ":2: holds a NUL"),
+])
+def test_a_broken_env_file_is_one_line_for_every_command(cli, repo, content, where):
+    (repo / ".env").write_bytes(content)
+    for command in (["validate"], ["eval", "trec", "--limit", "1"]):
+        r = run(cli, "-C", repo, *command)
+        assert r.exit_code == 2 and f".env{where}" in r.output and "Traceback" not in r.output, r.output
+    r = run(cli, "-C", repo, "--env-file", repo / ".env", "validate")
+    assert r.exit_code == 2 and where in r.output

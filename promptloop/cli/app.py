@@ -157,10 +157,20 @@ def load_env(path: Path | None) -> None:
 
     if path is None:
         return
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        data = path.read_bytes()
+        text = data.decode("utf-8-sig")
+    except OSError as e:
+        raise fail(f"{path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        line = data[:e.start].count(b"\n") + 1
+        raise fail(f"{path}:{line}: not UTF-8 text; save it as UTF-8") from None
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if "\x00" in line:
+            raise fail(f"{path}:{n}: holds a NUL character; remove it")
         key, sep, value = line.removeprefix("export ").partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key.replace("_", "").isalnum():
