@@ -206,3 +206,22 @@ def test_a_broken_env_file_is_one_line_for_every_command(cli, repo, content, whe
         assert r.exit_code == 2 and f".env{where}" in r.output and "Traceback" not in r.output, r.output
     r = run(cli, "-C", repo, "--env-file", repo / ".env", "validate")
     assert r.exit_code == 2 and where in r.output
+
+
+# ---------------------------------------------------------------- python checks
+@pytest.mark.parametrize("module", ["os:system", "outside:check"])
+def test_a_python_check_validate_refuses_is_refused_by_eval_before_any_call(cli, repo, tmp_path, module):
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text("def check(output, case):\n    return True\n")
+    (repo / "outside.py").symlink_to(outside)  # a file of the repo in name only
+    text = (repo / "prompts" / "trec.yaml").read_text().replace(
+        "assertions:\n", f"assertions:\n  - type: python\n    value: {module}\n")
+    (repo / "prompts" / "trec.yaml").write_text(text)
+    r = run(cli, "-C", repo, "validate")
+    assert r.exit_code == 2 and "is not a file in the prompt repo" in r.output
+    with FakeServer() as server:
+        (repo / "promptloop.yaml").write_text(
+            f"models:\n  default: {{name: openai/x, api_base: '{server.api_base}'}}\nretries: 0\n")
+        r = run(cli, "-C", repo, "eval", "trec", "--limit", "2", env={"OPENAI_API_KEY": "sk-test"})
+        assert r.exit_code == 2 and "is not a file in the prompt repo" in r.output and "Traceback" not in r.output
+        assert server.requests == []  # nothing paid for

@@ -163,8 +163,8 @@ def load_env(path: Path | None) -> None:
     except OSError as e:
         raise fail(f"{path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
-        line = data[:e.start].count(b"\n") + 1
-        raise fail(f"{path}:{line}: not UTF-8 text; save it as UTF-8") from None
+        bad_line = data[:e.start].count(b"\n") + 1
+        raise fail(f"{path}:{bad_line}: not UTF-8 text; save it as UTF-8") from None
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):

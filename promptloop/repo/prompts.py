@@ -282,17 +282,15 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
             errors += [e, *e.others]
             continue
         used_golden.add(gpath)
-        errors += _missing_check_modules(config, prompt.doc, prompt.data.get("assertions", []), ("assertions",))
         try:
             golden = load_golden(gpath, prompt)
         except ConfigError as e:
-            errors += [e, *e.others]
+            errors += [e, *e.others, *python_check_errors(config, prompt, None)]
             continue
+        errors += python_check_errors(config, prompt, golden)
         if not golden.cases:
             errors.append(ConfigError(f"no cases, so prompt '{prompt.name}' has nothing to be scored on; add "
                                       "cases under `cases:`", file=str(gpath)))
-        for i, c in enumerate(golden.doc.data["cases"] if golden.doc else []):
-            errors += _missing_check_modules(config, golden.doc, c.get("assertions", []), ("cases", i, "assertions"))
     if config.golden_dir.is_dir():
         for gpath in sorted([*config.golden_dir.glob("*.yaml"), *config.golden_dir.glob("*.yml")]):
             checked += 1
@@ -305,6 +303,27 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
     return checked, errors
 
 
+def module_file(root: Path, module_name: str) -> Path | None:
+    """The file of ``module_name`` inside ``root`` (``pkg.mod`` is ``pkg/mod.py`` or ``pkg/mod/__init__.py``),
+    or None if it is not a file of the repo — a symlink pointing out of it included."""
+    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
+        return None
+    base = root.joinpath(*module_name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file() and path.resolve().is_relative_to(root.resolve()):
+            return path
+    return None
+
+
+def python_check_errors(config: Config, prompt: Prompt, golden: GoldenSet | None) -> list[ConfigError]:
+    """``python:`` checks of the prompt and its cases that name no module of the repo."""
+    errors = _missing_check_modules(config, prompt.doc, prompt.data.get("assertions", []), ("assertions",))
+    for i, c in enumerate(golden.doc.data["cases"] if golden is not None and golden.doc else []):
+        errors += _missing_check_modules(config, golden.doc if golden else None, c.get("assertions", []),
+                                         ("cases", i, "assertions"))
+    return errors
+
+
 def _missing_check_modules(config: Config, doc: Document | None, assertions: list[dict[str, Any]],
                            path: tuple[str | int, ...]) -> list[ConfigError]:
     """``python:`` checks whose module is not a file of the repo (they would fail every case, after paying)."""
@@ -313,8 +332,7 @@ def _missing_check_modules(config: Config, doc: Document | None, assertions: lis
         if a.get("type") != "python" or doc is None:
             continue
         module = str(a.get("value", "")).partition(":")[0]
-        base = config.root.joinpath(*module.split(".")) if module else config.root
-        if not module or not (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()):
+        if module_file(config.root, module) is None:
             out.append(doc.error((*path, j, "value"), f"python check module '{module}' is not a file in the prompt "
                                                      f"repo ({module.replace('.', '/')}.py); python checks run only "
                                                      "the repo's own code"))

@@ -11,7 +11,15 @@ from typing import Any
 from promptloop.errors import EXIT_FAILED, EXIT_MODEL, EXIT_OK, ConfigError, UsageError
 from promptloop.model.client import ModelClient, open_client
 from promptloop.repo.config import Config, ModelRef
-from promptloop.repo.prompts import Case, GoldenSet, Prompt, golden_path, load_golden, load_prompt
+from promptloop.repo.prompts import (
+    Case,
+    GoldenSet,
+    Prompt,
+    golden_path,
+    load_golden,
+    load_prompt,
+    python_check_errors,
+)
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
 from promptloop.scoring.metrics import Summary, check_thresholds, per_case_rates, summarise
 
@@ -84,6 +92,10 @@ def load_task(config: Config, prompt_name: str, golden: str | None = None) -> tu
     prompt = load_prompt(config, prompt_name)
     gs = load_golden(golden_path(config, prompt, golden), prompt)
     require_cases(gs)
+    errors = python_check_errors(config, prompt, gs)
+    if errors:  # every case would fail on it, after its model call was paid for
+        errors[0].others = errors[1:]
+        raise errors[0]
     return prompt, gs
 
 

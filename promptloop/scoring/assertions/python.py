@@ -15,22 +15,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from promptloop.repo.prompts import Assertion, Case
+from promptloop.repo.prompts import Assertion, Case, module_file
 from promptloop.scoring.assertions.base import Context, Result, evaluator
 
 _loaded: dict[tuple[Path, float], ModuleType] = {}
 _lock = threading.Lock()
-
-
-def module_file(root: Path, module_name: str) -> Path | None:
-    """The file of ``module_name`` inside ``root``, or None if it is not a file of the repo."""
-    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
-        return None
-    base = root.joinpath(*module_name.split("."))
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file() and path.resolve().is_relative_to(root.resolve()):
-            return path
-    return None
 
 
 def load_check(root: Path | None, target: str) -> Callable[..., Any]:
