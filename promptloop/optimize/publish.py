@@ -15,7 +15,7 @@ from tabulate import tabulate
 from promptloop.errors import ConfigError
 from promptloop.git.commits import blob_id, branch_name, commit_on_branch, diff_stat, free_branch_name, relpath
 from promptloop.optimize.tooling import tools_change
-from promptloop.repo.prompts import GoldenSet, Prompt
+from promptloop.repo.prompts import GoldenSet, Prompt, prompt_from_text
 from promptloop.repo.rewrite import replace_messages, set_output, set_tool_descriptions
 from promptloop.repo.tools import tools_file
 
@@ -116,6 +116,9 @@ def ship(repo: Any, winner: Winner, prompt: Prompt, golden: GoldenSet, *, prefix
         files[relpath(repo, path)] = set_tool_descriptions(path.read_text(encoding="utf-8"), descriptions)
     elif descriptions:
         files[rel] = set_tool_descriptions(new_text, descriptions)
+    # The winner may come from a run log, a file like any other: the prompt it writes is read back and checked
+    # as `validate` would (declared variables, output, tools) before anything is committed.
+    prompt_from_text(prompt.name, prompt.path, files[rel])
     message = commit_message(winner, prompt, golden, baseline=blob_id(repo, "HEAD", rel), models=models,
                              seed=seed, run_id=run_id)
     branch = free_branch_name(repo, branch_name(prefix, prompt.name, now))

@@ -307,6 +307,14 @@ def test_a_failed_commit_keeps_the_winner_and_runs_apply_commits_it(prepo, cli, 
     assert saved["id"] == run_id and "MAGIC" in saved["winner_record"]["messages"][0]["content"]
 
     monkeypatch.undo()
+    # A run log is a file like any other: a winner tampered with is checked again, and refused.
+    log_file = next((prepo / ".promptloop" / "runs").glob(f"{run_id}*"))
+    original = log_file.read_text()
+    log_file.write_text(original.replace("Classify the item. MAGIC", "Classify {{secret_var}}. MAGIC"))
+    r = cli.invoke(app, ["-C", str(prepo), "runs", "apply", run_id])
+    assert r.exit_code == 2 and "secret_var" in r.output and "Traceback" not in r.output, r.output
+    assert git(prepo, "branch", "--list", "pl/*").strip() == ""
+    log_file.write_text(original)
     r = cli.invoke(app, ["-C", str(prepo), "runs", "apply", run_id])
     assert r.exit_code == 0, r.output
     branch = git(prepo, "branch", "--list", "pl/*").strip()
