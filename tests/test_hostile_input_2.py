@@ -225,3 +225,13 @@ def test_a_python_check_validate_refuses_is_refused_by_eval_before_any_call(cli,
         r = run(cli, "-C", repo, "eval", "trec", "--limit", "2", env={"OPENAI_API_KEY": "sk-test"})
         assert r.exit_code == 2 and "is not a file in the prompt repo" in r.output and "Traceback" not in r.output
         assert server.requests == []  # nothing paid for
+
+
+def test_an_alias_bomb_in_an_output_schema_under_the_file_cap_is_refused(cli, repo):
+    layers = "".join(f"x{i + 1}: &x{i + 1} {{type: object, properties: {{a: *x{i}, b: *x{i}, c: *x{i}}}}}\n"
+                     for i in range(11))  # 3^11 = 177,147 copies of the leaf once expanded
+    text = (repo / "prompts" / "trec.yaml").read_text()
+    text = "x0: &x0 {type: string}\n" + layers + text.replace("description:", "output: {schema: *x11}\ndescription:", 1)
+    (repo / "prompts" / "trec.yaml").write_text(text)
+    r = run(cli, "-C", repo, "validate")
+    assert r.exit_code == 2 and "expands to more than" in r.output and "Traceback" not in r.output, r.output

@@ -8,8 +8,25 @@ from typing import Any
 from promptloop.repo.files import Document
 
 
+# A schema goes into every request (response_format, tools): a few hundred bytes of YAML aliases must not make
+# it megabytes. Real schemas, even large tool sets, have a few thousand values.
+MAX_SCHEMA_VALUES = 20_000
+
+
+def _too_big(node: Any, budget: list[int]) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0:
+        return True
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    return any(_too_big(c, budget) for c in children)
+
+
 def check_json_schema(schema: Any, doc: Document, path: tuple[str | int, ...]) -> None:
     import jsonschema
+
+    if _too_big(schema, [MAX_SCHEMA_VALUES]):
+        raise doc.error(path, f"this JSON Schema expands to more than {MAX_SCHEMA_VALUES:,} values (YAML aliases "
+                              "used over and over?) and would be sent with every request; write it out smaller")
 
     try:
         cls = jsonschema.validators.validator_for(schema)
