@@ -235,3 +235,14 @@ def test_an_alias_bomb_in_an_output_schema_under_the_file_cap_is_refused(cli, re
     (repo / "prompts" / "trec.yaml").write_text(text)
     r = run(cli, "-C", repo, "validate")
     assert r.exit_code == 2 and "expands to more than" in r.output and "Traceback" not in r.output, r.output
+
+
+def test_content_null_without_a_call_is_a_bad_response_not_a_failed_answer(cli, repo):
+    import json
+
+    with FakeServer(answer=lambda body: {"content": None}) as server:
+        (repo / "promptloop.yaml").write_text(
+            f"models:\n  default: {{name: openai/x, api_base: '{server.api_base}'}}\nretries: 0\n")
+        r = run(cli, "-C", repo, "eval", "trec", "--limit", "2", "--json", env={"OPENAI_API_KEY": "sk-test"})
+    data = json.loads(r.stdout)
+    assert r.exit_code == 3 and data["errors"] == 2 and data["failed"] == 0, r.output

@@ -136,7 +136,9 @@ class FakeServer:
             return web.Response(text='{"choices": [', content_type="application/json")
         answer = self.answer(body)
         content, calls = _content(answer), _calls(answer)
-        message: dict[str, Any] = {"role": "assistant", "content": content or (None if calls else "")}
+        null = isinstance(answer, dict) and "content" in answer and answer["content"] is None  # as some servers do
+        message: dict[str, Any] = {"role": "assistant", "content": None if null else content or (None if calls
+                                                                                                else "")}
         if calls:
             message["tool_calls"] = [{"id": c["id"], "type": "function",
                                       "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls]

@@ -9,7 +9,7 @@ import os
 
 from promptloop import codec
 from promptloop.errors import BadResponse, MissingKeyError, TransientModelError
-from promptloop.model.request import Completion, Request, wire_tool_calls
+from promptloop.model.request import Completion, Request, answer_text, wire_tool_calls
 from promptloop.model.routes import DEFAULT_BASES, Route, SessionSource, env_base, status_error
 
 
@@ -61,8 +61,8 @@ async def call_openai_compatible(lm: SessionSource, route: Route, request: Reque
     try:
         data = codec.loads(text)
         message = data["choices"][0]["message"]
-        content = message.get("content") or ""
         calls = wire_tool_calls(message)
+        content = answer_text(request.model, message.get("content"), calls, message.get("refusal"))
         usage = data.get("usage") or {}
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         raise BadResponse(f"{request.model}: malformed response from {base}: {text[:120]!r}",

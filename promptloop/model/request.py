@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from promptloop import codec
+from promptloop.errors import BadResponse
 from promptloop.model.cache import cache_key
 
 
@@ -44,6 +45,16 @@ def wire_tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
         fn = c.get("function") or {}
         out.append(tool_call(str(fn.get("name") or ""), fn.get("arguments") or "", c.get("id")))
     return out
+
+
+def answer_text(model: str, content: Any, calls: list[dict[str, Any]], refusal: Any = None) -> str:
+    """The text of an answer. ``content: null`` without a tool call or a refusal is no answer at all: a bad
+    response (an error, retried), never an empty answer scored as a failure."""
+    if content is None and not calls:
+        if isinstance(refusal, str) and refusal:
+            return refusal
+        raise BadResponse(f"{model}: the answer holds neither text nor a tool call (content: null)", model=model)
+    return content if isinstance(content, str) else str(content or "")
 
 
 @dataclass

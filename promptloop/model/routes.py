@@ -28,7 +28,7 @@ from promptloop.errors import (
     TransientModelError,
     UsageError,
 )
-from promptloop.model.request import Completion, Request, tool_call
+from promptloop.model.request import Completion, Request, answer_text, tool_call
 
 LOCAL_PROVIDER = "local"  # local/<name>: the embedded model (model/embedded.py)
 
@@ -270,9 +270,9 @@ async def _call_litellm(route: Route, request: Request) -> Completion:
         raise _translate(request.model, e) from None
     try:
         message = resp.choices[0].message
-        content = message.content or ""
         calls = [tool_call(str(getattr(c.function, "name", "") or ""), getattr(c.function, "arguments", "") or "",
                            getattr(c, "id", None)) for c in (getattr(message, "tool_calls", None) or [])]
+        content = answer_text(request.model, message.content, calls, getattr(message, "refusal", None))
         usage = getattr(resp, "usage", None)
         itok = int(getattr(usage, "prompt_tokens", 0) or 0)
         otok = int(getattr(usage, "completion_tokens", 0) or 0)

@@ -7,7 +7,6 @@ from typing import Any
 
 from promptloop.repo.files import Document
 
-
 # A schema goes into every request (response_format, tools): a few hundred bytes of YAML aliases must not make
 # it megabytes. Real schemas, even large tool sets, have a few thousand values.
 MAX_SCHEMA_VALUES = 20_000
