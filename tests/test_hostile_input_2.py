@@ -246,3 +246,17 @@ def test_content_null_without_a_call_is_a_bad_response_not_a_failed_answer(cli, 
         r = run(cli, "-C", repo, "eval", "trec", "--limit", "2", "--json", env={"OPENAI_API_KEY": "sk-test"})
     data = json.loads(r.stdout)
     assert r.exit_code == 3 and data["errors"] == 2 and data["failed"] == 0, r.output
+
+
+# ---------------------------------------------------------------- positions
+@pytest.mark.parametrize("text, where, says", [
+    ('description: x\ninputs: [q]\nmessages:\n  - role: user\n    content: "Hi {{q}}\n  - role: system\n'
+     '    content: hi\n', ":5:14:", "never closed"),
+    ("description: x\ninputs: [q]\x00\n", ":2:12:", "#x0000"),
+])
+def test_yaml_errors_point_at_the_place_to_fix_in_one_line(cli, repo, text, where, says):
+    (repo / "prompts" / "bad.yaml").write_text(text)
+    r = run(cli, "-C", repo, "validate")
+    line = next(ln for ln in r.output.splitlines() if "bad.yaml" in ln)
+    assert r.exit_code == 2 and f"bad.yaml{where}" in line and says in line, r.output
+    assert "position" not in r.output and "<unicode string>" not in r.output

@@ -206,18 +206,28 @@ def load_yaml(path: Path, text: str | None = None) -> Document:
     try:
         node = compose_bounded(text, file, _Loader)
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = e.problem or e.context or "invalid YAML"
-        raise ConfigError(f"invalid YAML: {problem}", file=file,
-                          line=mark.line + 1 if mark else None,
-                          column=mark.column + 1 if mark else None) from None
+        raise yaml_error(e, file) from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow: where it is, on one line
+        line = text.count("\n", 0, e.position) + 1
+        column = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise ConfigError(f"invalid YAML: character #x{e.character if isinstance(e.character, int) else 0:04x} is "
+                          "not allowed in YAML; remove it", file=file, line=line, column=column) from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"invalid YAML: {e}", file=file) from None
+        raise ConfigError(f"invalid YAML: {str(e).splitlines()[0]}", file=file) from None
     positions: dict[Path_, tuple[int, int]] = {}
     data = None if node is None else _walk(node, (), positions, file)
     if node is not None:
         positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
     return Document(path=path, data=data, positions=positions)
+
+
+def yaml_error(e: yaml.MarkedYAMLError, file: str) -> ConfigError:
+    """One line at the place to fix: an unclosed quote where it opens, not at the end of the file."""
+    mark, problem = e.problem_mark or e.context_mark, e.problem or e.context or "invalid YAML"
+    if e.context and "quoted scalar" in e.context and e.context_mark is not None:
+        mark, problem = e.context_mark, "this quoted string is never closed; add its closing quote"
+    return ConfigError(f"invalid YAML: {problem}", file=file, line=mark.line + 1 if mark else None,
+                       column=mark.column + 1 if mark else None)
 
 
 @cache
