@@ -237,7 +237,8 @@ def test_one_line_switches_every_role(cli, tmp_path):
 
 
 # 8. Ctrl-C loses no paid call ---------------------------------------------------------------------------------
-def test_ctrl_c_waits_for_calls_in_flight_and_caches_them(repo):
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])  # Ctrl-C, and a CI runner cancelling the job
+def test_ctrl_c_waits_for_calls_in_flight_and_caches_them(repo, signame):
     import os
     import signal
     import sqlite3
@@ -260,7 +261,7 @@ def test_ctrl_c_waits_for_calls_in_flight_and_caches_them(repo):
         while len(server.requests) < 8 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(server.requests) == 8  # concurrency 8: eight paid calls in flight
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(getattr(signal, signame))
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, out + err
         assert "waiting up to" in err and "Traceback" not in err

@@ -217,20 +217,23 @@ def run_with_client(config: Any, work: Callable[[Any], Awaitable[T]], *, no_cach
             else:
                 task.cancel()
 
-        try:
-            loop.add_signal_handler(signal.SIGINT, on_sigint)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
-            pass
+        signals = (signal.SIGINT, signal.SIGTERM)  # a CI runner's cancel is a SIGTERM: the same care as Ctrl-C
+        for sig in signals:
+            try:
+                loop.add_signal_handler(sig, on_sigint)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+                pass
         try:
             async with lm:
                 return await task
         except asyncio.CancelledError:
             raise Interrupted("interrupted") from None
         finally:
-            try:
-                loop.remove_signal_handler(signal.SIGINT)
-            except (NotImplementedError, RuntimeError):
-                pass
+            for sig in signals:
+                try:
+                    loop.remove_signal_handler(sig)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
 
     try:
         return asyncio.run(main())
