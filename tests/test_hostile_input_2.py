@@ -260,3 +260,23 @@ def test_yaml_errors_point_at_the_place_to_fix_in_one_line(cli, repo, text, wher
     line = next(ln for ln in r.output.splitlines() if "bad.yaml" in ln)
     assert r.exit_code == 2 and f"bad.yaml{where}" in line and says in line, r.output
     assert "position" not in r.output and "<unicode string>" not in r.output
+
+
+# ---------------------------------------------------------------- concurrent runs
+def test_a_branch_taken_by_another_run_meanwhile_moves_the_winner_to_the_next_name(tmp_path, monkeypatch):
+    from promptloop.git import commits
+    from tests.gitrepo import git, init_repo
+
+    init_repo(tmp_path / "g", {"x": "1"})
+    repo = commits.open_repo(tmp_path / "g")
+    free = commits.free_branch_name
+
+    def racing(repo_, name):  # the other run creates the branch right after this one found it free
+        found = free(repo_, name)
+        if found == name:
+            git(tmp_path / "g", "branch", name)
+        return found
+
+    monkeypatch.setattr(commits, "free_branch_name", racing)
+    sha, branch = commits.commit_on_free_branch(repo, {"x": "2"}, "pl/p-20261203-120000", "msg")
+    assert branch == "pl/p-20261203-120000-2" and git(tmp_path / "g", "show", f"{branch}:x") == "2"

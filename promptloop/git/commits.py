@@ -59,6 +59,22 @@ def _identity_env(repo: Any) -> dict[str, str]:
     return env
 
 
+class BranchTaken(GitError):
+    """Another process created the branch between the check and the commit."""
+
+
+def commit_on_free_branch(repo: Any, files: dict[str, str], name: str, message: str) -> tuple[str, str]:
+    """(commit, branch): ``files`` committed on ``name``, or on ``name-2``, ``name-3``… when another run took the
+    name first — even one that took it between the check and the commit (two runs started in one second)."""
+    for _ in range(20):
+        branch = free_branch_name(repo, name)
+        try:
+            return commit_on_branch(repo, files, branch, message), branch
+        except BranchTaken:
+            continue
+    raise GitError(f"no free branch name like {name}; delete old promptloop branches and run again")
+
+
 def commit_on_branch(repo: Any, files: dict[str, str], branch: str, message: str,
                      parent: str = "HEAD") -> str:
     """Commit ``files`` (repo-relative path -> new text) on a new ``branch`` whose parent is ``parent``."""
@@ -66,7 +82,7 @@ def commit_on_branch(repo: Any, files: dict[str, str], branch: str, message: str
     from gitdb import IStream
 
     if branch in [h.name for h in repo.heads]:
-        raise GitError(f"branch {branch} already exists; delete it or wait a second and run again")
+        raise BranchTaken(f"branch {branch} already exists; delete it or wait a second and run again")
     parent_sha = repo.commit(parent).hexsha
     with tempfile.TemporaryDirectory(prefix="promptloop-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), **_identity_env(repo)}
@@ -87,7 +103,7 @@ def commit_on_branch(repo: Any, files: dict[str, str], branch: str, message: str
     try:  # "" as the old value: fails, rather than overwrites, if another run took the name meanwhile
         repo.git.execute(["git", "update-ref", f"refs/heads/{branch}", commit, ""])
     except git.GitCommandError:
-        raise GitError(f"branch {branch} was created by someone else meanwhile; run again") from None
+        raise BranchTaken(f"branch {branch} was created by someone else meanwhile; run again") from None
     return str(commit)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from tabulate import tabulate
 
 from promptloop.errors import ConfigError
-from promptloop.git.commits import blob_id, branch_name, commit_on_branch, diff_stat, free_branch_name, relpath
+from promptloop.git.commits import blob_id, branch_name, commit_on_free_branch, diff_stat, relpath
 from promptloop.optimize.tooling import tools_change
 from promptloop.repo.prompts import GoldenSet, Prompt, prompt_from_text
 from promptloop.repo.rewrite import replace_messages, set_output, set_tool_descriptions
@@ -121,7 +121,6 @@ def ship(repo: Any, winner: Winner, prompt: Prompt, golden: GoldenSet, *, prefix
     prompt_from_text(prompt.name, prompt.path, files[rel])
     message = commit_message(winner, prompt, golden, baseline=blob_id(repo, "HEAD", rel), models=models,
                              seed=seed, run_id=run_id)
-    branch = free_branch_name(repo, branch_name(prefix, prompt.name, now))
-    sha = commit_on_branch(repo, files, branch, message)
+    sha, branch = commit_on_free_branch(repo, files, branch_name(prefix, prompt.name, now), message)
     return Shipped(branch=branch, commit=sha, diff_stat=diff_stat(repo, branch),
                    push=f"git push -u origin {branch}", message=message)
