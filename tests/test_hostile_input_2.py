@@ -278,5 +278,53 @@ def test_a_branch_taken_by_another_run_meanwhile_moves_the_winner_to_the_next_na
         return found
 
     monkeypatch.setattr(commits, "free_branch_name", racing)
-    sha, branch = commits.commit_on_free_branch(repo, {"x": "2"}, "pl/p-20261203-120000", "msg")
+    _, branch = commits.commit_on_free_branch(repo, {"x": "2"}, "pl/p-20261203-120000", "msg")
     assert branch == "pl/p-20261203-120000-2" and git(tmp_path / "g", "show", f"{branch}:x") == "2"
+
+
+# ---------------------------------------------------------------- tool calls and conversations
+AGENT = """description: t
+inputs: [q, conv]
+golden: agent
+messages:
+  - {role: system, content: S}
+  - {placeholder: conv}
+  - {role: user, content: "{{q}}"}
+tools: TOOLS
+"""
+CASE = "cases:\n  - {id: c1, inputs: {q: a, conv: CONV}, expected: EXPECTED}\n"
+
+
+@pytest.mark.parametrize("tools, conv, expected, says", [
+    ("../../outside.yaml", "[]", "x", "outside the prompt repo"),
+    ("../tools/link.yaml", "[]", "x", "outside the prompt repo"),
+    ("[{type: function, function: {name: x}}]", "[]", "{tool_calls: [1, x]}", "an expected call is"),
+    ("[{type: function, function: {name: x}}]", "[]", "{tool_calls: {name: x}}", "tool_calls is a list"),
+    ("[{type: function, function: {name: x}}]", "'not a list'", "x", "fills a placeholder"),
+    ("[{type: function, function: {name: x}}]", "[{role: tool, content: r}]", "x", "needs tool_call_id"),
+    ("[{type: function, function: {name: x}}]", "[{role: wizard, content: r}, 5]", "x", "a turn is"),
+])
+def test_tools_and_conversations_that_cannot_be_used_are_refused_at_their_line(cli, repo, tmp_path, tools, conv,
+                                                                             expected, says):
+    (tmp_path / "outside.yaml").write_text("- {type: function, function: {name: x}}\n")
+    (repo / "tools").mkdir()
+    (repo / "tools" / "link.yaml").symlink_to(tmp_path / "outside.yaml")
+    (repo / "prompts" / "agent.yaml").write_text(AGENT.replace("TOOLS", tools))
+    (repo / "golden" / "agent.yaml").write_text(CASE.replace("CONV", conv).replace("EXPECTED", expected))
+    r = run(cli, "-C", repo, "validate")
+    assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output, r.output
+    assert "agent.yaml:" in next(ln for ln in r.output.splitlines() if says in ln)
+
+
+def test_generations_whose_parents_form_a_cycle_are_all_kept():
+    from promptloop.traces.formats import Importer
+
+    record = {"id": "t", "observations": [
+        {"id": "a", "parentObservationId": "b", "type": "GENERATION", "input": "hi", "output": "x"},
+        {"id": "b", "parentObservationId": "a", "type": "GENERATION", "input": "hi", "output": "y"},
+        {"id": "c", "type": "GENERATION", "output": "z",
+         "input": [{"role": "assistant", "content": "", "tool_calls": [{"id": 5, "function": {"name": ["x"]}}]}]}]}
+    parsed = Importer().parse(record)
+    assert [t.output for t in parsed.traces] == ["x", "y", "z"] and not parsed.skipped
+    call = parsed.traces[2].messages[0]["tool_calls"][0]
+    assert isinstance(call["id"], str) and isinstance(call["name"], str)

@@ -12,7 +12,7 @@ from promptloop.repo.assertion_types import TYPES
 from promptloop.repo.config import Config, check_endpoints
 from promptloop.repo.files import Document, load_validated
 from promptloop.repo.template import TemplateSyntaxError, render, variables
-from promptloop.repo.tools import check_messages, conversation, load_tools, wire_message
+from promptloop.repo.tools import check_case, check_messages, conversation, load_tools, wire_message
 from promptloop.repo.user_schemas import check_json_schema
 
 
@@ -255,6 +255,7 @@ def load_golden(path: Path, prompt: Prompt | None = None, text: str | None = Non
         seen.add(cid)
         for j, a in enumerate(c.get("assertions", [])):
             check_assertion(a, doc, ("cases", i, "assertions", j))
+        check_case(c, prompt.placeholders if prompt is not None else [], doc, i)
         if prompt is not None:
             missing = [v for v in prompt.inputs if v not in c["inputs"]]
             if missing:

@@ -32,7 +32,7 @@ def load_tools(data: dict[str, Any], prompt_path: Path, doc: Document | None) ->
     if raw is None:
         tools: list[dict[str, Any]] = []
     elif isinstance(raw, str):
-        tools = _read_tools_file(tools_file(prompt_path, raw), doc)
+        tools = _read_tools_file(_inside_repo(tools_file(prompt_path, raw), prompt_path, doc), doc)
     else:
         tools = list(raw)
     names: set[str] = set()
@@ -56,6 +56,49 @@ def load_tools(data: dict[str, Any], prompt_path: Path, doc: Document | None) ->
                      f"tool_choice names '{choice['function']['name']}', which is not a declared tool "
                      f"({', '.join(sorted(names))})")
     return tools
+
+
+def _inside_repo(path: Path, prompt_path: Path, doc: Document | None) -> Path:
+    """A tools file is a file of the prompt repo (as a python check's module is): never ``../../`` out of it,
+    nor a symlink pointing elsewhere — what it holds is sent to the model with every request."""
+    from promptloop.errors import RepoNotFound
+    from promptloop.repo.config import find_root
+
+    try:
+        root = find_root(prompt_path.parent)
+    except RepoNotFound:
+        root = prompt_path.resolve().parent.parent
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise _error(doc, ("tools",), f"tools file {path} is outside the prompt repo {root}; keep it in the repo")
+    return path
+
+
+def check_case(c: dict[str, Any], placeholders: list[str], doc: Document, i: int) -> None:
+    """What the golden schema cannot say about a case: each conversation a list of turns, each expected tool
+    call an object with a name (a case that cannot be scored is an error now, not after its calls are paid)."""
+    for name in placeholders:
+        turns = c["inputs"].get(name)
+        if not isinstance(turns, list):
+            raise doc.error(("cases", i, "inputs", name), f"input '{name}' fills a placeholder: give it a list of "
+                                                          "messages ({role, content}, tool_calls, tool results)")
+        for j, m in enumerate(turns):
+            if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant", "tool"):
+                raise doc.error(("cases", i, "inputs", name, j), "a turn is {role: system|user|assistant|tool, "
+                                                                 "content: ...}")
+            if m["role"] == "tool" and not m.get("tool_call_id"):
+                raise doc.error(("cases", i, "inputs", name, j), "a tool turn needs tool_call_id: the id of the "
+                                                                 "call it answers")
+    expected = c.get("expected")
+    calls = expected.get("tool_calls") if isinstance(expected, dict) else None
+    if isinstance(expected, dict) and "tool_calls" in expected:
+        if not isinstance(calls, list):
+            raise doc.error(("cases", i, "expected", "tool_calls"), "tool_calls is a list of expected calls "
+                                                                    "([] for none)")
+        for j, call in enumerate(calls):
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not isinstance(
+                    call.get("arguments", {}), dict):
+                raise doc.error(("cases", i, "expected", "tool_calls", j), "an expected call is {name: TOOL, "
+                                                                           "arguments: {...}}")
 
 
 def _read_tools_file(path: Path, doc: Document | None) -> list[dict[str, Any]]:

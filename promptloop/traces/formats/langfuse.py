@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptloop.traces.formats.base import ImportState, Parsed, as_float, as_int, maybe_json, sampling, score_feedback
+from promptloop.traces.formats.base import (
+    ImportState,
+    Parsed,
+    RecordError,
+    as_float,
+    as_int,
+    maybe_json,
+    sampling,
+    score_feedback,
+)
 from promptloop.traces.formats.messages import (
     from_chat_response,
     is_responses_output,
@@ -88,17 +97,21 @@ def wrappers(gens: list[dict[str, Any]], observations: list[dict[str, Any]]) -> 
     parent = {str(o.get("id")): str(o.get("parentObservationId")) for o in observations if o.get("parentObservationId")}
     out: set[str] = set()
     for g in gens:
-        seen, node = set(), parent.get(str(g["id"]))
-        while node is not None and node not in seen:
-            seen.add(node)
-            out.add(node)
+        me = str(g["id"])
+        chain, node = [], parent.get(me)
+        while node is not None and node not in chain and node != me:
+            chain.append(node)
             node = parent.get(node)
+        if node != me:  # in a cycle of parents nobody wraps anybody: every call is kept
+            out.update(chain)
     return out & {str(g["id"]) for g in gens}
 
 
 def parse(r: dict[str, Any], ctx: ImportState) -> Parsed:
     trace: dict[str, Any] = r["trace"] if isinstance(r.get("trace"), dict) else r
     observations = r.get("observations") or trace.get("observations") or []
+    if not isinstance(observations, list) or not all(isinstance(o, dict) for o in observations):
+        raise RecordError("langfuse: `observations` must be a list of objects")
     group = f"langfuse:{trace['id']}"
     out = Parsed()
     per_call: dict[str, list[Any]] = {}

@@ -61,7 +61,8 @@ def _call_of(c: Any) -> dict[str, Any]:
         if args is None:
             args = c.get(key)
     call_id = c.get("id") or c.get("toolCallId")
-    return {**({"id": call_id} if call_id else {}), "name": name, "arguments": maybe_json(args)}
+    return {**({"id": str(call_id)} if call_id else {}), "name": name if isinstance(name, str) or name is None
+            else str(name), "arguments": maybe_json(args)}
 
 
 def tool_calls_of(m: dict[str, Any]) -> list[dict[str, Any]]:

@@ -17,7 +17,8 @@ def as_text(value: Any) -> str:
 
 
 def call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    return {**({"id": str(call_id)} if call_id else {}), "name": name, "arguments": maybe_json(arguments)}
+    return {**({"id": str(call_id)} if call_id else {}), "name": name if isinstance(name, str) or name is None
+            else str(name), "arguments": maybe_json(arguments)}
 
 
 def turns(role: str, text: str, calls: list[dict[str, Any]], results: list[Message]) -> list[Message]:
@@ -104,8 +105,9 @@ def gemini_system(config: Any) -> list[Message]:
     system = _either(config, "systemInstruction", "system_instruction")
     if isinstance(system, dict):
         system = system.get("parts")
+    parts = system if isinstance(system, list) else []
     text = system if isinstance(system, str) else "".join(
-        p if isinstance(p, str) else str(p.get("text", "")) for p in system or [] if isinstance(p, (str, dict)))
+        p if isinstance(p, str) else str(p.get("text", "")) for p in parts if isinstance(p, (str, dict)))
     return [{"role": "system", "content": text}] if text else []
 
 
@@ -117,7 +119,9 @@ def gemini_request(req: dict[str, Any]) -> list[Message]:
         return [*messages, {"role": "user", "content": contents}]
     for m in contents or []:
         if isinstance(m, dict):
-            messages += gemini_parts(str(m.get("role") or "user"), m.get("parts"))
+            parts = m.get("parts")
+            messages += gemini_parts(str(m.get("role") or "user"), [{"text": parts}] if isinstance(parts, str)
+                                     else parts if isinstance(parts, list) else [])
         elif isinstance(m, str):
             messages.append({"role": "user", "content": m})
     return messages
