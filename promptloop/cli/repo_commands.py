@@ -53,7 +53,7 @@ def schema(
                                                help="Write every schema as NAME.schema.json into DIR.")] = None,
 ) -> None:
     """Print a file format's JSON Schema, self-contained (for editors and tools such as check-jsonschema)."""
-    from promptloop.repo.files import SCHEMA_NAMES, standalone
+    from promptloop.repo.schema_files import SCHEMA_NAMES, standalone
 
     if write is not None:
         write.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,7 @@ def scaffold(root: Path) -> tuple[list[Path], list[Path]]:
         created.append(path)
     # The schemas the files above point editors at (self-contained: no network, no promptloop needed), kept
     # in git beside them so that a teammate's clone has them too (.promptloop/ is the ignored cache).
-    from promptloop.repo.files import SCHEMA_NAMES, standalone
+    from promptloop.repo.schema_files import SCHEMA_NAMES, standalone
 
     schemas = root / SCHEMAS_DIR
     schemas.mkdir(parents=True, exist_ok=True)
