@@ -85,7 +85,7 @@ async def judge_change(how: Scoring, change: Change, client: ModelClient, *, sha
         return v
     base_results = await _score(how, how.old_config, base, cases, client, f"{change.name} (base)")
     v.base_metrics = _metrics(base_results)
-    _classify(v, cases, base_results, new_results)
+    classify(v, cases, base_results, new_results)
     gate(v, how.config.regress, how.repeat)
     return v
 
@@ -156,7 +156,7 @@ def _classify_new(v: PromptVerdict, cases: list[Case], results: list[CaseResult]
     v.errors = [f"{i}: {e}" for i, e in errors.items()]
 
 
-def _classify(v: PromptVerdict, cases: list[Case], base_results: list[CaseResult],
+def classify(v: PromptVerdict, cases: list[Case], base_results: list[CaseResult],
               new_results: list[CaseResult]) -> None:
     new_rates, base_rates = per_case_rates(new_results), per_case_rates(base_results)
     new_by_id = {r.case_id: r for r in new_results}

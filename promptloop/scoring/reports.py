@@ -15,6 +15,7 @@ from promptloop.masking import markdown_text, visible
 from promptloop.repo.template import as_text
 from promptloop.scoring.eval_run import EvalReport, report_dict
 from promptloop.scoring.gate import RegressReport
+from promptloop.scoring.migration import MigrateReport, Migration
 
 
 def h(value: Any) -> str:
@@ -237,3 +238,62 @@ def regress_junit(report: RegressReport) -> str:
             elif c.change in ("still failing", "failing"):
                 ET.SubElement(tc, "skipped", message=f"failing before and after: {clip(c.reason, 160)}")
     return xml_document(suites)
+
+
+# ---------------------------------------------------------------- migrate
+def migrate_dict(report: MigrateReport) -> dict[str, Any]:
+    return {"target": report.target, "ok": report.exit_code == 0, "exit_code": report.exit_code,
+            "prompts": [{"name": m.prompt, "verdict": "safe" if m.safe else "errors" if m.verdict.ok else "worse",
+                         "reasons": m.verdict.reasons, "confidence": m.verdict.confidence, "broken": m.broken,
+                         "fixed": m.fixed, "errors": m.verdict.errors,
+                         "critical_broken": [c.id for c in m.verdict.cases if c.critical and c.change == "regressed"],
+                         "current": m.current.usage(), "target": m.target.usage()} for m in report.migrations]}
+
+
+def migrate_markdown(report: MigrateReport) -> str:
+    out = [f"## promptloop migrate to {code(report.target)}", ""]
+    for m in report.migrations:
+        head = "✅ safe" if m.safe else "⚠️ not every case scored" if m.verdict.ok else "❌ worse"
+        out += [f"### {code(m.prompt)}: {head}", ""]
+        out += [f"- **{md(r, 400)}**" for r in m.verdict.reasons]
+        out += [f"- {md(x, 400)}" for x in (m.verdict.confidence, *m.verdict.errors[:5]) if x]
+        out += ["", tabulate(side_by_side(m), headers=["", "current", "target"], tablefmt="github"), ""]
+        for label, ids in (("broken", m.broken), ("fixed", m.fixed)):
+            if ids:
+                out.append(f"{label.capitalize()} ({len(ids)}): " + ", ".join(md(i, 60) for i in ids))
+        out.append("")
+    return "\n".join(out)
+
+
+def side_by_side(m: Migration) -> list[tuple[str, str, str]]:
+    """The two models' figures, row by row (what the terminal and the Markdown report show)."""
+    a, b = m.current.usage(), m.target.usage()
+    def money(v: float | None) -> str:
+        return "–" if v is None else f"${v:.4g}"
+
+    return [("model", a["model"], b["model"]), ("pass rate", fmt(a["pass_rate"]), fmt(b["pass_rate"])),
+            ("tokens in / out per call", f"{a['input_tokens_per_call']:.0f} / {a['output_tokens_per_call']:.0f}",
+             f"{b['input_tokens_per_call']:.0f} / {b['output_tokens_per_call']:.0f}"),
+            ("cost per 1,000 calls", money(a["cost_per_1000_calls_usd"]), money(b["cost_per_1000_calls_usd"])),
+            ("latency p50 / p95 (s)", f"{fmt(a['latency_p50_s'])} / {fmt(a['latency_p95_s'])}",
+             f"{fmt(b['latency_p50_s'])} / {fmt(b['latency_p95_s'])}")]
+
+
+def migrate_junit(report: MigrateReport) -> str:
+    suites = ET.Element("testsuites", name="promptloop migrate")
+    for m in report.migrations:
+        suite = ET.SubElement(suites, "testsuite", name=f"promptloop.migrate.{m.prompt}",
+                              tests=str(len(m.verdict.cases)), failures=str(len(m.broken)),
+                              errors=str(len(m.verdict.errors)))
+        for c in m.verdict.cases:
+            tc = ET.SubElement(suite, "testcase", classname=f"promptloop.migrate.{m.prompt}", name=c.id)
+            if c.change == "error":
+                ET.SubElement(tc, "error", message=clip(c.reason, 200)).text = c.reason
+            elif c.change == "regressed":
+                el = ET.SubElement(tc, "failure", message=f"broken on {report.target}: {clip(c.reason, 160)}")
+                el.text = f"expected: {as_text(c.expected)}\ngot: {c.output or ''}"
+    return xml_document(suites)
+
+
+MIGRATE_WRITERS = {"json": lambda r: codec.dumps(migrate_dict(r), indent=True), "markdown": migrate_markdown,
+                   "junit": migrate_junit}

@@ -1,0 +1,86 @@
+"""promptloop migrate (issue 27): a model switch judged before the old model is retired — per-case flips, the
+gate's rule on the difference, cost and latency side by side."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from promptloop.cli import app
+from promptloop.testing import FakeServer
+
+LABELS = ["A", "B"]
+CASES = {f"c{i}": LABELS[i % 2] for i in range(16)}
+BROKEN = {"c3", "c6", "c9", "c12", "c15"}  # what the new model gets wrong
+PROMPT = """description: classify
+inputs: [q]
+messages:
+  - {role: user, content: "Classify {{q}}"}
+assertions:
+  - {type: label, value: [A, B]}
+"""
+
+
+def golden() -> str:
+    return "cases:\n" + "".join(f"  - {{id: {cid}, inputs: {{q: {cid}}}, expected: {label}}}\n"
+                                for cid, label in CASES.items())
+
+
+def answer(body: dict) -> str:
+    cid = body["messages"][-1]["content"].split()[-1]
+    right = CASES[cid]
+    if body["model"] == "gpt-4.1-mini" and cid in BROKEN:
+        return "B" if right == "A" else "A"
+    return right
+
+
+@pytest.fixture
+def mrepo(tmp_path):
+    with FakeServer(answer=answer) as server:
+        root = tmp_path / "m"
+        (root / "prompts").mkdir(parents=True)
+        (root / "golden").mkdir()
+        (root / "promptloop.yaml").write_text(
+            f"models:\n  default: {{name: openai/gpt-4o-mini, api_base: '{server.api_base}'}}\nretries: 0\n")
+        (root / "prompts" / "cls.yaml").write_text(PROMPT)
+        (root / "golden" / "cls.yaml").write_text(golden())
+        yield root, server
+
+
+def test_a_model_that_breaks_cases_is_worse_and_names_exactly_them(cli, mrepo, tmp_path):
+    root, server = mrepo
+    r = cli.invoke(app, ["-C", str(root), "migrate", "cls", "--to", f"openai/gpt-4.1-mini@{server.api_base}",
+                         "--json", "-o", str(tmp_path / "m.md"), "-o", str(tmp_path / "m.junit.xml")],
+                   env={"OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == 1, r.output
+    [p] = json.loads(r.stdout)["prompts"]
+    assert p["verdict"] == "worse" and set(p["broken"]) == BROKEN and p["fixed"] == []
+    assert p["current"]["pass_rate"] == 1.0 and p["target"]["pass_rate"] == 1 - len(BROKEN) / len(CASES)
+    for side in ("current", "target"):  # both models priced from the price map, both timed
+        assert p[side]["cost_per_1000_calls_usd"] > 0 and p[side]["latency_p50_s"] is not None
+    assert p["current"]["model"].startswith("openai/gpt-4o-mini") and p["target"]["model"].startswith(
+        "openai/gpt-4.1-mini")
+    markdown = (tmp_path / "m.md").read_text()
+    assert "worse" in markdown and all(c in markdown for c in BROKEN)
+    assert (tmp_path / "m.junit.xml").read_text().count("<failure") == len(BROKEN)
+    calls = len(server.requests)
+    r = cli.invoke(app, ["-C", str(root), "migrate", "cls", "--to", f"openai/gpt-4.1-mini@{server.api_base}"],
+                   env={"OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == 1 and "broken (5)" in r.output and len(server.requests) == calls  # all cached
+
+
+def test_a_model_that_answers_alike_is_safe(cli, mrepo):
+    root, server = mrepo
+    r = cli.invoke(app, ["-C", str(root), "migrate", "--to", f"openai/gpt-4o@{server.api_base}", "--json"],
+                   env={"OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == 0, r.output
+    [p] = json.loads(r.stdout)["prompts"]
+    assert p["verdict"] == "safe" and p["broken"] == [] and p["target"]["pass_rate"] == 1.0
+
+
+def test_migrate_needs_a_target_and_refuses_a_mistyped_one(cli, mrepo):
+    root, server = mrepo
+    assert cli.invoke(app, ["-C", str(root), "migrate", "cls"]).exit_code == 2
+    r = cli.invoke(app, ["-C", str(root), "migrate", "cls", "--to", "openai/x@localhost:1/v1"])
+    assert r.exit_code == 2 and "http://HOST:PORT/v1" in r.output and server.requests == []
