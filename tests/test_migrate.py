@@ -84,3 +84,39 @@ def test_migrate_needs_a_target_and_refuses_a_mistyped_one(cli, mrepo):
     assert cli.invoke(app, ["-C", str(root), "migrate", "cls"]).exit_code == 2
     r = cli.invoke(app, ["-C", str(root), "migrate", "cls", "--to", "openai/x@localhost:1/v1"])
     assert r.exit_code == 2 and "http://HOST:PORT/v1" in r.output and server.requests == []
+
+
+# ---------------------------------------------------------------- retirement dates
+@pytest.mark.parametrize("listed, past, warned", [
+    ("2026-10-23", True, True),     # retired already
+    ("2026-12-03", True, True),     # today
+    ("2027-01-14", False, True),    # within 90 days
+    ("2027-03-03", False, True),    # day 90
+    ("2027-03-04", False, False),   # beyond
+    (None, False, False), ("soon", False, False),
+])
+def test_the_retirement_rule(listed, past, warned):
+    from datetime import date
+
+    from promptloop.model.retirement import retirement
+
+    r = retirement("openai/m", date(2026, 12, 3), listed)
+    assert (r is not None) == warned and (r is None or (r.past == past and str(r.date) in r.message()))
+
+
+@pytest.mark.parametrize("days, models_exit, level", [(-10, 2, "error"), (30, 0, "warning"), (200, 0, None)])
+def test_models_and_validate_name_a_configured_model_near_retirement(cli, mrepo, monkeypatch, days, models_exit,
+                                                                     level):
+    from datetime import date, timedelta
+
+    from promptloop.model import retirement
+
+    when = (date.today() + timedelta(days=days)).isoformat()
+    monkeypatch.setattr(retirement, "deprecation_date", lambda model: when if "gpt-4o-mini" in model else None)
+    root, _ = mrepo
+    r = cli.invoke(app, ["-C", str(root), "models"], env={"OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == models_exit, r.output
+    assert (f"{level}: openai/gpt-4o-mini" in r.output and when in r.output and "promptloop migrate" in r.output) \
+        if level else "retired" not in r.output
+    v = cli.invoke(app, ["-C", str(root), "validate"])
+    assert v.exit_code == 0 and (("warning: openai/gpt-4o-mini" in v.output) == (level is not None)), v.output

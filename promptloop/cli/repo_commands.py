@@ -36,13 +36,25 @@ def validate() -> None:
     """Check promptloop.yaml, every prompt and every golden set, offline (exit 0 or 2)."""
     from promptloop.repo.prompts import validate_repo
 
-    checked, errors = validate_repo(repo_config())
+    config = repo_config()
+    checked, errors = validate_repo(config)
+    err = console(stderr=True)
+    for r in retirements(config):  # a warning here: validate runs in pre-commit, offline
+        err.print(f"[yellow]warning:[/] {esc(r.message())}")
     if errors:
-        err = console(stderr=True)
         for e in errors:
             err.print(f"[bold red]error:[/] {esc(str(e))}")
         raise typer.Exit(2)
     console().print(f"ok: {checked} files valid")
+
+
+def retirements(config: Any) -> list[Any]:
+    """Models the repo uses whose retirement date is past or near."""
+    from promptloop.model.retirement import retirement_of
+    from promptloop.repo.prompts import models_in_use
+
+    found = (retirement_of(name) for name, _ in models_in_use(config))
+    return [r for r in found if r is not None]
 
 
 @app.command()
@@ -87,6 +99,12 @@ def models(
     else:
         statuses = [(name, users, *model_status(name, base)) for (name, base), users in rows.items()]
     render_models(console(), statuses)
+    retired = retirements(config)
+    for r in retired:
+        console(stderr=True).print(f"[bold red]error:[/] {esc(r.message())}" if r.past
+                                   else f"[yellow]warning:[/] {esc(r.message())}")
+    if any(r.past for r in retired):
+        raise typer.Exit(2)
     # A pre-flight for eval and regress: only models they would call can fail it; the proposer (optimize
     # only) and an unused judge are shown, not counted.
     needed = needed_roles(config)

@@ -163,10 +163,16 @@ def _price_map() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def price_of(model: str, bare: str) -> tuple[float | None, float | None]:
-    """USD per input and output token, if the price map knows the model."""
+def price_entry(model: str, bare: str) -> dict[str, Any]:
+    """The price map's entry for a model (prices, context window, deprecation date), or {}."""
     prices = _price_map()
     entry = prices.get(model) or prices.get(bare) or {}
+    return entry if isinstance(entry, dict) else {}
+
+
+def price_of(model: str, bare: str) -> tuple[float | None, float | None]:
+    """USD per input and output token, if the price map knows the model."""
+    entry = price_entry(model, bare)
     return entry.get("input_cost_per_token"), entry.get("output_cost_per_token")
 
 
