@@ -120,3 +120,42 @@ def test_models_and_validate_name_a_configured_model_near_retirement(cli, mrepo,
         if level else "retired" not in r.output
     v = cli.invoke(app, ["-C", str(root), "validate"])
     assert v.exit_code == 0 and (("warning: openai/gpt-4o-mini" in v.output) == (level is not None)), v.output
+
+
+# ---------------------------------------------------------------- --optimize
+def picky(body: dict) -> object:
+    """The new model breaks BROKEN unless the instructions say MAGIC; the proposer offers MAGIC."""
+    if "response_format" in body and "candidates" in json.dumps(body["response_format"]):
+        return json.dumps({"candidates": [{"rationale": "say it", "instructions": "Classify. MAGIC"}]})
+    if body["model"] == "gpt-4.1-mini" and not any("MAGIC" in str(m.get("content")) for m in body["messages"]):
+        return answer(body)
+    cid = body["messages"][-1]["content"].split()[-1]
+    return CASES[cid]
+
+
+def test_migrate_optimize_commits_prompt_and_model_that_the_gate_then_passes(cli, tmp_path):
+    from tests.gitrepo import git, init_repo
+
+    with FakeServer(answer=picky) as server:
+        root = tmp_path / "g"
+        init_repo(root, {"promptloop.yaml": f"models:\n  default: {{name: openai/gpt-4o-mini, api_base: "
+                                            f"'{server.api_base}'}}\nretries: 0\nbranch_prefix: pl\n",
+                         "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden(), ".gitignore": ".promptloop/\n"})
+        before = (root / "prompts" / "cls.yaml").read_text()
+        target = f"openai/gpt-4.1-mini@{server.api_base}"
+        r = cli.invoke(app, ["-C", str(root), "migrate", "cls", "--to", target, "--optimize", "--json"],
+                       env={"OPENAI_API_KEY": "sk-test"})
+        assert r.exit_code == 0, r.output  # worse as it was, repaired and committed
+        [p] = json.loads(r.stdout)["prompts"]
+        assert p["verdict"] == "worse" and p["optimised"]["committed"] and p["optimised"]["target"]["pass_rate"] == 1
+        branch = p["optimised"]["branch"]
+        assert (root / "prompts" / "cls.yaml").read_text() == before  # the checkout is untouched
+        committed = git(root, "show", f"{branch}:prompts/cls.yaml")
+        assert "MAGIC" in committed and "gpt-4.1-mini" in committed
+        message = git(root, "log", "-1", "--format=%B", branch)
+        assert "today's prompt" in message and "optimised prompt" in message
+        git(root, "checkout", "-q", branch)
+        gate = cli.invoke(app, ["-C", str(root), "regress", "--base", "main", "--json"],
+                          env={"OPENAI_API_KEY": "sk-test"})
+        assert gate.exit_code == 0, gate.output
+        assert json.loads(gate.stdout)["prompts"][0]["regressed"] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -23,6 +23,11 @@ def migrate(
     output: Annotated[list[Path] | None, typer.Option(
         "-o", "--output", metavar="FILE", help="Write report.json, .md or .junit.xml (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    optimize: Annotated[bool, typer.Option("--optimize", help="Where the switch is worse, optimise the prompt for "
+                                                              "the new model and commit prompt and model together "
+                                                              "on a branch when the gate then passes.")] = False,
+    calls: Annotated[int | None, typer.Option("--budget-calls", min=0, metavar="N",
+                                              help="Cap on paid calls of each --optimize run.")] = None,
     no_cache: NoCache = False,
     jobs: Jobs = None,
 ) -> None:
@@ -49,6 +54,16 @@ def migrate(
     config = repo_config()
     report = run_with_client(config, lambda lm: run_migrate(config, lm, to=to, prompts=prompts or None,
                                                             repeat=repeat), no_cache=no_cache, jobs=jobs)
+    if optimize:
+        from promptloop.flows.migrate import repair
+        from promptloop.optimize.outcome import Options
+
+        options = Options.from_config(config, calls=calls, repeat=repeat)
+        for m in [m for m in report.migrations if not m.verdict.ok]:
+            def work(lm: Any, m: Any = m) -> Any:
+                return repair(config, lm, m, to, options)
+
+            m.repair = run_with_client(config, work, no_cache=no_cache, jobs=jobs, budget=options.budget())
     for path, kind in zip(paths, kinds, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(MIGRATE_WRITERS[kind](report), encoding="utf-8")

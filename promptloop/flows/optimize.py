@@ -38,9 +38,13 @@ def committed_files(prompt: Prompt, golden: GoldenSet) -> list[Path]:
 
 async def optimize_prompt(config: Config, prompt_name: str, options: Options, *, client: ModelClient,
                           commit: bool = True, dry_run: bool = False, on_event: Watcher | None = None,
-                          extra_failures: list[Case] | None = None) -> OptimizeReport:
-    """Optimise ``prompt_name``; commit the winner on a new branch when there is one."""
+                          extra_failures: list[Case] | None = None,
+                          model: dict[str, Any] | None = None) -> OptimizeReport:
+    """Optimise ``prompt_name`` (for the ``model:`` setting ``model`` when given: a migration's target);
+    commit the winner on a new branch when there is one."""
     prompt, golden = load_task(config, prompt_name)
+    if model is not None:
+        prompt = Prompt(prompt.name, prompt.path, {**prompt.data, "model": model})
     repo = None
     if commit and not dry_run:
         repo = open_repo(config.root)

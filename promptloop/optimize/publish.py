@@ -6,7 +6,7 @@ Takes a plain :class:`Winner` record, so committing knows nothing of the search 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ from promptloop.errors import ConfigError
 from promptloop.git.commits import blob_id, branch_name, commit_on_free_branch, diff_stat, relpath
 from promptloop.optimize.tooling import tools_change
 from promptloop.repo.prompts import GoldenSet, Prompt, prompt_from_text
-from promptloop.repo.rewrite import replace_messages, set_output, set_tool_descriptions
+from promptloop.repo.rewrite import replace_messages, set_mapping, set_output, set_tool_descriptions
 from promptloop.repo.tools import tools_file
 
 
@@ -40,6 +40,8 @@ class Winner:
     test_rates: tuple[float, float] | None = None
     cases: int = 0  # the cases both rates are over (the winner's own demonstrations left out)
     tools: list[dict[str, Any]] | None = None  # tools with rewritten descriptions (names and parameters as before)
+    model: dict[str, Any] | None = None  # a new `model:` setting (a migration commits the switch with the prompt)
+    notes: list[str] = field(default_factory=list)  # more lines for the commit message (a migration's table)
 
 
 @dataclass
@@ -80,6 +82,7 @@ def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: st
         + (f" (its {w.demos} demonstration case(s) are left out of both columns)" if w.demos else "") + ".",
         *([f"Tool descriptions rewritten: {', '.join(described_anew(prompt, w.tools))}."]
           if described_anew(prompt, w.tools) else []),
+        *w.notes,
         *([f"Held-out test part (never used to choose): pass rate {w.test_rates[0]:.2f} -> {w.test_rates[1]:.2f}."]
           if w.test_rates else []),
         f"Budget spent: {u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
@@ -106,6 +109,8 @@ def ship(repo: Any, winner: Winner, prompt: Prompt, golden: GoldenSet, *, prefix
     new_text = replace_messages(original, winner.messages)
     if winner.output is not None and winner.output != prompt.output:
         new_text = set_output(new_text, winner.output)
+    if winner.model is not None and winner.model != prompt.model_settings:
+        new_text = set_mapping(new_text, "model", winner.model)
     files = {rel: new_text}
     why = tools_change(winner.tools, prompt, allowed=True)
     if why:  # a run log is a file like any other: what it says is checked again before it is committed

@@ -33,3 +33,19 @@ def render_migrate(con: Any, report: MigrateReport) -> None:
             if ids:
                 more = f" (and {len(ids) - SHOWN} more)" if len(ids) > SHOWN else ""
                 con.print(f"  [{colour}]{label}[/] ({len(ids)}): {escape(', '.join(ids[:SHOWN]))}{more}")
+        if m.repair is not None:
+            render_repair(con, m)
+
+
+def render_repair(con: Any, m: Any) -> None:
+    r = m.repair
+    rates = f"current {m.current.report.summary.pass_rate:.2f}, target with today's prompt " \
+            f"{m.target.report.summary.pass_rate:.2f}"
+    if r.optimised is not None:
+        rates += f", target optimised {r.optimised.report.summary.pass_rate:.2f}"
+    con.print(f"  --optimize: {escape(rates)}")
+    if r.shipped is not None:
+        con.print(f"  [green]committed[/] {r.shipped.commit[:10]} on branch [bold]{escape(r.shipped.branch)}[/] "
+                  f"(prompt and model together; your checkout is unchanged); push it: {escape(r.shipped.push)}")
+    else:
+        con.print(f"  [yellow]nothing committed[/]: {escape(r.why)}")

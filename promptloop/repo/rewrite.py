@@ -197,17 +197,23 @@ def _value(v: Any) -> str:
 
 
 def set_output(text: str, output: dict[str, Any]) -> str:
-    """``text`` with its top-level ``output:`` set to ``output``: new keys are added as lines of their own
-    (changed or removed ones rewrite the block); every other byte is kept. Checked by parsing it back."""
+    """``text`` with its top-level ``output:`` set to ``output`` (see :func:`set_mapping`)."""
+    return set_mapping(text, "output", output)
+
+
+def set_mapping(text: str, key: str, output: dict[str, Any]) -> str:
+    """``text`` with its top-level ``key:`` (a mapping: ``output``, ``model``) set to ``output``: new keys are
+    added as lines of their own (changed or removed ones rewrite the block); every other byte is kept. Checked
+    by parsing it back."""
     nl = "\r\n" if "\r\n" in text else "\n"
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-        node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "output"), None) \
+        node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == key), None) \
             if isinstance(root, yaml.MappingNode) else None
-        current = (yaml.safe_load(text) or {}).get("output") or {}
+        current = (yaml.safe_load(text) or {}).get(key) or {}
         if node is None:
             body = "".join(f"  {k}: {_value(v)}{nl}" for k, v in output.items())
-            out = text + ("" if text.endswith(("\n", "\r")) or not text else nl) + "output:" + nl + body
+            out = text + ("" if text.endswith(("\n", "\r")) or not text else nl) + f"{key}:" + nl + body
         elif isinstance(node, yaml.MappingNode) and not node.flow_style and node.value and all(
                 current.get(k) == v for k, v in current.items() if k in output) and set(current) <= set(output):
             col = node.value[0][0].start_mark.column
@@ -217,11 +223,11 @@ def set_output(text: str, output: dict[str, Any]) -> str:
             out = text[:end] + added + text[end:]
         else:
             out = text[:node.start_mark.index] + json.dumps(output, ensure_ascii=False) + text[node.end_mark.index:]
-        back = (yaml.safe_load(out) or {}).get("output")
+        back = (yaml.safe_load(out) or {}).get(key)
     except (yaml.YAMLError, ValueError, AttributeError) as e:
-        raise ConfigError(f"cannot set `output:` in this file safely ({e})") from None
+        raise ConfigError(f"cannot set `{key}:` in this file safely ({e})") from None
     if back != output:
-        raise ConfigError("cannot set `output:` in this file safely (the result does not read back)")
+        raise ConfigError(f"cannot set `{key}:` in this file safely (the result does not read back)")
     return out
 
 

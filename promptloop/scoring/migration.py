@@ -35,6 +35,7 @@ class Migration:
     current: Side
     target: Side
     verdict: PromptVerdict
+    repair: Any = None  # with --optimize: what optimising the prompt for the target did (flows.migrate.Repair)
 
     @property
     def broken(self) -> list[str]:
@@ -48,6 +49,11 @@ class Migration:
     def safe(self) -> bool:
         return self.verdict.ok and not self.verdict.errors
 
+    @property
+    def repaired(self) -> bool:
+        """Worse as it is, but an optimised prompt for the target passed the gate and was committed."""
+        return self.repair is not None and self.repair.shipped is not None
+
 
 @dataclass
 class MigrateReport:
@@ -57,7 +63,7 @@ class MigrateReport:
     @property
     def exit_code(self) -> int:
         """0 safe, 1 worse (a significant loss or a critical case broken), 3 cases the models could not score."""
-        if any(not m.verdict.ok for m in self.migrations):
+        if any(not m.verdict.ok and not m.repaired for m in self.migrations):
             return EXIT_FAILED
         return EXIT_MODEL if any(m.verdict.errors for m in self.migrations) else EXIT_OK
 

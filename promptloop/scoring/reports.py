@@ -247,7 +247,16 @@ def migrate_dict(report: MigrateReport) -> dict[str, Any]:
                          "reasons": m.verdict.reasons, "confidence": m.verdict.confidence, "broken": m.broken,
                          "fixed": m.fixed, "errors": m.verdict.errors,
                          "critical_broken": [c.id for c in m.verdict.cases if c.critical and c.change == "regressed"],
-                         "current": m.current.usage(), "target": m.target.usage()} for m in report.migrations]}
+                         "current": m.current.usage(), "target": m.target.usage(),
+                         "optimised": repair_dict(m.repair)} for m in report.migrations]}
+
+
+def repair_dict(r: Any) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {"target": r.optimised.usage() if r.optimised else None, "committed": r.shipped is not None,
+            "branch": r.shipped.branch if r.shipped else None, "commit": r.shipped.commit if r.shipped else None,
+            "reasons": r.verdict.reasons if r.verdict else [], "why_not": r.why}
 
 
 def migrate_markdown(report: MigrateReport) -> str:
