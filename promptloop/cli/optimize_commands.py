@@ -41,7 +41,7 @@ def optimize(
 
     from promptloop.flows.optimize import optimize_prompt
     from promptloop.optimize.outcome import Options
-    from promptloop.render import OptimizeView, optimize_json
+    from promptloop.render.optimize import OptimizeView, optimize_json
 
     config = repo_config()
     options = Options.from_config(config, rounds=rounds, candidates=candidates, calls=calls, usd=usd,
@@ -71,7 +71,7 @@ def runs(
     """List optimisation runs (`promptloop runs`), show one (`promptloop runs show ID`, or `last`), or commit
     a run's saved winner on a new branch (`promptloop runs apply ID`)."""
     from promptloop.optimize.runlog import list_runs
-    from promptloop.render import render_run, render_runs
+    from promptloop.render.optimize import render_run, render_runs
 
     config = repo_config()
     all_runs = list_runs(config.cache_dir)
