@@ -26,6 +26,9 @@ def optimize(
     target: Annotated[float | None, typer.Option(min=0, max=1, metavar="X", help="Stop at this pass rate.")] = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed for splits, demonstrations and the proposer.")] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and estimate; make no call.")] = False,
+    prefer_cheaper: Annotated[bool, typer.Option(
+        "--prefer-cheaper", help="Of two candidates whose pass rates do not differ significantly, keep the one "
+        "cheaper per call (tokens where no price is known).")] = False,
     rewrite_tools: Annotated[bool, typer.Option(
         "--rewrite-tool-descriptions", help="Let candidates describe the prompt's tools anew (names and parameters "
         "never change).")] = False,
@@ -46,7 +49,7 @@ def optimize(
     config = repo_config()
     options = Options.from_config(config, rounds=rounds, candidates=candidates, calls=calls, usd=usd,
                                   repeat=repeat, target=target, seed=seed,
-                                  rewrite_tool_descriptions=rewrite_tools)
+                                  rewrite_tool_descriptions=rewrite_tools, prefer_cheaper=prefer_cheaper)
     view = OptimizeView(console(stderr=True), options, quiet=as_json)
 
     with view:

@@ -29,6 +29,7 @@ class Options:
     tolerance: float = 0.02
     seed: int = 0
     rewrite_tool_descriptions: bool = False  # candidates may describe the tools anew (never rename or re-type them)
+    prefer_cheaper: bool = False  # of two candidates whose scores do not differ significantly, keep the cheaper
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> Options:
@@ -56,6 +57,8 @@ class Scored:
     reason: str = ""
     paired: Paired | None = None
     fixed_failures: list[str] = field(default_factory=list)
+    tokens_per_call: float | None = None  # input and output tokens, over the full evaluation's calls
+    cost_per_call: float | None = None  # USD, when the model is priced
 
     def log(self) -> dict[str, Any]:
         c = self.candidate
@@ -63,7 +66,8 @@ class Scored:
                 "status": self.status, "reason": self.reason, "slice_rate": self.slice_rate,
                 "full_rate": self.full_rate, "fixed_failures": self.fixed_failures,
                 "regressed": self.paired.regressed if self.paired else [], "messages": c.messages,
-                "output": c.output, **({"tools": c.tools} if c.tools is not None else {})}
+                "output": c.output, **({"tools": c.tools} if c.tools is not None else {}),
+                "tokens_per_call": self.tokens_per_call, "cost_per_call": self.cost_per_call}
 
 
 @dataclass
@@ -98,6 +102,7 @@ class Outcome:
     baseline_output: dict[str, Any] = field(default_factory=dict)
     baseline_tools: list[dict[str, Any]] | None = None
     compared_cases: int = 0  # with a winner: the cases baseline_rate and its rate are both over
+    rule: str = "the highest pass rate"  # what chose the winner among the accepted candidates
 
     @property
     def improved(self) -> bool:
@@ -121,4 +126,5 @@ class Outcome:
                       baseline_metrics=self.baseline_metrics, metrics=self.winner_metrics,
                       heldout_fixed=len(w.fixed_failures), fixed=w.paired.fixed if w.paired else [],
                       regressed=w.paired.regressed if w.paired else [], usage=self.usage,
-                      test_rates=self.test_rates, cases=self.compared_cases)
+                      test_rates=self.test_rates, cases=self.compared_cases,
+                      notes=[f"Chosen by: {self.rule}."])

@@ -15,7 +15,7 @@ from typing import Any
 
 from promptloop.errors import BudgetExceeded, TransientModelError
 from promptloop.model.client import ModelClient, Request
-from promptloop.optimize.acceptance import accept, mean, split_failures
+from promptloop.optimize.acceptance import accept, choose, mean, per_call_usage, split_failures
 from promptloop.optimize.candidates import (
     Candidate,
     constrained_variant,
@@ -176,10 +176,12 @@ class Optimizer:
                 st.history.append({"score": scored.full_rate if scored.full_rate is not None
                                    else scored.slice_rate or 0.0, "rationale": cand.rationale})
                 if scored.status == "accepted":
-                    if out.winner is None or (scored.full_rate or 0) > (out.winner.full_rate or 0):
+                    rule = choose(scored, out.winner, self.o.prefer_cheaper, self.o.alpha)
+                    if rule:
                         out.winner, st.incumbent, st.incumbent_rates = scored, cand, scored.rates
-                        improved = True
+                        out.rule, improved = rule, True
                     else:
+                        assert out.winner is not None  # choose() takes any first accepted candidate
                         best = out.winner.full_rate or 0
                         scored.reason += (f"; but no better than the best so far ({best:.2f})"
                                           if (scored.full_rate or 0) == best else f"; but below the best so far "
@@ -360,6 +362,7 @@ class Optimizer:
         if self._errored(s, full_results):
             return s
         s.rates = per_case_rates(full_results)
+        s.tokens_per_call, s.cost_per_call = per_call_usage(full_results)
         s.full_rate = mean([s.rates[i] for i in evaluable])
         s.paired = pair({i: base[i] for i in evaluable}, s.rates)
         failures = [i for i in plan.heldout if i in evaluable] or [i for i in plan.shown if i in evaluable]
@@ -392,3 +395,4 @@ def _metrics(results: list[CaseResult]) -> dict[str, Any]:
 
     s = summarise(results)
     return {k: v for k, v in s.metrics.items() if v is not None}
+

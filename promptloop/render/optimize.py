@@ -158,9 +158,10 @@ def render_run(con: Any, run: dict[str, Any]) -> None:
              f"${u.get('cost_usd') or 0:.3g}") if u else "nothing recorded"
     con.print(f"[bold]{escape(run['id'])}[/]: {escape(str(run.get('status', 'running')))}; "
               f"stop: {escape(str(run.get('stop_reason') or '–'))}; spent: {spent}")
-    t = Table("candidate", "origin", "status", "slice", "full", "reason / rationale")
+    t = Table("candidate", "origin", "status", "slice", "full", "per call", "reason / rationale")
     for c in run.get("candidates", []):
         t.add_row(c["id"], c["origin"], c["status"], fmt_rate(c.get("slice_rate")), fmt_rate(c.get("full_rate")),
+                  per_call(c),
                   escape(c["reason"] + (f" — {c['rationale']}" if c.get("rationale") else "")))
     con.print(t)
     base = next((e for e in run.get("events", []) if e.get("kind") == "baseline"), None)
@@ -170,6 +171,13 @@ def render_run(con: Any, run: dict[str, Any]) -> None:
         con.print(f"[bold]{escape(c['id'])}[/] ({escape(c['origin'])}, {escape(c['status'])}):")
         con.print(escape(prompt_diff(base.get("messages") or [], base.get("output"), c.get("messages") or [],
                                      c.get("output"), base.get("tools"), c.get("tools")) or "(same text)"))
+
+
+def per_call(c: dict[str, Any]) -> str:
+    """A candidate's cost per call, or its tokens per call where no price is known."""
+    if c.get("cost_per_call") is not None:
+        return f"${c['cost_per_call']:.2g}"
+    return "–" if c.get("tokens_per_call") is None else f"{c['tokens_per_call']:.0f} tok"
 
 
 def fmt_rate(v: Any) -> str:

@@ -120,3 +120,29 @@ def test_guard_on_tool_descriptions(tools, allowed, why):
     protected = [Case("c4", {"q": LONG}, "B")]
     got = guard(make(SAME, "proposer", "r", tools=tools), prompt, protected, 8000, tool_descriptions=allowed)
     assert (got or "").startswith(why or "") and (got is None) == (why is None), got
+
+
+def scored(passing: int, of: int, cost: float | None = None, tokens: float | None = None):
+    from promptloop.optimize.outcome import Scored
+
+    rates = {f"c{i}": 1.0 if i < passing else 0.0 for i in range(of)}
+    return Scored(make([{"role": "user", "content": f"v{passing}{cost}{tokens}"}], "proposer", "r"),
+                  full_rate=passing / of, rates=rates, status="accepted", cost_per_call=cost, tokens_per_call=tokens)
+
+
+@pytest.mark.parametrize("challenger, best, cheaper, chosen", [
+    (scored(10, 20), None, False, "the highest pass rate"),                     # the first accepted
+    (scored(11, 20), scored(10, 20), False, "the highest pass rate"),
+    (scored(10, 20), scored(11, 20), False, None),
+    (scored(10, 20, cost=0.001), scored(11, 20, cost=0.004), True, "cheaper per call"),  # no significant difference
+    (scored(11, 20, cost=0.004), scored(10, 20, cost=0.001), True, None),       # higher, not significantly: dearer
+    (scored(19, 20, cost=0.004), scored(9, 20, cost=0.001), True, "significantly higher"),
+    (scored(9, 20, cost=0.0001), scored(19, 20, cost=0.004), True, None),      # significantly worse, however cheap
+    (scored(10, 20, tokens=80), scored(10, 20, tokens=120), True, "cheaper per call"),  # tokens where no price
+    (scored(10, 20, cost=0.001), scored(10, 20), True, None),                   # one unpriced: tokens unknown
+])
+def test_choose_the_winner(challenger, best, cheaper, chosen):
+    from promptloop.optimize.acceptance import choose
+
+    got = choose(challenger, best, cheaper, 0.05)
+    assert (got is None) == (chosen is None) and (chosen is None or chosen in got), got

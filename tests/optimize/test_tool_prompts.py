@@ -125,7 +125,9 @@ def test_tool_descriptions_are_rewritten_only_when_asked(tmp_path):
     tools_part = "tools:" + PROMPT.split("tools:")[1]
     assert committed.endswith(tools_part.replace("The local time in a city.", CLOCK))
     assert "You route requests to tools." in committed.split("tools:")[0]
-    assert "Tool descriptions rewritten: get_time." in git(root, "log", "-1", "--format=%B", report.shipped.branch)
+    message = git(root, "log", "-1", "--format=%B", report.shipped.branch)
+    assert "Tool descriptions rewritten: get_time." in message and "Chosen by: the highest pass rate." in message
+    assert report.outcome.winner.tokens_per_call is not None  # each candidate's usage per call is reported
 
 
 def test_a_tools_file_is_rewritten_in_place_of_the_prompt(tmp_path):
