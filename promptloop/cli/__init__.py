@@ -7,6 +7,7 @@ Commands are grouped by the room of the loop they drive; importing them register
 
 from promptloop.cli import (  # noqa: F401  (registers the commands)
     history_commands,
+    judge_commands,
     migrate_commands,
     optimize_commands,
     repo_commands,

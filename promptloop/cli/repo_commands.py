@@ -41,11 +41,33 @@ def validate() -> None:
     err = console(stderr=True)
     for r in retirements(config):  # a warning here: validate runs in pre-commit, offline
         err.print(f"[yellow]warning:[/] {esc(r.message())}")
+    for name, why in stale_judges(config):
+        err.print(f"[yellow]warning:[/] {esc(name)}: {esc(why)}")
     if errors:
         for e in errors:
             err.print(f"[bold red]error:[/] {esc(str(e))}")
         raise typer.Exit(2)
     console().print(f"ok: {checked} files valid")
+
+
+def stale_judges(config: Any) -> list[tuple[str, str]]:
+    """Prompts whose judge was calibrated once but changed since: the measurement no longer holds."""
+    from promptloop.errors import ConfigError
+    from promptloop.flows.calibrate import judge_advisory
+    from promptloop.repo.labels import labels_path
+    from promptloop.repo.prompts import list_prompt_paths, load_prompt
+
+    out = []
+    for path in list_prompt_paths(config):
+        try:
+            prompt = load_prompt(config, str(path))
+            if labels_path(config, prompt.name).is_file():
+                why = judge_advisory(config, prompt)
+                if why and "stale" in why:
+                    out.append((prompt.name, why))
+        except ConfigError:
+            continue  # reported as an error by validate_repo
+    return out
 
 
 def retirements(config: Any) -> list[Any]:

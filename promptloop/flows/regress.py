@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from promptloop.errors import ConfigError, GitError, UsageError
+from promptloop.flows.calibrate import judge_advisory
 from promptloop.git.changes import Change, base_config, find_changes, resolve_base
 from promptloop.git.commits import file_at, open_repo, relpath
 from promptloop.model.client import ModelClient
@@ -85,9 +86,26 @@ async def judge_change(how: Scoring, change: Change, client: ModelClient, *, sha
         return v
     base_results = await _score(how, how.old_config, base, cases, client, f"{change.name} (base)")
     v.base_metrics = _metrics(base_results)
+    advisory = judge_advisory(how.config, new)
+    if advisory:  # the gate rests on the checks that can be trusted; the judge is shown, not obeyed
+        swayed = without_judge(base_results) + without_judge(new_results)
+        if swayed:
+            v.notes.append(f"llm_judge is advisory: {advisory}; {swayed} verdict(s) that rested on it alone were "
+                           "not counted")
     classify(v, cases, base_results, new_results)
     gate(v, how.config.regress, how.repeat)
     return v
+
+
+def without_judge(results: list[CaseResult]) -> int:
+    """Judge each result on its other checks only (an advisory judge decides nothing); how many changed."""
+    changed = 0
+    for r in results:
+        if r.error or r.passed or not any(x.type == "llm_judge" and not x.passed for x in r.results):
+            continue
+        if all(x.passed for x in r.results if x.type != "llm_judge"):
+            r.passed, changed = True, changed + 1
+    return changed
 
 
 def _cases(v: PromptVerdict, golden: GoldenSet, new: Prompt, base: Prompt | None, shard: Shard | None,

@@ -47,7 +47,7 @@ try:  # the C loader is several times faster on large golden sets
 except AttributeError:  # pragma: no cover
     _Loader = yaml.SafeLoader
 
-SCHEMA_NAMES = ("prompt", "golden", "config", "trace")
+SCHEMA_NAMES = ("prompt", "golden", "config", "trace", "labels")
 
 Path_ = tuple[str | int, ...]
 

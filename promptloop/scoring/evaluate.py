@@ -165,17 +165,27 @@ class Scorer:
     async def _soft(self, out: CaseResult, a: Assertion, case: Case, ctx: A.Context) -> A.Result:
         if a.type != "llm_judge":
             return A.run(out.output, a, case, ctx)
-        model = ModelRef(a.model, None) if a.model else self.judge
-        req = Request(model=model.name, api_base=model.api_base, messages=A.judge_messages(out.output, a, case),
-                      params={"temperature": 0.0, "max_tokens": 256, "response_format": A.JUDGE_FORMAT},
-                      sample=out.sample, purpose="judge")
-        c = await self.client.complete(req)  # a failed judge call makes the case an error, not a failure
+        # A failed judge call makes the case an error, not a failure.
+        c = await self.client.complete(judge_request(a, out.output, case, self.judge, out.sample))
         out.input_tokens += c.input_tokens
         out.output_tokens += c.output_tokens
         if c.cost_usd is not None:
             out.cost_usd = (out.cost_usd or 0.0) + c.cost_usd
         return A.run(out.output, a, case, A.Context(ctx.output_schema, ctx.root, judge_text=c.text,
                                                     tool_calls=ctx.tool_calls, tools=ctx.tools))
+
+
+def judge_model(a: Assertion, judge: ModelRef) -> ModelRef:
+    """The model an ``llm_judge`` check asks: its own ``model``, else the configured judge."""
+    return ModelRef(a.model, None) if a.model else judge
+
+
+def judge_request(a: Assertion, output: str, case: Case, judge: ModelRef, sample: int = 0) -> Request:
+    """The judge call for one output (eval, regress and calibrate ask the judge alike, so they share the cache)."""
+    model = judge_model(a, judge)
+    return Request(model=model.name, api_base=model.api_base, messages=A.judge_messages(output, a, case),
+                   params={"temperature": 0.0, "max_tokens": 256, "response_format": A.JUDGE_FORMAT},
+                   sample=sample, purpose="judge")
 
 
 async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, model: ModelRef, judge: ModelRef,

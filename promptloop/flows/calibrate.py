@@ -1,0 +1,77 @@
+"""``promptloop calibrate``: run a prompt's judge on outputs a human labelled, measure how often it agrees
+(true positive and true negative rates, Cohen's kappa, with intervals), list the disagreements, and keep the
+measurement in the labels file with the judge it was made for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from promptloop.errors import UsageError
+from promptloop.model.client import ModelClient
+from promptloop.repo.config import Config
+from promptloop.repo.labels import Label, load_labels, write_calibration
+from promptloop.repo.prompts import Assertion, Prompt
+from promptloop.scoring import assertions as A
+from promptloop.scoring.calibration import Agreement, agreement, fingerprint, trust
+from promptloop.scoring.eval_run import load_task
+from promptloop.scoring.evaluate import judge_model, judge_request
+
+
+@dataclass
+class Calibration:
+    prompt: str
+    judge_model: str
+    agreement: Agreement
+    disagreements: list[tuple[Label, str]] = field(default_factory=list)  # (label, the judge's reason)
+    record: dict[str, Any] = field(default_factory=dict)  # what the labels file now holds
+
+
+def the_judge(prompt: Prompt) -> Assertion | None:
+    """The prompt's own ``llm_judge`` check: the one calibration measures and the gate trusts or not."""
+    return next((a for a in prompt.assertions if a.type == "llm_judge"), None)
+
+
+def judge_fingerprint(config: Config, prompt: Prompt, a: Assertion) -> str:
+    return fingerprint(A.JUDGE_PROMPT, judge_model(a, config.model("judge")).name, a.value, a.threshold)
+
+
+def judge_advisory(config: Config, prompt: Prompt) -> str | None:
+    """Why the prompt's judge may not gate (never calibrated, stale, agreeing too little), or None."""
+    a = the_judge(prompt)
+    if a is None or config.regress.get("trust_uncalibrated_judge"):
+        return None
+    record = load_labels(config, prompt.name).calibration
+    return trust(record, judge_fingerprint(config, prompt, a), float(config.regress.get("judge_min_kappa", 0.4)))
+
+
+async def calibrate(config: Config, client: ModelClient, prompt_name: str) -> Calibration:
+    prompt, golden = load_task(config, prompt_name)
+    a = the_judge(prompt)
+    if a is None:
+        raise UsageError(f"prompt '{prompt.name}' has no llm_judge check to calibrate")
+    labels = load_labels(config, prompt.name)
+    if not labels.labels:
+        raise UsageError(f"no human labels in {labels.path}; add some with `promptloop labels import "
+                         f"{prompt.name} FILE` (CSV or JSONL: case, output, acceptable)")
+    cases = {c.id: c for c in golden.cases}
+    unknown = sorted({x.case for x in labels.labels if x.case not in cases})
+    if unknown:
+        raise UsageError(f"{labels.path}: labels name cases the golden set does not hold: {', '.join(unknown[:5])}")
+    judge = config.model("judge")
+    pairs, out = [], Calibration(prompt.name, judge_model(a, judge).name, Agreement(0, 0, 0, 0))
+    for x in labels.labels:
+        c = await client.complete(judge_request(a, x.output, cases[x.case], judge))
+        r = A.run(x.output, a, cases[x.case], A.Context(judge_text=c.text))
+        pairs.append((x.acceptable, r.passed))
+        if x.acceptable != r.passed:
+            out.disagreements.append((x, r.reason))
+    out.agreement = agreement(pairs)
+    out.record = {"fingerprint": judge_fingerprint(config, prompt, a), "judge_model": out.judge_model,
+                  "rubric": a.value, "measured": date.today().isoformat(), **out.agreement.summary()}
+    write_calibration(labels, out.record)
+    return out
+
+
+__all__ = ["Calibration", "calibrate", "judge_advisory", "the_judge", "trust"]
