@@ -113,3 +113,23 @@ def test_agreement_figures_and_the_corrected_rate():
     observed = 0.8 * 0.6 + (1 - 0.9) * 0.4
     assert corrected_rate(observed, 0.8, 0.9) == pytest.approx(0.6)
     assert corrected_rate(0.5, 0.5, 0.5) is None  # a judge no better than a coin says nothing
+
+
+def test_eval_counts_an_advisory_judge_out_and_corrects_a_trusted_ones_rate(cli, jrepo, tmp_path):
+    root, _ = jrepo
+    prompt = root / "prompts" / "cls.yaml"
+    prompt.write_text(PROMPT.replace("RUBRIC", "strict"))  # this judge fails every answer
+    r = cli.invoke(app, ["-C", str(root), "eval", "cls", "--json"], env={"OPENAI_API_KEY": "sk-test"})
+    data = json.loads(r.stdout)
+    assert r.exit_code == 0 and data["passed"] == len(CASES) and data["judge"]["judge_pass_rate"] == 0.0
+    assert "never calibrated" in data["judge"]["advisory"] and len(data["judge"]["judge_only_failures"]) == len(CASES)
+    prompt.write_text(PROMPT.replace("RUBRIC", "lenient"))
+    labels = tmp_path / "l.jsonl"
+    labels.write_text("".join(json.dumps(x) + "\n" for x in LABELS))
+    cli.invoke(app, ["-C", str(root), "labels", "import", "cls", str(labels)])
+    assert cli.invoke(app, ["-C", str(root), "calibrate", "cls"], env={"OPENAI_API_KEY": "sk-test"}).exit_code == 0
+    data = json.loads(cli.invoke(app, ["-C", str(root), "eval", "cls", "--json"],
+                                 env={"OPENAI_API_KEY": "sk-test"}).stdout)
+    j = data["judge"]
+    assert j["advisory"] is None and j["judge_pass_rate"] == 1.0  # kappa 0.58: trusted
+    assert j["corrected_pass_rate"] == pytest.approx(min(1.0, (1.0 + 0.75 - 1) / (5 / 6 + 0.75 - 1)))

@@ -12,11 +12,11 @@ from promptloop.errors import UsageError
 from promptloop.model.client import ModelClient
 from promptloop.repo.config import Config
 from promptloop.repo.labels import Label, load_labels, write_calibration
-from promptloop.repo.prompts import Assertion, Prompt
 from promptloop.scoring import assertions as A
-from promptloop.scoring.calibration import Agreement, agreement, fingerprint, trust
+from promptloop.scoring.calibration import Agreement, agreement
 from promptloop.scoring.eval_run import load_task
 from promptloop.scoring.evaluate import judge_model, judge_request
+from promptloop.scoring.judge_trust import judge_advisory, judge_fingerprint, the_judge
 
 
 @dataclass
@@ -26,24 +26,6 @@ class Calibration:
     agreement: Agreement
     disagreements: list[tuple[Label, str]] = field(default_factory=list)  # (label, the judge's reason)
     record: dict[str, Any] = field(default_factory=dict)  # what the labels file now holds
-
-
-def the_judge(prompt: Prompt) -> Assertion | None:
-    """The prompt's own ``llm_judge`` check: the one calibration measures and the gate trusts or not."""
-    return next((a for a in prompt.assertions if a.type == "llm_judge"), None)
-
-
-def judge_fingerprint(config: Config, prompt: Prompt, a: Assertion) -> str:
-    return fingerprint(A.JUDGE_PROMPT, judge_model(a, config.model("judge")).name, a.value, a.threshold)
-
-
-def judge_advisory(config: Config, prompt: Prompt) -> str | None:
-    """Why the prompt's judge may not gate (never calibrated, stale, agreeing too little), or None."""
-    a = the_judge(prompt)
-    if a is None or config.regress.get("trust_uncalibrated_judge"):
-        return None
-    record = load_labels(config, prompt.name).calibration
-    return trust(record, judge_fingerprint(config, prompt, a), float(config.regress.get("judge_min_kappa", 0.4)))
 
 
 async def calibrate(config: Config, client: ModelClient, prompt_name: str) -> Calibration:
@@ -74,4 +56,4 @@ async def calibrate(config: Config, client: ModelClient, prompt_name: str) -> Ca
     return out
 
 
-__all__ = ["Calibration", "calibrate", "judge_advisory", "the_judge", "trust"]
+__all__ = ["Calibration", "calibrate", "judge_advisory", "the_judge"]

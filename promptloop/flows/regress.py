@@ -10,7 +10,6 @@ from pathlib import Path
 import yaml
 
 from promptloop.errors import ConfigError, GitError, UsageError
-from promptloop.flows.calibrate import judge_advisory
 from promptloop.git.changes import Change, base_config, find_changes, resolve_base
 from promptloop.git.commits import file_at, open_repo, relpath
 from promptloop.model.client import ModelClient
@@ -21,6 +20,7 @@ from promptloop.repo.tools import tools_file
 from promptloop.scoring.eval_run import Selection
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
 from promptloop.scoring.gate import CaseChange, PromptVerdict, RegressReport, gate
+from promptloop.scoring.judge_trust import judge_advisory, without_judge
 from promptloop.scoring.metrics import per_case_rates, summarise
 from promptloop.scoring.shards import Shard, select
 from promptloop.scoring.significance import pair
@@ -96,16 +96,6 @@ async def judge_change(how: Scoring, change: Change, client: ModelClient, *, sha
     gate(v, how.config.regress, how.repeat)
     return v
 
-
-def without_judge(results: list[CaseResult]) -> int:
-    """Judge each result on its other checks only (an advisory judge decides nothing); how many changed."""
-    changed = 0
-    for r in results:
-        if r.error or r.passed or not any(x.type == "llm_judge" and not x.passed for x in r.results):
-            continue
-        if all(x.passed for x in r.results if x.type != "llm_judge"):
-            r.passed, changed = True, changed + 1
-    return changed
 
 
 def _cases(v: PromptVerdict, golden: GoldenSet, new: Prompt, base: Prompt | None, shard: Shard | None,

@@ -30,6 +30,7 @@ def render_eval(con: Any, report: EvalReport) -> None:
     if report.excluded:
         con.print(f"{len(report.excluded)} case(s) left out: the prompt shows them as demonstrations "
                   f"({escape(', '.join(report.excluded[:5]))}{', …' if len(report.excluded) > 5 else ''})")
+    _render_judge(con, report.judge)
     table = Table("metric", "value", title="metrics", title_justify="left")
     for k, v in metric_rows(report):
         table.add_row(k, v)
@@ -45,6 +46,20 @@ def render_eval(con: Any, report: EvalReport) -> None:
                   + (": " + ", ".join(f"{k} {v:.0%}" for k, v in list(flaky.items())[:10]) if flaky else ""))
     _render_failures(con, report)
     _render_verdict(con, report)
+
+
+def _render_judge(con: Any, j: dict[str, Any] | None) -> None:
+    if not j:
+        return
+    if j["advisory"]:
+        alone = j["judge_only_failures"]
+        con.print(f"[yellow]llm_judge is advisory[/]: {escape(j['advisory'])}"
+                  + (f"; {len(alone)} case(s) failing on it alone count as passed ({escape(', '.join(alone[:5]))})"
+                     if alone else ""))
+    elif j.get("corrected_pass_rate") is not None:
+        low, high = j["corrected_interval"]
+        con.print(f"judge pass rate {j['judge_pass_rate']:.2f}; corrected for its measured errors "
+                  f"{j['corrected_pass_rate']:.2f} [{low:.2f}, {high:.2f}] (kappa {j['kappa']:.2f})")
 
 
 def _render_failures(con: Any, report: EvalReport) -> None:

@@ -21,6 +21,7 @@ from promptloop.repo.prompts import (
     python_check_errors,
 )
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
+from promptloop.scoring.judge_trust import judge_summary
 from promptloop.scoring.metrics import Summary, check_thresholds, per_case_rates, summarise
 
 
@@ -38,6 +39,7 @@ class EvalReport:
     calls: int = 0
     shard: tuple[int, int] | None = None
     excluded: list[str] = field(default_factory=list)  # the prompt's own demonstration cases, not scored
+    judge: dict[str, Any] | None = None  # how far the prompt's llm_judge was trusted (scoring.judge_trust)
 
     @property
     def critical_failed(self) -> list[str]:
@@ -168,13 +170,14 @@ async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, 
     before = client.usage.calls
     results = await run_cases(prompt, cases, client, model=ref, judge=config.model("judge"), root=config.root,
                               repeat=repeat, progress=progress)
+    judge = judge_summary(config, prompt, results)  # an advisory judge's lone failures count as passes here
     summary = summarise(results)
     thresholds = {**config.thresholds, **prompt.thresholds}
     return EvalReport(prompt=prompt.name, golden=golden.name, model=ref.name, repeat=repeat, results=results,
                       summary=summary, thresholds=thresholds, missed=check_thresholds(summary, thresholds),
                       duration_s=time.perf_counter() - start,
                       calls=client.usage.calls - before, shard=shard,
-                      excluded=excluded)
+                      excluded=excluded, judge=judge)
 
 
 def run_eval(config: Config, prompt_name: str, *, golden: str | None = None, model: str | None = None,
@@ -203,7 +206,7 @@ def report_dict(report: EvalReport) -> dict[str, Any]:
         "cases": s.cases, "samples": s.samples, "scored": s.scored, "passed": s.passed, "failed": s.failed,
         "errors": s.errors,
         "metrics": s.metrics, "labels": s.labels, **s.details, "usage": s.usage, "calls": report.calls,
-        "excluded_examples": report.excluded,
+        "excluded_examples": report.excluded, "judge": report.judge,
         "duration_s": round(report.duration_s, 3), "shard": list(report.shard) if report.shard else None,
         "per_case_pass_rate": s.per_case if report.repeat > 1 else None,
         "results": [
