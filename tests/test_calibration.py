@@ -133,3 +133,18 @@ def test_eval_counts_an_advisory_judge_out_and_corrects_a_trusted_ones_rate(cli,
     j = data["judge"]
     assert j["advisory"] is None and j["judge_pass_rate"] == 1.0  # kappa 0.58: trusted
     assert j["corrected_pass_rate"] == pytest.approx(min(1.0, (1.0 + 0.75 - 1) / (5 / 6 + 0.75 - 1)))
+
+
+def test_labels_are_given_one_at_a_time_in_the_terminal_and_saved_as_given(cli, jrepo):
+    root, server = jrepo
+    assert cli.invoke(app, ["-C", str(root), "eval", "cls"], env={"OPENAI_API_KEY": "sk-test"}).exit_code == 0
+    calls = len(server.requests)
+    r = cli.invoke(app, ["-C", str(root), "labels", "add", "cls", "--limit", "4", "--by", "ana"],
+                   input="y\nn\ns\nq\n", env={"OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == 0 and "2 label(s) added" in r.output, r.output
+    assert len(server.requests) == calls  # the outputs came from the cache
+    from promptloop.repo.config import load_config
+    from promptloop.repo.labels import load_labels
+
+    labels = load_labels(load_config(root), "cls").labels
+    assert [(x.case, x.acceptable, x.by) for x in labels] == [("c0", True, "ana"), ("c1", False, "ana")]

@@ -33,6 +33,44 @@ def labels_import(
                     f"measure the judge with `promptloop calibrate {esc(name)}`")
 
 
+@labels_app.command("add")
+@command
+def labels_add(
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The prompt whose outputs to label.")],
+    limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="At most N outputs.")] = None,
+    by: Annotated[str, typer.Option(metavar="NAME", help="Who is labelling (kept with each label).")] = "",
+) -> None:
+    """Label the prompt's outputs one at a time in the terminal: acceptable (y), not (n), skip (s), quit (q).
+
+    The outputs are the prompt's answers on its golden set as an eval gives them now: those `eval` already
+    made come from the cache, so labelling after an eval costs nothing. Each answer is saved as you give it.
+    """
+    from promptloop.repo.labels import Label, add_labels, load_labels
+    from promptloop.repo.prompts import load_prompt
+    from promptloop.scoring.eval_run import evaluate_prompt, load_task
+
+    config = repo_config()
+    name = load_prompt(config, prompt).name
+    p, golden = load_task(config, name)
+    report = run_with_client(config, lambda lm: evaluate_prompt(config, p, golden, client=lm, limit=limit))
+    done = {(x.case, x.output) for x in load_labels(config, name).labels}
+    todo = [r for r in report.results if not r.error and (r.case_id, r.output) not in done]
+    con, added = console(), 0
+    for i, r in enumerate(todo, 1):
+        con.print(f"\n[bold]{i}/{len(todo)}[/] case {esc(r.case_id)}  input: {esc(str(r.inputs))[:300]}")
+        if r.expected is not None:
+            con.print(f"expected: {esc(str(r.expected))[:300]}")
+        con.print(f"output: {esc(r.output)}")
+        answer = typer.prompt("acceptable? [y]es / [n]o / [s]kip / [q]uit", default="s").strip().lower()[:1]
+        if answer == "q":
+            break
+        if answer in ("y", "n"):
+            add_labels(config, name, [Label(r.case_id, r.output, answer == "y", by)])
+            added += 1
+    con.print(f"{added} label(s) added to {esc(str(config.golden_dir / 'labels' / (name + '.yaml')))}"
+              + (f" by {esc(by)}" if by else ""))
+
+
 @app.command()
 @command
 def calibrate(

@@ -23,6 +23,7 @@ class Label:
     case: str
     output: str
     acceptable: bool
+    by: str = ""  # who labelled it
 
 
 @dataclass
@@ -43,7 +44,8 @@ def load_labels(config: Config, prompt: str) -> Labels:
         return Labels(path)
     doc = load_validated(path, "labels")
     data = doc.data or {}
-    return Labels(path, [Label(str(x["case"]), x["output"], bool(x["acceptable"])) for x in data.get("labels", [])],
+    return Labels(path, [Label(str(x["case"]), x["output"], bool(x["acceptable"]), str(x.get("by", "")))
+                         for x in data.get("labels", [])],
                   data.get("calibration"))
 
 
@@ -88,7 +90,8 @@ def add_labels(config: Config, prompt: str, new: list[Label]) -> Labels:
     keyed.update({(x.case, x.output): x for x in new})
     labels = list(keyed.values())
     body = "labels:\n" + "".join(f"  - {{case: {json.dumps(x.case)}, acceptable: {str(x.acceptable).lower()}, "
-                                 f"output: {json.dumps(x.output, ensure_ascii=False)}}}\n" for x in labels)
+                                 + (f"by: {json.dumps(x.by, ensure_ascii=False)}, " if x.by else "")
+                                 + f"output: {json.dumps(x.output, ensure_ascii=False)}}}\n" for x in labels)
     text = HEADER.format(name=prompt) + body
     if current.calibration is not None:
         text = set_mapping(text, "calibration", current.calibration)
