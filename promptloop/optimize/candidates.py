@@ -128,8 +128,8 @@ def constrained_variant(base: Candidate, prompt: Prompt) -> Candidate | None:
     check and no closed set or schema yet: small models stop answering in sentences."""
     current = base.output if base.output is not None else prompt.output
     has_labels = any(a.type == "label" and a.value for a in prompt.assertions)
-    if not has_labels or current.get("choices") or current.get("schema"):
-        return None
+    if not has_labels or current.get("choices") or current.get("schema") or prompt.choices is not None:
+        return None  # (a label prompt decodes under its labels already, unless it opted out with `choices: free`)
     return make(base.messages, "constrained", "decode only the labels the checks accept", base.id, base.demos,
                 output={**current, "choices": "label"})
 

@@ -108,8 +108,14 @@ class Prompt:
 
     @property
     def choices(self) -> list[str] | None:
-        """The closed set the answer must come from (``output.choices``), or None for free text."""
+        """The closed set the answer must come from (``output.choices``), or None for free text. A prompt with a
+        ``label`` check decodes under its labels by default (``choices: free`` opts out): the candidates of
+        ``optimize`` then compete on what they answer, never on whether the answer parses."""
         value = self.output.get("choices")
+        if value == "free":
+            return None
+        if value is None and not self.output_schema and self.output.get("format") != "json":
+            value = "label"
         if value == "label":
             found = next((a.value for a in self.assertions if a.type == "label" and a.value), None)
             return [str(x) for x in found] if found else None

@@ -16,7 +16,7 @@ from promptloop.optimize.runlog import list_runs
 from promptloop.repo.config import load_config
 from promptloop.testing import FakeModel
 from tests.classifier import CASES, CONFIG, EXPECTED, PROMPT, golden_yaml
-from tests.gitrepo import git, init_repo, snapshot
+from tests.gitrepo import commit_files, git, init_repo, snapshot
 
 
 def task_answer(request: Request) -> str:
@@ -334,22 +334,26 @@ def test_degenerate_proposals_are_rejected_without_a_scored_call(prepo):
     assert not any("<" in t and ">" in t for t in scored_texts)  # none of them cost a task call
 
 
-def test_constrained_decoding_is_a_candidate_and_is_committed_as_output_choices(prepo):
-    import yaml as pyyaml
+def test_a_label_prompt_decodes_under_its_labels_for_every_candidate_unless_it_opts_out(prepo):
+    seen = []
 
     def respond(request: Request) -> str:
         if request.purpose == "proposer":
             return json.dumps({"candidates": [{"rationale": "x", "instructions": "Classify the item please."}]})
+        seen.append("response_format" in request.params)
         q = request.messages[-1]["content"].removeprefix("Item: ")
         if "response_format" in request.params:  # decoded under the label set: always a clean label
             return json.dumps({"answer": EXPECTED[q]})
         return "Hmm, could be A or B." if q.startswith("b") else "A"
 
     report = run(prepo, FakeModel(responder=respond), candidates=4)
-    assert report.outcome.winner is not None and report.outcome.winner.candidate.output == {"choices": "label"}
-    committed = git(prepo, "show", f"{report.shipped.branch}:prompts/cls.yaml")
-    assert pyyaml.safe_load(committed)["output"] == {"choices": "label"}
-    assert committed.startswith(PROMPT.split("messages:")[0])  # the rest of the file as it was
+    assert seen and all(seen)  # the baseline and every candidate: no winner can answer outside the set
+    assert report.outcome.winner is None or report.outcome.winner.candidate.output is None
+    text = (prepo / "prompts" / "cls.yaml").read_text() + "output: {choices: free}\n"
+    commit_files(prepo, {"prompts/cls.yaml": text}, "free text")
+    seen.clear()
+    run(prepo, FakeModel(responder=respond), candidates=4, commit=False)
+    assert seen and not any(seen)  # opted out: free text, and no candidate puts the label set back
 
 
 def test_no_commit_prints_the_winner_as_a_diff_and_runs_show_has_each_candidate(prepo, cli, monkeypatch):

@@ -52,7 +52,10 @@ def test_load_renders_and_its_version_is_the_git_blob(arepo):
     p = promptloop.load("cls", repo=arepo)
     assert p.version == git(arepo, "rev-parse", "HEAD:prompts/cls.yaml").strip()
     assert p.render(q="x") == [{"role": "system", "content": "Answer A or B."}, {"role": "user", "content": "Item: x"}]
-    assert p.params == {"model": "openai/gpt-4o-mini", "temperature": 0, "max_tokens": 4}
+    params = dict(p.params)
+    # a label prompt decodes under its labels, in the app exactly as in eval
+    assert params.pop("response_format")["json_schema"]["schema"]["properties"]["answer"]["enum"] == ["A", "B"]
+    assert params == {"model": "openai/gpt-4o-mini", "temperature": 0, "max_tokens": 4}
     req = p.request(q="x")
     assert req["messages"][1]["content"] == "Item: x" and req["metadata"]["promptloop_version"] == p.version
     with pytest.raises(promptloop.MissingInputs, match="'q'"):
