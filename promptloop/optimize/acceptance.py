@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from promptloop.scoring.significance import Paired, pair
+from promptloop.scoring.calibration import wilson
+from promptloop.scoring.significance import Paired, pair, sign_test
 
 if TYPE_CHECKING:
     from promptloop.optimize.outcome import Scored
@@ -82,3 +83,41 @@ def choose(challenger: Scored, best: Scored | None, prefer_cheaper: bool, alpha:
     if mine is not None and theirs is not None and mine < theirs:
         return "cheaper per call at a pass rate not significantly different (--prefer-cheaper)"
     return None
+
+
+MIN_EVIDENCE = 20  # held-out cases below which no improvement is claimed, whatever the figures
+
+
+def held_out_evidence(before: dict[str, float], after: dict[str, float], alpha: float) -> dict[str, Any]:
+    """What the held-out test part (cases never used to choose) says about the winner: both rates with 95%
+    intervals, the paired sign test of an improvement, and a plain verdict — confirmed, not confirmed, or too
+    few cases to tell (with roughly how many would settle a difference of this size)."""
+    ids = [i for i in before if i in after]
+    p = pair({i: before[i] for i in ids}, {i: after[i] for i in ids})
+    n, better = len(ids), len(p.fixed) - len(p.regressed)
+    p_better = sign_test(len(p.fixed), len(p.regressed))
+    base_k, win_k = sum(before[i] >= 0.5 for i in ids), sum(after[i] >= 0.5 for i in ids)
+    out: dict[str, Any] = {"cases": n, "baseline": base_k / n if n else None, "winner": win_k / n if n else None,
+                           "baseline_interval": list(wilson(base_k, n)), "winner_interval": list(wilson(win_k, n)),
+                           "fixed": len(p.fixed), "regressed": len(p.regressed), "p_better": p_better,
+                           "confirmed": n >= MIN_EVIDENCE and better > 0 and p_better < alpha}
+    if out["confirmed"]:
+        out["verdict"] = f"the improvement holds on them (sign test p={p_better:.3f})"
+    elif n < MIN_EVIDENCE:
+        out["verdict"] = (f"{n} held-out case(s) are too few to confirm an improvement; add cases to the golden "
+                          f"set (at least {needed(len(p.fixed), len(p.regressed), n, alpha)} would settle a "
+                          "difference of this size)")
+    else:
+        out["verdict"] = f"they do not confirm an improvement (sign test p={p_better:.3f}): treat it as unproven"
+    return out
+
+
+def needed(fixed: int, regressed: int, n: int, alpha: float) -> str:
+    """Roughly how many held-out cases would make a difference of this size significant."""
+    if fixed <= regressed or not n:
+        return "more"
+    for total in range(max(n, MIN_EVIDENCE), 20_001, 5):
+        scale = total / n
+        if sign_test(round(fixed * scale), round(regressed * scale)) < alpha:
+            return str(total)
+    return "thousands of"

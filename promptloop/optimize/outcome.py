@@ -103,6 +103,7 @@ class Outcome:
     baseline_tools: list[dict[str, Any]] | None = None
     compared_cases: int = 0  # with a winner: the cases baseline_rate and its rate are both over
     rule: str = "the highest pass rate"  # what chose the winner among the accepted candidates
+    test_evidence: dict[str, Any] | None = None  # what the held-out test part says (acceptance.held_out_evidence)
 
     @property
     def improved(self) -> bool:
@@ -127,4 +128,4 @@ class Outcome:
                       heldout_fixed=len(w.fixed_failures), fixed=w.paired.fixed if w.paired else [],
                       regressed=w.paired.regressed if w.paired else [], usage=self.usage,
                       test_rates=self.test_rates, cases=self.compared_cases,
-                      notes=[f"Chosen by: {self.rule}."])
+                      notes=[f"Chosen by: {self.rule}."], test_evidence=self.test_evidence)

@@ -42,6 +42,7 @@ class Winner:
     tools: list[dict[str, Any]] | None = None  # tools with rewritten descriptions (names and parameters as before)
     model: dict[str, Any] | None = None  # a new `model:` setting (a migration commits the switch with the prompt)
     notes: list[str] = field(default_factory=list)  # more lines for the commit message (a migration's table)
+    test_evidence: dict[str, Any] | None = None  # the held-out test part's figures and verdict
 
 
 @dataclass
@@ -64,6 +65,12 @@ def described_anew(prompt: Prompt, tools: list[dict[str, Any]] | None) -> dict[s
             if t["function"].get("description") != old.get(t["function"]["name"])}
 
 
+def held_out_line(ev: dict[str, Any]) -> str:
+    (b0, b1), (w0, w1) = ev["baseline_interval"], ev["winner_interval"]
+    return (f"Held-out test part (never used to choose, {ev['cases']} cases): pass rate {ev['baseline']:.2f} "
+            f"[{b0:.2f}, {b1:.2f}] -> {ev['winner']:.2f} [{w0:.2f}, {w1:.2f}] (95% intervals); {ev['verdict']}.")
+
+
 def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: str | None,
                    models: dict[str, str], seed: int, run_id: str) -> str:
     base_m, win_m = w.baseline_metrics, w.metrics
@@ -71,8 +78,12 @@ def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: st
     table = tabulate([(k, f"{base_m[k]:.3f}", f"{win_m[k]:.3f}") for k in names],
                      headers=["metric", "baseline", "winner"], tablefmt="github")
     u = w.usage
-    summary = f"promptloop: improve {prompt.name} (pass rate {w.baseline_rate:.2f} -> {w.rate:.2f}" + (
-        f" on {w.cases} cases)" if w.cases else ")")
+    ev = w.test_evidence
+    # Never a claim its own held-out figures do not back: "improve" only when they confirm it (or there are none).
+    verb = "improve" if ev is None or ev.get("confirmed") else "candidate for"
+    summary = f"promptloop: {verb} {prompt.name} (pass rate {w.baseline_rate:.2f} -> {w.rate:.2f}" + (
+        f" on {w.cases} cases" if w.cases else "") + ("; not confirmed on held-out cases)" if verb != "improve"
+                                                      else ")")
     body = [
         summary, "", table, "",
         f"Failures fixed: {w.heldout_fixed} of the held-out failures; on the golden set "
@@ -83,8 +94,8 @@ def commit_message(w: Winner, prompt: Prompt, golden: GoldenSet, *, baseline: st
         *([f"Tool descriptions rewritten: {', '.join(described_anew(prompt, w.tools))}."]
           if described_anew(prompt, w.tools) else []),
         *w.notes,
-        *([f"Held-out test part (never used to choose): pass rate {w.test_rates[0]:.2f} -> {w.test_rates[1]:.2f}."]
-          if w.test_rates else []),
+        *([held_out_line(ev)] if ev else [f"Held-out test part (never used to choose): pass rate "
+                                          f"{w.test_rates[0]:.2f} -> {w.test_rates[1]:.2f}."] if w.test_rates else []),
         f"Budget spent: {u.get('calls', 0)} calls ({u.get('cached', 0)} cached), {u.get('tokens', 0)} tokens, "
         f"${u.get('cost_usd', 0.0):.3g}.",
         "",

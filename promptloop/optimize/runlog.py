@@ -44,7 +44,7 @@ class RunLog:
     def finish(self, outcome: _Finished, extra: dict[str, Any]) -> None:
         self.data.update(status=outcome.status, stop_reason=outcome.stop_reason, usage=outcome.usage,
                          baseline_rate=outcome.baseline_rate, finished=time.time(),
-                         winner=outcome.winner_id, **extra)
+                         winner=outcome.winner_id, test_evidence=getattr(outcome, "test_evidence", None), **extra)
         self.data["candidates"] = outcome.candidate_logs()
         self.save()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from promptloop.errors import BudgetExceeded, TransientModelError
 from promptloop.model.client import ModelClient, Request
-from promptloop.optimize.acceptance import accept, choose, mean, per_call_usage, split_failures
+from promptloop.optimize.acceptance import accept, choose, held_out_evidence, mean, per_call_usage, split_failures
 from promptloop.optimize.candidates import (
     Candidate,
     constrained_variant,
@@ -229,18 +229,20 @@ class Optimizer:
         if not self.test_ids:
             return
         try:
-            out.test_rates = (await self._rate(self.prompt, self.test_ids), await self._rate(win_prompt, self.test_ids))
-            self.emit(Note(f"held-out test part ({len(self.test_ids)} cases, never used to "
-                           f"choose): {out.test_rates[0]:.2f} -> {out.test_rates[1]:.2f}"))
+            before, after = await self._rates(self.prompt, self.test_ids), await self._rates(win_prompt, self.test_ids)
+            out.test_rates = (mean(list(before.values())), mean(list(after.values())))
+            out.test_evidence = held_out_evidence(before, after, self.o.alpha)
+            self.emit(Note(f"held-out test part ({len(self.test_ids)} cases, never used to choose): "
+                           f"{out.test_rates[0]:.2f} -> {out.test_rates[1]:.2f}; {out.test_evidence['verdict']}"))
         except BudgetExceeded:
             self.emit(Note("no budget left to score the held-out test part"))
 
-    async def _rate(self, prompt: Prompt, ids: list[str]) -> float:
+    async def _rates(self, prompt: Prompt, ids: list[str]) -> dict[str, float]:
         golden_cases = {c.id: c for c in self.golden.cases}
         results = await run_cases(prompt, [golden_cases[i] for i in ids], self.client, model=self.model,
                                   judge=self.judge, root=self.config.root, repeat=self.o.repeat)
         r = per_case_rates(results)
-        return mean([r[i] for i in ids if i in r])
+        return {i: r[i] for i in ids if i in r}
 
     async def _race(self, base: Candidate, pool: list[Case], plan: Plan) -> Candidate | None:
         """Label-balanced demonstration sets of several sizes and seeds (and, for label tasks, decoded

@@ -89,8 +89,9 @@ class OptimizeView:
         con.print(f"[bold green]improved[/] {escape(o.prompt)}: pass rate {o.baseline_rate:.2f} → "
                   f"{w.full_rate:.2f} ({escape(w.reason)})")
         if o.test_rates:
+            verdict = f"; {escape(o.test_evidence['verdict'])}" if o.test_evidence else ""
             con.print(f"on the held-out test part (never used to choose): {o.test_rates[0]:.2f} → "
-                      f"{o.test_rates[1]:.2f}")
+                      f"{o.test_rates[1]:.2f}{verdict}")
         if report.shipped is None:  # --no-commit: show what would have been committed
             con.print(escape(prompt_diff(o.baseline_messages, o.baseline_output, w.candidate.messages,
                                          w.candidate.output, o.baseline_tools, w.candidate.tools)))
@@ -158,6 +159,10 @@ def render_run(con: Any, run: dict[str, Any]) -> None:
              f"${u.get('cost_usd') or 0:.3g}") if u else "nothing recorded"
     con.print(f"[bold]{escape(run['id'])}[/]: {escape(str(run.get('status', 'running')))}; "
               f"stop: {escape(str(run.get('stop_reason') or '–'))}; spent: {spent}")
+    ev = run.get("test_evidence")
+    if ev:
+        con.print(f"held-out test part ({ev['cases']} cases, never used to choose): {fmt_rate(ev['baseline'])} → "
+                  f"{fmt_rate(ev['winner'])}; {escape(ev['verdict'])}")
     t = Table("candidate", "origin", "status", "slice", "full", "per call", "reason / rationale")
     for c in run.get("candidates", []):
         t.add_row(c["id"], c["origin"], c["status"], fmt_rate(c.get("slice_rate")), fmt_rate(c.get("full_rate")),

@@ -146,3 +146,40 @@ def test_choose_the_winner(challenger, best, cheaper, chosen):
 
     got = choose(challenger, best, cheaper, 0.05)
     assert (got is None) == (chosen is None) and (chosen is None or chosen in got), got
+
+
+def rates(passing: list[int], n: int) -> dict[str, float]:
+    return {f"t{i}": 1.0 if i in passing else 0.0 for i in range(n)}
+
+
+@pytest.mark.parametrize("before, after, n, confirmed, says", [
+    ([], list(range(15)), 40, True, "holds on them"),
+    ([0, 1], [0, 1, 2, 3, 4], 40, False, "do not confirm"),
+    ([], [0, 1, 2], 8, False, "too few"),         # 3 fixed of 8: a big gain, on too few cases to claim it
+    ([0, 1, 2], [0], 40, False, "do not confirm"),  # worse
+])
+def test_what_the_held_out_part_says(before, after, n, confirmed, says):
+    from promptloop.optimize.acceptance import held_out_evidence
+
+    ev = held_out_evidence(rates(before, n), rates(after, n), 0.05)
+    assert ev["confirmed"] == confirmed and says in ev["verdict"] and ev["cases"] == n
+    lo, hi = ev["winner_interval"]
+    assert lo <= ev["winner"] <= hi
+    if says == "too few":
+        needed = int(ev["verdict"].split("at least ")[1].split()[0])
+        assert needed >= 20
+
+
+def test_the_commit_never_claims_what_its_held_out_part_does_not_back():
+    from promptloop.optimize.acceptance import held_out_evidence
+    from promptloop.optimize.publish import Winner, commit_message
+    from promptloop.repo.prompts import GoldenSet
+
+    prompt = prompt_from_text("cls", Path("prompts/cls.yaml"), PROMPT)
+    golden = GoldenSet("cls", Path(__file__), [], None)
+    for ev, verb in ((held_out_evidence(rates([], 40), rates(list(range(15)), 40), 0.05), "improve"),
+                     (held_out_evidence(rates([], 8), rates([0, 1, 2], 8), 0.05), "candidate for")):
+        w = Winner([], None, "proposer", "r", 0, 0.5, 0.9, {}, {}, 1, [], [], {}, test_evidence=ev, cases=30)
+        message = commit_message(w, prompt, golden, baseline=None, models={"task": "t", "proposer": "p"}, seed=0,
+                                 run_id="r")
+        assert message.startswith(f"promptloop: {verb} cls") and ev["verdict"] in message
