@@ -148,3 +148,20 @@ def test_labels_are_given_one_at_a_time_in_the_terminal_and_saved_as_given(cli, 
 
     labels = load_labels(load_config(root), "cls").labels
     assert [(x.case, x.acceptable, x.by) for x in labels] == [("c0", True, "ana"), ("c1", False, "ana")]
+
+
+def test_regress_shows_a_trusted_judges_corrected_rate(cli, jrepo, tmp_path):
+    from tests.gitrepo import commit_files, git
+
+    root, _ = jrepo
+    labels = tmp_path / "l.jsonl"
+    labels.write_text("".join(json.dumps(x) + "\n" for x in LABELS))
+    cli.invoke(app, ["-C", str(root), "labels", "import", "cls", str(labels)])
+    assert cli.invoke(app, ["-C", str(root), "calibrate", "cls"], env={"OPENAI_API_KEY": "sk-test"}).exit_code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "labels and calibration")
+    git(root, "branch", "base")
+    commit_files(root, {"golden/cls.yaml": GOLDEN + "  - {id: extra, inputs: {q: c1}, expected: B}\n"}, "one more")
+    r = cli.invoke(app, ["-C", str(root), "regress", "--base", "base", "--json"], env={"OPENAI_API_KEY": "sk-test"})
+    notes = json.loads(r.stdout)["prompts"][0]["notes"]
+    assert r.exit_code == 0 and any("corrected for its measured errors" in n for n in notes), r.output

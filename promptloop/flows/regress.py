@@ -20,7 +20,7 @@ from promptloop.repo.tools import tools_file
 from promptloop.scoring.eval_run import Selection
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
 from promptloop.scoring.gate import CaseChange, PromptVerdict, RegressReport, gate
-from promptloop.scoring.judge_trust import judge_advisory, without_judge
+from promptloop.scoring.judge_trust import judge_advisory, judge_summary, without_judge
 from promptloop.scoring.metrics import per_case_rates, summarise
 from promptloop.scoring.shards import Shard, select
 from promptloop.scoring.significance import pair
@@ -92,6 +92,12 @@ async def judge_change(how: Scoring, change: Change, client: ModelClient, *, sha
         if swayed:
             v.notes.append(f"llm_judge is advisory: {advisory}; {swayed} verdict(s) that rested on it alone were "
                            "not counted")
+    else:
+        j = judge_summary(how.config, new, new_results) or {}
+        if j.get("corrected_pass_rate") is not None:
+            low, high = j["corrected_interval"]
+            v.notes.append(f"judge pass rate {j['judge_pass_rate']:.2f}; corrected for its measured errors "
+                           f"{j['corrected_pass_rate']:.2f} [{low:.2f}, {high:.2f}]")
     classify(v, cases, base_results, new_results)
     gate(v, how.config.regress, how.repeat)
     return v
