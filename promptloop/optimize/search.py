@@ -256,7 +256,7 @@ class Optimizer:
         sizes = sorted({min(n, len(pool)) for n in wanted})
         unused = [c for c in pool if c.id not in base.demos]
         entrants: list[Candidate] = []
-        for seed in range(self.o.seed, self.o.seed + max(3, 12 // len(sizes))):  # about a dozen entrants
+        for seed in (self.o.seed, self.o.seed + 1, self.o.seed + 2):
             for c in fewshot_variants(base, self.prompt, unused, sizes, seed=seed * 7919 + 1):
                 entrants.append(c)
                 constrained = constrained_variant(c, self.prompt)
