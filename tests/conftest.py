@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -18,7 +19,9 @@ from tests.classifier import rrepo  # noqa: F401  (a fixture: the shared classif
 # Tests never reach the network: litellm reads its bundled price map instead of fetching one.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # Validation markers (repo/files.py) in a directory of this test run, not the user's ~/.cache.
-os.environ.setdefault("PROMPTLOOP_CACHE_HOME", tempfile.mkdtemp(prefix="promptloop-test-cache-"))
+if "PROMPTLOOP_CACHE_HOME" not in os.environ:
+    os.environ["PROMPTLOOP_CACHE_HOME"] = tempfile.mkdtemp(prefix="promptloop-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["PROMPTLOOP_CACHE_HOME"], True)  # not left behind in /tmp
 
 ROOT = Path(__file__).resolve().parent.parent
 # Variables of a developer's shell that would change what a test sees (endpoints, keys, switches).
