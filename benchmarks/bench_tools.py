@@ -42,12 +42,15 @@ tool_choice: required
 """
 
 
-def write_repo(root: Path, api_base: str, cases: int, tools: bool) -> None:
+def write_repo(root: Path, api_base: str, cases: int, tools: bool, padded: bool = False) -> None:
+    """A text or a tool-calling eval; ``padded``: the text prompt carries a system message as long as the
+    tools' JSON, so both requests are the same size on the wire."""
     (root / "prompts").mkdir(parents=True)
     (root / "golden").mkdir()
     (root / "promptloop.yaml").write_text(f"models:\n  task: {{name: openai/bench-model, api_base: '{api_base}'}}\n"
                                           "concurrency: 32\ntimeout: 30\nretries: 2\n")
-    prompt = "inputs: [text]\nmessages:\n  - role: user\n    content: 'Weather: {{text}}'\ngolden: bench\n"
+    pad = f"  - role: system\n    content: {json.dumps(json.dumps(TOOLS))}\n" if padded else ""
+    prompt = f"inputs: [text]\nmessages:\n{pad}  - role: user\n    content: 'Weather: {{{{text}}}}'\ngolden: bench\n"
     if tools:
         expected = "{tool_calls: [{name: get_weather, arguments: {city: Paris, unit: {one_of: [celsius]}}}]}"
         (root / "prompts" / "bench.yaml").write_text(prompt + TOOLS)
@@ -59,7 +62,7 @@ def write_repo(root: Path, api_base: str, cases: int, tools: bool) -> None:
 
 
 @contextlib.contextmanager
-def bench_repo(cases: int, latency: float, tools: bool) -> Iterator[Path]:
+def bench_repo(cases: int, latency: float, tools: bool, padded: bool = False) -> Iterator[Path]:
     """A prompt repo of ``cases`` cases pointed at a local server answering in text or with one tool call."""
     server = subprocess.Popen([sys.executable, "-m", "promptloop.testing", "--latency", str(latency),
                                *(["--tool-call"] if tools else [])], stdout=subprocess.PIPE, text=True)
@@ -67,16 +70,16 @@ def bench_repo(cases: int, latency: float, tools: bool) -> Iterator[Path]:
         port = json.loads(server.stdout.readline())["port"]  # type: ignore[union-attr]
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            write_repo(root, f"http://127.0.0.1:{port}/v1", cases, tools)
+            write_repo(root, f"http://127.0.0.1:{port}/v1", cases, tools, padded)
             yield root
     finally:
         server.terminate()
         server.wait()
 
 
-def client_cost(cases: int, latency: float, tools: bool) -> tuple[float, float, int, int]:
+def client_cost(cases: int, latency: float, tools: bool, padded: bool = False) -> tuple[float, float, int, int]:
     """(wall s, client CPU ms per call, calls, passed) of one whole eval process."""
-    with bench_repo(cases, latency, tools) as root:
+    with bench_repo(cases, latency, tools, padded) as root:
         env = {**os.environ, "OPENAI_API_KEY": "sk-bench", "PROMPTLOOP_CACHE_HOME": str(root / "home")}
         subprocess.run([sys.executable, "-m", "promptloop", "validate"], cwd=root, env=env, check=True,
                        stdout=subprocess.DEVNULL)  # validation remembered, as on any later run
@@ -91,14 +94,14 @@ def client_cost(cases: int, latency: float, tools: bool) -> tuple[float, float, 
         return wall, cpu * 1000 / max(data["calls"], 1), data["calls"], data["passed"]
 
 
-def run_cost(cases: int, latency: float, tools: bool) -> tuple[float, int]:
+def run_cost(cases: int, latency: float, tools: bool, padded: bool = False) -> tuple[float, int]:
     """(client CPU ms per call, passed) of the eval run alone, in this process: the prompt and golden set
     loaded first (a tool-calling golden set is bigger YAML: that is start-up, not per-call work)."""
     from promptloop.model.client import LM
     from promptloop.repo.config import load_config
     from promptloop.scoring.eval_run import evaluate_prompt, load_task
 
-    with bench_repo(cases, latency, tools) as root:
+    with bench_repo(cases, latency, tools, padded) as root:
         os.environ["OPENAI_API_KEY"] = "sk-bench"
         config = load_config(root)
         prompt, golden = load_task(config, "bench")
@@ -162,10 +165,10 @@ def main() -> None:
     ap.add_argument("--bfcl", action="store_true", help="also run the embedded model on the BFCL slice")
     ap.add_argument("--budget-calls", type=int, default=200)
     args = ap.parse_args()
-    for tools in (False, True):
-        kind = "tool-calling" if tools else "text"
-        wall, per_call, calls, passed = client_cost(args.cases, args.latency, tools)
-        run_ms, _ = run_cost(args.cases, args.latency, tools)
+    for tools, padded in ((False, False), (False, True), (True, False)):
+        kind = "tool-calling" if tools else "text, request as large as the tool one" if padded else "text"
+        wall, per_call, calls, passed = client_cost(args.cases, args.latency, tools, padded)
+        run_ms, _ = run_cost(args.cases, args.latency, tools, padded)
         print(f"{kind} eval: {calls} calls, {passed} passed, {wall:.2f} s; client CPU per call: {run_ms:.3f} ms in "
               f"the run (least of 3), {per_call:.2f} ms with the whole process (start-up, loading the golden set)")
     if args.bfcl:
