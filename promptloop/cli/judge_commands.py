@@ -57,9 +57,9 @@ def labels_add(
     todo = [r for r in report.results if not r.error and (r.case_id, r.output) not in done]
     con, added = console(), 0
     for i, r in enumerate(todo, 1):
-        con.print(f"\n[bold]{i}/{len(todo)}[/] case {esc(r.case_id)}  input: {esc(str(r.inputs))[:300]}")
+        con.print(f"\n[bold]{i}/{len(todo)}[/] case {esc(r.case_id)}  input: {esc(str(r.inputs)[:300])}")
         if r.expected is not None:
-            con.print(f"expected: {esc(str(r.expected))[:300]}")
+            con.print(f"expected: {esc(str(r.expected)[:300])}")
         con.print(f"output: {esc(r.output)}")
         answer = typer.prompt("acceptable? [y]es / [n]o / [s]kip / [q]uit", default="s").strip().lower()[:1]
         if answer == "q":
