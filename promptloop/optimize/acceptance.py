@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from promptloop.scoring.calibration import wilson
-from promptloop.scoring.significance import Paired, pair, sign_test
+from promptloop.scoring.significance import Paired, pair, sign_test, wilson
 
 if TYPE_CHECKING:
     from promptloop.optimize.outcome import Scored

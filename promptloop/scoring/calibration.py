@@ -11,7 +11,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-Z = 1.96  # 95% intervals
+from promptloop.scoring.significance import Z_95 as Z
+from promptloop.scoring.significance import wilson
+
 MIN_KAPPA = 0.4  # below this ("fair" agreement at best) a calibrated judge is still only advisory
 
 
@@ -20,16 +22,6 @@ def fingerprint(judge_prompt: str, model: str, rubric: Any, threshold: float | N
     key = json.dumps({"prompt": judge_prompt, "model": model, "rubric": rubric, "threshold": threshold},
                      sort_keys=True, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95% Wilson interval of a proportion k/n ((0, 1) when n is 0)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass

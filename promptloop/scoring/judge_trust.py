@@ -10,8 +10,9 @@ from promptloop.repo.config import Config
 from promptloop.repo.labels import load_labels
 from promptloop.repo.prompts import Assertion, Prompt
 from promptloop.scoring import assertions as A
-from promptloop.scoring.calibration import MIN_KAPPA, corrected_rate, fingerprint, trust, wilson
+from promptloop.scoring.calibration import MIN_KAPPA, corrected_rate, fingerprint, trust
 from promptloop.scoring.evaluate import judge_model
+from promptloop.scoring.significance import wilson
 
 
 def the_judge(prompt: Prompt) -> Assertion | None:

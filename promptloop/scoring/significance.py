@@ -10,6 +10,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+Z_95 = 1.959964  # two-sided 95 %
+
+
+def wilson(passed: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion passed/n ((0, 1) when n is 0)."""
+    if n == 0:
+        return 0.0, 1.0
+    p = passed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
 
 def sign_test(worse: int, better: int) -> float:
     """P(at least ``worse`` of the discordant pairs go against the new version | no real difference)."""

@@ -9,21 +9,13 @@ from typing import Any
 from promptloop.errors import PromptloopError, UsageError
 from promptloop.repo.config import Config
 from promptloop.scoring.metrics import percentile
+from promptloop.scoring.significance import wilson
 from promptloop.traces.store import Trace, TraceStore, store_path
 
 Z_ALPHA = 1.959964  # two-sided 95 %
 Z_POWER = 0.841621  # 80 % power
 MIN_EFFECT = 0.02   # differences smaller than 2 points are not worth settling
 MIN_PER_VERSION = 30
-
-
-def wilson(passed: int, n: int, z: float = Z_ALPHA) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p = passed / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass
