@@ -157,3 +157,13 @@ def test_a_streamed_generation_keeps_its_time_to_first_token(tmp_path):
         [t] = store.query()
     assert (t.latency_ms, t.metadata["time_to_first_token_ms"]) == (2000.0, 250.0)
     assert t.params == {"temperature": 0.2} and t.metadata["request"] == {"stream": True}
+
+
+def test_a_tool_answer_in_json_is_kept_as_written_whatever_its_items_hold():
+    from promptloop.traces.formats.messages import norm_messages
+
+    answer = '[{"type": "article", "title": "Example"}, {"type": "video", "url": "https://example.com"}]'
+    [m] = norm_messages([{"role": "tool", "tool_call_id": "c1", "content": answer}])
+    assert m == {"role": "tool", "content": answer, "tool_call_id": "c1"}
+    [parts] = norm_messages([{"role": "user", "content": '[{"type": "text", "text": "hi"}]'}])
+    assert parts["content"] == "hi"  # content parts written as JSON text are still read as parts

@@ -20,7 +20,10 @@ def content_text(content: Any) -> str:
     """Text of a message content: a string, or a list of parts (OpenAI, GenAI, Gemini, OpenInference)."""
     if isinstance(content, str) and content[:1] == "[":
         decoded = maybe_json(content)
-        content = decoded if _parts_like(decoded) else content  # a tool's JSON answer stays as it was written
+        # Read as parts only when that yields text: a tool's JSON answer (even one whose items have a "type")
+        # stays as it was written, never an empty string.
+        text = content_text(decoded) if _parts_like(decoded) else ""
+        return text or content
     if content is None:
         return ""
     if isinstance(content, str):
