@@ -82,7 +82,7 @@ def retirements(config: Any) -> list[Any]:
 @app.command()
 @command
 def schema(
-    name: Annotated[str | None, typer.Argument(metavar="NAME", help="prompt, golden, config or trace")] = None,
+    name: Annotated[str | None, typer.Argument(metavar="NAME", help="prompt, golden, config, trace or labels")] = None,
     write: Annotated[Path | None, typer.Option("--write", metavar="DIR",
                                                help="Write every schema as NAME.schema.json into DIR.")] = None,
 ) -> None:
