@@ -202,13 +202,14 @@ def mask_personal(value: Any, found: dict[str, int] | None = None) -> Any:
     return value
 
 
-def pseudonym(value: str | None) -> str | None:
+def pseudonym(value: str | None, key: bytes) -> str | None:
     """An id that is an e-mail address or a phone number as a stable pseudonym (``person-<hash>``): the same
-    person keeps one id (so asking again is still seen as such) without the address being stored."""
+    person keeps one id (so asking again is still seen as such) without the address being stored. ``key`` is
+    secret to the store (see ``traces.verdicts.pseudonym_key``): without it, hashing guessed addresses cannot
+    tell whose id is whose."""
     if not value or not has_personal_data(value):
         return value
-    return "person-" + hashlib.blake2b(value.strip().casefold().encode(), key=b"promptloop-pseudonym",
-                                       digest_size=8).hexdigest()
+    return "person-" + hashlib.blake2b(value.strip().casefold().encode(), key=key, digest_size=8).hexdigest()
 
 
 # Control characters (C0 but tab and newline, DEL, C1) and lone surrogates: an ESC from a model's answer must

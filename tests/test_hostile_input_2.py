@@ -328,3 +328,28 @@ def test_generations_whose_parents_form_a_cycle_are_all_kept():
     assert [t.output for t in parsed.traces] == ["x", "y", "z"] and not parsed.skipped
     call = parsed.traces[2].messages[0]["tool_calls"][0]
     assert isinstance(call["id"], str) and isinstance(call["name"], str)
+
+
+def test_a_user_id_that_is_an_email_is_one_pseudonym_per_store_and_a_different_one_elsewhere(tmp_path):
+    import json
+
+    from promptloop.flows.ingest import import_files
+    from promptloop.repo.config import load_config
+    from promptloop.traces.store import TraceStore, store_path
+
+    def ids(root, *names):
+        f = tmp_path / f"{root.name}.jsonl"
+        f.write_text("".join(json.dumps({"promptloop_trace": 1, "id": n, "user_id": EMAIL, "output": "x",
+                                         "messages": [{"role": "user", "content": "hi"}]}) + "\n" for n in names))
+        config = load_config(root)
+        import_files(config, [f])
+        with TraceStore(store_path(config.cache_dir)) as store:
+            return {t.user_id for t in store.query()}
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        root.mkdir()
+        (root / "promptloop.yaml").write_text("models: {default: local/smollm2}\n")
+    first = ids(a, "t1")
+    assert ids(a, "t2") == first and len(first) == 1 and EMAIL not in next(iter(first))  # stable in one store
+    assert ids(b, "t3") != first  # keyed per store: guessing an address and hashing it tells nothing

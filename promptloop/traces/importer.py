@@ -17,7 +17,7 @@ from promptloop.traces.formats import Importer, RecordError, detect
 from promptloop.traces.prepare import Prepared, Row, prepare
 from promptloop.traces.reading import block_lines, parse_line
 from promptloop.traces.store import ROW_PROMPT, ROW_VERSION, Texts, pack_rows
-from promptloop.traces.verdicts import Matcher
+from promptloop.traces.verdicts import Matcher, pseudonym_key
 
 BATCH = 5000
 
@@ -68,7 +68,8 @@ def load_matcher(config: Config, *, history_too: bool = True) -> Matcher:
                 history[name] = blob_history(repo, rel) | {git_blob_id(p.path.read_bytes())}
     except PromptloopError:
         pass
-    return Matcher(prompts, versions, history, keep_personal_data=bool(config.traces.get("keep_personal_data")))
+    return Matcher(prompts, versions, history, keep_personal_data=bool(config.traces.get("keep_personal_data")),
+                   pseudonym_key=pseudonym_key(config.cache_dir))
 
 
 

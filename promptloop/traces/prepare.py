@@ -28,7 +28,7 @@ def _text_flags(text: str) -> tuple[bool, bool]:
 _redacted_reason = functools.lru_cache(maxsize=4096)(redact_text)
 
 
-def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
+def clean(t: Trace, *, keep_personal_data: bool = False, key: bytes = b"") -> Trace:
     """Secrets out of everything that will be stored (content and ids), and e-mail addresses and phone
     numbers out of the content unless asked to keep them; checked on the serialised form first (most
     traces hold none, and the checks are cheap substring scans before any regex runs). Long message
@@ -53,7 +53,7 @@ def clean(t: Trace, *, keep_personal_data: bool = False) -> Trace:
     if not keep_personal_data and (any(personal for _, personal in flags) or has_personal_data(dump)):
         for k in ("messages", "output", "inputs", "expected", "metadata", "feedback", "tools"):
             setattr(t, k, mask_personal(getattr(t, k)))
-        t.user_id, t.session_id = pseudonym(t.user_id), pseudonym(t.session_id)
+        t.user_id, t.session_id = pseudonym(t.user_id, key), pseudonym(t.session_id, key)
     return t
 
 
@@ -73,7 +73,7 @@ def prepare(t: Trace, matcher: Matcher, forced: str | None) -> Prepared:
     """Match, judge and clean one trace; returns its store row and whether its variables were recovered."""
     named_in_metadata(t)
     # Before matching and judging, so that no reason or recovered input quotes a secret.
-    t = clean(t, keep_personal_data=matcher.keep_personal_data)
+    t = clean(t, keep_personal_data=matcher.keep_personal_data, key=matcher.pseudonym_key)
     name, inputs = matcher.match(t, forced)
     matched = False
     if name:

@@ -3,7 +3,9 @@ matched to the prompts that produced them, with their input variables recovered.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptloop.repo.assertion_types import TYPES
@@ -82,6 +84,7 @@ class Matcher:
     versions: dict[str, str | None]
     history: dict[str, set[str]] = field(default_factory=dict)  # every version each prompt file has had
     keep_personal_data: bool = False  # traces.keep_personal_data: else e-mails and phone numbers are masked
+    pseudonym_key: bytes = b""  # the store's own key for ids that are e-mail addresses (pseudonym_key())
 
     def match(self, trace: Trace, forced: str | None = None) -> tuple[str | None, dict[str, Any] | None]:
         if trace.prompt and trace.prompt_version and trace.inputs is not None and not forced:
@@ -121,3 +124,17 @@ class Matcher:
                 if found.setdefault(k, v) != v:
                     return None
         return found
+
+
+def pseudonym_key(cache_dir: Path) -> bytes:
+    """The random key the trace store's pseudonyms are made with, kept beside it (never in git): created on
+    first use, the same for every process of an import and every later one."""
+    path = cache_dir / "pseudonym.key"
+    if not path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path, "xb") as fh:  # exclusive: two processes never write two keys
+                fh.write(os.urandom(32).hex().encode())  # text: a diff or a listing shows no binary
+        except FileExistsError:
+            pass
+    return path.read_bytes()[:64]  # blake2b takes keys of up to 64 bytes

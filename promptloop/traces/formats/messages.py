@@ -22,8 +22,8 @@ def content_text(content: Any) -> str:
         decoded = maybe_json(content)
         # Read as parts only when that yields text: a tool's JSON answer (even one whose items have a "type")
         # stays as it was written, never an empty string.
-        text = content_text(decoded) if _parts_like(decoded) else ""
-        return text or content
+        read = content_text(decoded) if _parts_like(decoded) else ""
+        return read or content
     if content is None:
         return ""
     if isinstance(content, str):
