@@ -165,3 +165,16 @@ def test_regress_shows_a_trusted_judges_corrected_rate(cli, jrepo, tmp_path):
     r = cli.invoke(app, ["-C", str(root), "regress", "--base", "base", "--json"], env={"OPENAI_API_KEY": "sk-test"})
     notes = json.loads(r.stdout)["prompts"][0]["notes"]
     assert r.exit_code == 0 and any("corrected for its measured errors" in n for n in notes), r.output
+
+
+def test_labels_in_git_hold_no_secret_or_address_and_a_bad_file_is_one_line(cli, jrepo, tmp_path):
+    root, _ = jrepo
+    f = tmp_path / "l.csv"
+    secret = "sk-proj-abcdefghijklmnopqrstuv123456"
+    f.write_text(f"case,output,acceptable\nc1,\"mail jane.doe@example.org, key {secret}\",yes\n")
+    assert cli.invoke(app, ["-C", str(root), "labels", "import", "cls", str(f)]).exit_code == 0
+    kept = (root / "golden" / "labels" / "cls.yaml").read_text()
+    assert "jane.doe@example.org" not in kept and secret not in kept
+    f.write_bytes(b"case,output,acceptable\nc1,caf\xe9,yes\n")
+    r = cli.invoke(app, ["-C", str(root), "labels", "import", "cls", str(f)])
+    assert r.exit_code == 2 and "UTF-8" in r.output and "Traceback" not in r.output

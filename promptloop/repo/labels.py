@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ConfigError
+from promptloop.masking import mask_personal, redact_text
 from promptloop.repo.config import Config
 from promptloop.repo.files import load_validated
 from promptloop.repo.rewrite import set_mapping
@@ -51,7 +52,10 @@ def load_labels(config: Config, prompt: str) -> Labels:
 
 def parse_label_file(path: Path) -> list[Label]:
     """Labels from a CSV (columns case, output, acceptable) or JSONL export; one clear error per bad row."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason}); save it as UTF-8", file=str(path)) from None
     rows: list[tuple[int, Any]] = []
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(text))
@@ -82,9 +86,15 @@ def _verdict(value: Any) -> bool | None:
     return True if text in YES else False if text in NO else None
 
 
+def as_stored(output: str) -> str:
+    """An output as a labels file (in git) holds it: secrets, e-mail addresses and phone numbers masked."""
+    return str(mask_personal(redact_text(output)))
+
+
 def add_labels(config: Config, prompt: str, new: list[Label]) -> Labels:
-    """Append ``new`` to the prompt's labels file (created when missing); a label for the same case and
-    output replaces the earlier one. Every other byte of the file is kept."""
+    """Append ``new`` to the prompt's labels file (created when missing), outputs as :func:`as_stored`; a label
+    for the same case and output replaces the earlier one."""
+    new = [Label(x.case, as_stored(x.output), x.acceptable, x.by) for x in new]
     current = load_labels(config, prompt)
     keyed = {(x.case, x.output): x for x in current.labels}
     keyed.update({(x.case, x.output): x for x in new})
