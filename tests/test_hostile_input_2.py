@@ -54,6 +54,8 @@ def test_a_mistyped_endpoint_sends_nothing_anywhere(cli, repo):
     ("promptloop.yaml", "models:\n  default: {name: openai/x, api_base: 'localhost:8080/v1'}\n"),
     ("promptloop.yaml", "models:\n  task: {name: openai/x, api_base: 'http://u:secretpw@h/v1'}\n"),
     ("prompts/trec.yaml", None),
+    ("promptloop.yaml", "models:\n  default: openai/llama@localhost:8080/v1\n"),  # an endpoint glued to the name
+    ("promptloop.yaml", "models:\n  task: {name: 'openai/x@http://127.0.0.1:1/v1'}\n"),
 ])
 def test_a_bad_api_base_is_refused_at_its_line(cli, repo, where, text):
     if text is None:  # the prompt's own model setting

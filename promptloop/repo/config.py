@@ -137,17 +137,28 @@ def load_config(start: Path) -> Config:
 
 
 def check_endpoints(doc: Document) -> None:
-    """Every ``api_base`` under ``models:`` (config) or ``model:`` (a prompt) is an endpoint, else an error
-    at its line."""
+    """Every ``api_base`` under ``models:`` (config) or ``model:`` (a prompt) is an endpoint, and no model name
+    carries one (``openai/x@localhost:8080/v1`` would be sent, key and all, to the default host), else an
+    error at its line."""
     data = doc.data if isinstance(doc.data, dict) else {}
     models: dict[str, Any] = data["models"] if isinstance(data.get("models"), dict) else {}
     places: list[tuple[tuple[str, ...], Any]] = [(("models", str(role)), v) for role, v in models.items()]
     places.append((("model",), data.get("model")))
     for path, value in places:
-        if isinstance(value, dict) and isinstance(value.get("api_base"), str):
-            why = endpoint_problem(value["api_base"])
+        name, where = (value, path) if isinstance(value, str) else (
+            (value.get("name"), (*path, "name")) if isinstance(value, dict) else (None, path))
+        if isinstance(name, str) and "@" in name:
+            try:
+                why = split_model_option(name)[1] or ""
+            except ValueError as e:
+                why = str(e)
             if why:
-                raise doc.error((*path, "api_base"), f"api_base: {why}")
+                raise doc.error(where, f"the model name {name!r} holds an endpoint ({why}); write it as "
+                                       "{name: NAME, api_base: http://HOST:PORT/v1}")
+        if isinstance(value, dict) and isinstance(value.get("api_base"), str):
+            problem = endpoint_problem(value["api_base"])
+            if problem:
+                raise doc.error((*path, "api_base"), f"api_base: {problem}")
 
 
 def config_from_text(root: Path, text: str | None) -> Config:
