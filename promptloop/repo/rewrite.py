@@ -260,7 +260,8 @@ def set_tool_descriptions(text: str, descriptions: dict[str, str]) -> str:
                 flow = fn.flow_style or bool(text[end:_line_end(text, end)].strip())
                 edits.append((node.start_mark.index, end, scalar(new, node.start_mark.column + 2, nl, flow=flow)))
             elif fn.flow_style:
-                edits.append((name.end_mark.index, name.end_mark.index, ", description: " + json.dumps(new, ensure_ascii=False)))
+                at = name.end_mark.index
+                edits.append((at, at, ", description: " + json.dumps(new, ensure_ascii=False)))
             else:
                 col = fn.value[0][0].start_mark.column
                 at = _line_end(text, _trim_block_end(text, name) - 1)
