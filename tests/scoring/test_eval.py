@@ -240,3 +240,20 @@ def test_repeat_shows_each_failing_case_once_with_how_many_samples_passed(cli, r
     rows = {ln.split("│")[1].strip(): ln.split("│")[2].strip() for ln in r.output.splitlines()
             if ln.startswith("│") and ln.split("│")[1].strip() in ("far", "when")}
     assert rows == {"far": "2/4", "when": "0/4"}, r.output
+
+
+def test_a_run_hides_what_outlives_it_from_the_collector_and_gives_it_back(config):
+    """Full collections skip what was alive when the run began, only while it runs: afterwards (and after
+    a failed run) nothing stays frozen, so the user's process collects as before."""
+    import gc
+
+    frozen_during: list[int] = []
+
+    def answer(request):
+        frozen_during.append(gc.get_freeze_count())
+        return "ok"
+
+    report = run_eval(config, "trec", client=FakeModel(responder=answer))
+    assert report.summary.samples == 38
+    assert min(frozen_during) > 0
+    assert gc.get_freeze_count() == 0

@@ -62,12 +62,12 @@ def same(got: Any, want: Any) -> bool:
     return bool(got == want)
 
 
-def _spec(want: Any) -> tuple[list[Any] | None, bool]:
+def _spec(want: Any) -> tuple[list[Any] | tuple[Any, ...] | None, bool]:
     """(acceptable values or None for any, optional) of an expected argument."""
-    if isinstance(want, dict) and want and set(want) <= SPEC_KEYS:
+    if type(want) is dict and want and want.keys() <= SPEC_KEYS:
         values = want.get("one_of")
         return (list(values) if isinstance(values, list) else None), bool(want.get("optional"))
-    return [want], False
+    return (want,), False
 
 
 def compare_arguments(got: dict[str, Any], want: dict[str, Any]) -> tuple[int, int, int, list[str]]:
@@ -81,14 +81,21 @@ def compare_arguments(got: dict[str, Any], want: dict[str, Any]) -> tuple[int, i
                 fn += 1
                 wrong.append(f"{key} missing")
             continue
-        if values is None or any(same(got[key], v) for v in values):
+        value = got[key]
+        if values is None:
             tp += 1
+            continue
+        for v in values:  # a loop, not any(genexpr): this runs for every argument of every call
+            if same(value, v):
+                tp += 1
+                break
         else:
             fp, fn = fp + 1, fn + 1
-            wrong.append(f"{key} {short(got[key], 30)} ≠ " + " or ".join(short(v, 30) for v in values))
-    extra = [k for k in got if k not in want]
-    fp += len(extra)
-    wrong += [f"unexpected argument {k}" for k in extra]
+            wrong.append(f"{key} {short(value, 30)} ≠ " + " or ".join(short(v, 30) for v in values))
+    if len(got) > tp + fp:  # some argument was not expected
+        extra = [k for k in got if k not in want]
+        fp += len(extra)
+        wrong += [f"unexpected argument {k}" for k in extra]
     return tp, fp, fn, wrong
 
 
@@ -170,6 +177,17 @@ def _pairing(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> list[tupl
     return out
 
 
+_BY_NAME: dict[int, tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]] = {}
+
+
+def _by_name(tools: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The declared tools by name, built once per tools list (kept, so its id is never reused)."""
+    found = _BY_NAME.get(id(tools))
+    if found is None or found[0] is not tools:
+        found = _BY_NAME[id(tools)] = (tools, {t["function"]["name"]: t["function"] for t in tools})
+    return found[1]
+
+
 @evaluator("tool_call")
 def tool_call(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     want = expected_calls(a, case)
@@ -179,7 +197,7 @@ def tool_call(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     if want is None:
         return Result("tool_call", False, 0.0, "no expected tool calls: give the case `expected: {tool_calls: "
                                                "[...]}` (or [] for no call)", extra=extra)
-    tools = {t["function"]["name"]: t["function"] for t in ctx.tools}
+    tools = _by_name(ctx.tools)
     invalid = [why for g in got if (why := invalid_reason(g, tools))]
     extra["invalid"] = len(invalid)
     extra["selection_ok"] = sorted(extra["expected_tools"]) == sorted(extra["called_tools"])
