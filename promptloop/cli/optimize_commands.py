@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from promptloop.cli.app import app, command, console, esc, fail, repo_config, run_with_client
-from promptloop.cli.options import Jobs, NoCache
+from promptloop.cli.options import Jobs, JudgeRepeat, NoCache
 
 
 @app.command()
@@ -23,6 +23,7 @@ def optimize(
                                               help="Cap on paid model calls.")] = None,
     usd: Annotated[float | None, typer.Option("--budget-usd", min=0, metavar="X", help="Cap on spend in USD.")] = None,
     repeat: Annotated[int | None, typer.Option(min=1, metavar="N", help="Sample each case N times.")] = None,
+    judge_repeat: JudgeRepeat = None,
     target: Annotated[float | None, typer.Option(min=0, max=1, metavar="X", help="Stop at this pass rate.")] = None,
     seed: Annotated[int, typer.Option(metavar="N", help="Seed for splits, demonstrations and the proposer.")] = 0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and estimate; make no call.")] = False,
@@ -48,7 +49,7 @@ def optimize(
 
     config = repo_config()
     options = Options.from_config(config, rounds=rounds, candidates=candidates, calls=calls, usd=usd,
-                                  repeat=repeat, target=target, seed=seed,
+                                  repeat=repeat, judge_repeat=judge_repeat, target=target, seed=seed,
                                   rewrite_tool_descriptions=rewrite_tools, prefer_cheaper=prefer_cheaper)
     view = OptimizeView(console(stderr=True), options, quiet=as_json)
 

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Call the model even for cached requests.")]
 Jobs = Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N",
                                           help="Model calls in flight (default: concurrency).")]
+JudgeRepeat = Annotated[int | None, typer.Option(
+    "--judge-repeat", min=1, metavar="N",
+    help="Ask the llm_judge N times about each output: measures its noise (judge_flip_rate); a change resting on "
+         "a verdict its calls split on is not counted (default: regress.judge_repeats).")]
 # Case selection, like pytest's.
 Keyword = Annotated[str | None, typer.Option("-k", metavar="TEXT", help="Only cases whose id or inputs contain TEXT.")]
 Tags = Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="Only cases with TAG.")]

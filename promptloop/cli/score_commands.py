@@ -14,7 +14,7 @@ import typer
 
 from promptloop.cli import options
 from promptloop.cli.app import app, command, console, esc, fail, repo_config, run_with_client
-from promptloop.cli.options import ExcludeTags, Jobs, Keyword, NoCache, Sample, Seed, Tags
+from promptloop.cli.options import ExcludeTags, Jobs, JudgeRepeat, Keyword, NoCache, Sample, Seed, Tags
 
 
 @app.command("eval")
@@ -28,6 +28,7 @@ def eval_(
         "--model", "-m", metavar="NAME[@URL]",
         help="Override the task model; NAME@http://host/v1 also says where it is served.")] = None,
     repeat: Annotated[int, typer.Option(min=1, metavar="N", help="Sample each case N times.")] = 1,
+    judge_repeat: JudgeRepeat = None,
     limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="Only the first K cases.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     output: Annotated[list[Path] | None, typer.Option(
@@ -53,7 +54,8 @@ def eval_(
     from promptloop.scoring.shards import parse_shard
 
     config = repo_config()
-    asked = EvalOptions(prompts=tuple(prompts or ()), golden=golden, model=model, repeat=repeat, limit=limit,
+    asked = EvalOptions(prompts=tuple(prompts or ()), golden=golden, model=model, repeat=repeat,
+                        judge_repeat=judge_repeat or int(config.regress.get("judge_repeats", 1)), limit=limit,
                         shard=parse_shard(shard) if shard else None, failed=failed, compare=compare,
                         selection=options.selection(keyword, tag, exclude_tag, sample, seed),
                         outputs=tuple(str(p) for p in output or []))
@@ -196,6 +198,7 @@ def regress(
                                              metavar="REF")] = None,
     repeat: Annotated[int | None, typer.Option(min=1, metavar="N",
                                                help="Samples per case (default: regress.repeats).")] = None,
+    judge_repeat: JudgeRepeat = None,
     junit: Annotated[Path | None, typer.Option(metavar="FILE",
                                                help="Write JUnit XML: one test case per golden case.")] = None,
     markdown: Annotated[Path | None, typer.Option(metavar="FILE", help="Write a Markdown report.")] = None,
@@ -227,7 +230,7 @@ def regress(
     def gate(progress: Any = None) -> Any:
         return run_with_client(config, lambda lm: run_regress(
             config, lm, base=ref, prompts=prompts or None, repeat=repeat, shard=which, selection=selection,
-            progress=progress), no_cache=no_cache, jobs=jobs)
+            progress=progress, judge_repeat=judge_repeat), no_cache=no_cache, jobs=jobs)
 
     if as_json:
         report = gate()

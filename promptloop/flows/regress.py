@@ -20,7 +20,7 @@ from promptloop.repo.tools import tools_file
 from promptloop.scoring.eval_run import Selection
 from promptloop.scoring.evaluate import CaseResult, Progress, run_cases, task_model
 from promptloop.scoring.gate import CaseChange, PromptVerdict, RegressReport, gate
-from promptloop.scoring.judge_trust import judge_advisory, judge_summary, without_judge
+from promptloop.scoring.judge_trust import judge_advisory, judge_summary, unsettled, without_judge
 from promptloop.scoring.metrics import per_case_rates, summarise
 from promptloop.scoring.shards import Shard, select
 from promptloop.scoring.significance import pair
@@ -34,13 +34,16 @@ class Scoring:
     old_config: Config
     repeat: int
     progress: Callable[[str], Progress | None] | None = None  # a progress callback per scoring pass, by name
+    judge_repeat: int = 1  # judge calls per output
     base_file: Callable[[Path], str | None] = lambda path: None  # a repo file's text at the merge-base
 
 
 async def regress(config: Config, client: ModelClient, *, base: str, prompts: list[str] | None = None,
                   repeat: int | None = None, progress: Callable[[str], Progress | None] | None = None,
-                  shard: Shard | None = None, selection: Selection | None = None) -> RegressReport:
-    """Judge every prompt changed since the merge-base of ``base`` and HEAD."""
+                  shard: Shard | None = None, selection: Selection | None = None,
+                  judge_repeat: int | None = None) -> RegressReport:
+    """Judge every prompt changed since the merge-base of ``base`` and HEAD. ``judge_repeat`` (else
+    ``regress.judge_repeats``) calls to the judge per output measure its noise, which the gate then discounts."""
     repo = open_repo(config.root)
     if not repo.head.is_valid():
         raise GitError("the repository has no commits yet: nothing to compare against")
@@ -49,7 +52,8 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
     before = client.usage.calls
     n = repeat or config.regress["repeats"]
     how = Scoring(config, base_config(config, repo, mb), n, progress,
-                  base_file=lambda path: file_at(repo, mb, relpath(repo, path)))
+                  base_file=lambda path: file_at(repo, mb, relpath(repo, path)),
+                  judge_repeat=judge_repeat or int(config.regress.get("judge_repeats", 1)))
     verdicts = [await judge_change(how, c, client, shard=shard, selection=selection) for c in changes]
     scored = [v for v, c in zip(verdicts, changes, strict=True) if c.status != "deleted"]
     if selection is not None and scored and not any(v.cases for v in scored):
@@ -148,7 +152,7 @@ def _note_change(v: PromptVerdict, change: Change) -> None:
 async def _score(how: Scoring, config: Config, prompt: Prompt, cases: list[Case], client: ModelClient,
                  label: str) -> list[CaseResult]:
     return await run_cases(prompt, cases, client, model=task_model(prompt, config), judge=config.model("judge"),
-                           root=how.config.root, repeat=how.repeat,
+                           root=how.config.root, repeat=how.repeat, judge_repeat=how.judge_repeat,
                            progress=how.progress(label) if how.progress else None)
 
 
@@ -178,7 +182,8 @@ def classify(v: PromptVerdict, cases: list[Case], base_results: list[CaseResult]
     errors |= {i: e for i, e in _errors(base_results, base_rates, "base version: ").items() if i not in errors}
     v.errors = [f"{i}: {e}" for i, e in errors.items()]
     both = [c.id for c in cases if c.id not in errors]
-    p = v.paired = pair({i: base_rates[i] for i in both}, {i: new_rates[i] for i in both})
+    p = v.paired = pair({i: base_rates[i] for i in both}, {i: new_rates[i] for i in both},
+                        unsettled=unsettled(base_results) | unsettled(new_results))
     change = {**{i: "fixed" for i in p.fixed}, **{i: "regressed" for i in p.regressed},
               **{i: "still failing" for i in p.still_failing}, **{i: "still passing" for i in p.still_passing},
               **{i: "error" for i in errors}}

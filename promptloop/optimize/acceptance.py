@@ -41,15 +41,19 @@ def accept(rate: float, base_rate: float, paired: Paired, fixed_failures: list[s
         return "not-accepted", f"breaks critical case(s) {', '.join(critical)}"
     if not fixed_failures:
         return "not-accepted", "fixes none of the held-out failures"
-    if paired.regressed and paired.p_worse < alpha:
-        return "not-accepted", (f"{len(paired.regressed)} regressions, significant "
+    if paired.settled_regressed and paired.p_worse < alpha:
+        return "not-accepted", (f"{len(paired.settled_regressed)} regressions, significant "
                                 f"(p={paired.p_worse:.3f} < {alpha})")
+    if paired.noisy and len(paired.settled_fixed) <= len(paired.settled_regressed):
+        return "not-accepted", (f"its gain rests on {len(paired.noisy)} judge verdict(s) the judge's own repeated "
+                                "calls split on: within its noise")
     if rate < base_rate - tolerance:
         return "not-accepted", f"pass rate drops {base_rate:.2f} -> {rate:.2f}"
     if rate <= base_rate:
         return "not-accepted", f"no better than the baseline ({rate:.2f} <= {base_rate:.2f})"
-    return "accepted", (f"fixes {len(fixed_failures)} held-out failure(s); {len(paired.fixed)} fixed, "
-                        f"{len(paired.regressed)} regressed on the golden set")
+    noise = f"; {len(paired.noisy)} within the judge's noise, not counted" if paired.noisy else ""
+    return "accepted", (f"fixes {len(fixed_failures)} held-out failure(s); {len(paired.settled_fixed)} fixed, "
+                        f"{len(paired.settled_regressed)} regressed on the golden set{noise}")
 
 
 def per_call_usage(results: list[CaseResult]) -> tuple[float | None, float | None]:

@@ -22,6 +22,7 @@ class Options:
     tokens: int | None = None
     usd: float | None = None
     repeat: int = 1
+    judge_repeat: int = 1  # judge calls per output: a change resting on a verdict they split on is not evidence
     target: float | None = None
     slice_size: int = 8
     max_chars: int = 8000
@@ -35,7 +36,8 @@ class Options:
     def from_config(cls, config: Config, **overrides: Any) -> Options:
         b, r = config.budget, config.regress
         opts = cls(rounds=b["rounds"], candidates=b["candidates"], patience=b["patience"], calls=b.get("calls"),
-                   tokens=b.get("tokens"), usd=b.get("usd"), repeat=r["repeats"], alpha=r["alpha"],
+                   tokens=b.get("tokens"), usd=b.get("usd"), repeat=r["repeats"],
+                   judge_repeat=int(r.get("judge_repeats", 1)), alpha=r["alpha"],
                    tolerance=r["tolerance"])
         for k, v in overrides.items():
             if v is not None:

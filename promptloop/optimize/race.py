@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from promptloop.errors import BudgetExceeded
 from promptloop.optimize.acceptance import mean
-from promptloop.optimize.candidates import Candidate
+from promptloop.optimize.candidates import Candidate, constrained_variant, fewshot_variants, make
+from promptloop.optimize.events import Note, Stage, Watcher
+from promptloop.repo.prompts import Case, Prompt
 
 Score = Callable[[Candidate, list[str]], Awaitable[dict[str, float]]]
 Told = Callable[[str], None]  # how far along the race is, for people
@@ -40,3 +43,36 @@ async def successive_halving(candidates: list[Candidate], ids: list[str], score:
         alive = [c for c, _ in ranked[: max(1, int(len(ranked) * keep))]]
         size *= 2
     return ranked
+
+
+async def race_demonstrations(base: Candidate, prompt: Prompt, pool: list[Case], order: list[str], score: Score, *,
+                              seed: int, first: int, emit: Watcher) -> Candidate | None:
+    """Label-balanced demonstration sets of several sizes and seeds (and, for label tasks, decoded under the
+    label set), raced by successive halving on growing slices of ``order``; the survivor is returned for the
+    full evaluation and the acceptance rule."""
+    if len(pool) < 2:
+        return None
+    labels = next((a.value for a in prompt.assertions if a.type == "label" and a.value), None)
+    # One or two demonstrations of every label (at least 2 and 4), else 1 to 8 examples.
+    wanted = (max(2, len(labels)), max(4, 2 * len(labels))) if labels else (1, 2, 4, 8)
+    sizes = sorted({min(n, len(pool)) for n in wanted})
+    unused = [c for c in pool if c.id not in base.demos]
+    entrants: list[Candidate] = []
+    for s in (seed, seed + 1, seed + 2):
+        for c in fewshot_variants(base, prompt, unused, sizes, seed=s * 7919 + 1):
+            entrants.append(c)
+            constrained = constrained_variant(c, prompt)
+            if constrained is not None:
+                entrants.append(make(c.messages, "fewshot", c.rationale + ", decoded under the label set",
+                                     c.parent, c.demos, constrained.output, c.tools))
+    entrants = list({c.id: c for c in entrants}.values())
+    if len(entrants) < 2:
+        return None
+    emit(Stage(f"racing {len(entrants)} demonstration sets"))
+    try:
+        ranked = await successive_halving(entrants, order, score, first=first, tell=lambda text: emit(Stage(text)))
+    except BudgetExceeded:
+        return None
+    best, rate = ranked[0]
+    emit(Note(f"demonstration race won by {best.id} ({best.rationale}, {rate:.2f} on its last slice)"))
+    return best

@@ -32,10 +32,11 @@ from promptloop.optimize.candidates import (
 )
 from promptloop.optimize.events import Baseline, CandidateScored, Estimate, Note, Round, Stage, Watcher
 from promptloop.optimize.outcome import Options, Outcome, Plan, Scored
-from promptloop.optimize.race import successive_halving
+from promptloop.optimize.race import race_demonstrations
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt
 from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
+from promptloop.scoring.judge_trust import judge_advisory, unsettled, without_judge
 from promptloop.scoring.metrics import per_case_rates
 from promptloop.scoring.significance import pair
 
@@ -94,6 +95,10 @@ class Optimizer:
         self.test_ids = held_out_test_ids(list(cases), options.seed)
         self.cases = {i: c for i, c in cases.items() if i not in set(self.test_ids)}
         self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
+        # A judge never measured against human labels (or stale, or agreeing too little) decides nothing here,
+        # as in the gate: cases are judged on their other checks.
+        self.judge_advisory = judge_advisory(config, prompt)
+        self.base_unsettled: set[str] = set()  # cases whose baseline judge verdict split (--judge-repeat)
 
     # ------------------------------------------------------------ planning
     def plan(self, baseline_rates: dict[str, float] | None = None) -> Plan:
@@ -106,10 +111,13 @@ class Optimizer:
         return Plan(cases=n, failures=len(failing), shown=shown, heldout=held, estimate_calls=calls,
                     estimate_tokens=calls * chars // 4)
 
-    async def _score(self, prompt: Prompt, ids: list[str]) -> list[CaseResult]:
-        cases = [self.cases[i] for i in ids]
-        return await run_cases(prompt, cases, self.client, model=self.model, judge=self.judge,
-                               root=self.config.root, repeat=self.o.repeat)
+    async def _score(self, prompt: Prompt, ids: list[str], cases: dict[str, Case] | None = None) -> list[CaseResult]:
+        results = await run_cases(prompt, [(cases or self.cases)[i] for i in ids], self.client, model=self.model,
+                                  judge=self.judge, root=self.config.root, repeat=self.o.repeat,
+                                  judge_repeat=self.o.judge_repeat)
+        if self.judge_advisory:
+            without_judge(results)
+        return results
 
     # ------------------------------------------------------------ the loop
     async def run(self, dry_run: bool = False) -> Outcome:
@@ -145,7 +153,11 @@ class Optimizer:
 
     async def _baseline(self) -> list[CaseResult]:
         """The current prompt on every case; cases whose calls failed are left out of the search."""
+        if self.judge_advisory:
+            self.emit(Note(f"llm_judge is advisory ({self.judge_advisory}): candidates are judged on the other "
+                           "checks; calibrate it to let it count"))
         base_results = await self._score(self.prompt, list(self.cases))
+        self.base_unsettled = unsettled(base_results)
         errored = sorted({r.case_id for r in base_results if r.error} - set(per_case_rates(base_results)))
         if errored and len(errored) == len(self.cases):
             first = next(r.error for r in base_results if r.error)
@@ -238,50 +250,18 @@ class Optimizer:
             self.emit(Note("no budget left to score the held-out test part"))
 
     async def _rates(self, prompt: Prompt, ids: list[str]) -> dict[str, float]:
-        golden_cases = {c.id: c for c in self.golden.cases}
-        results = await run_cases(prompt, [golden_cases[i] for i in ids], self.client, model=self.model,
-                                  judge=self.judge, root=self.config.root, repeat=self.o.repeat)
-        r = per_case_rates(results)
+        r = per_case_rates(await self._score(prompt, ids, {c.id: c for c in self.golden.cases}))
         return {i: r[i] for i in ids if i in r}
 
     async def _race(self, base: Candidate, pool: list[Case], plan: Plan) -> Candidate | None:
-        """Label-balanced demonstration sets of several sizes and seeds (and, for label tasks, decoded
-        under the label set), raced by successive halving on growing slices; the survivor is returned
-        for the full evaluation and the acceptance rule."""
-        if len(pool) < 2:
-            return None
-        labels = next((a.value for a in self.prompt.assertions if a.type == "label" and a.value), None)
-        # One or two demonstrations of every label (at least 2 and 4), else 1 to 8 examples.
-        wanted = (max(2, len(labels)), max(4, 2 * len(labels))) if labels else (1, 2, 4, 8)
-        sizes = sorted({min(n, len(pool)) for n in wanted})
-        unused = [c for c in pool if c.id not in base.demos]
-        entrants: list[Candidate] = []
-        for seed in (self.o.seed, self.o.seed + 1, self.o.seed + 2):
-            for c in fewshot_variants(base, self.prompt, unused, sizes, seed=seed * 7919 + 1):
-                entrants.append(c)
-                constrained = constrained_variant(c, self.prompt)
-                if constrained is not None:
-                    entrants.append(make(c.messages, "fewshot", c.rationale + ", decoded under the label set",
-                                         c.parent, c.demos, constrained.output, c.tools))
-        entrants = list({c.id: c for c in entrants}.values())
-        if len(entrants) < 2:
-            return None
         order = sorted((i for i in self.cases if i not in plan.heldout),
                        key=lambda i: hashlib.sha256(f"{self.o.seed}:{i}".encode()).hexdigest())
-        self.emit(Stage(f"racing {len(entrants)} demonstration sets"))
 
         async def score(c: Candidate, ids: list[str]) -> dict[str, float]:
             return per_case_rates(await self._score(c.prompt(self.prompt), ids))
 
-        try:
-            ranked = await successive_halving(entrants, order, score, first=max(4, self.o.slice_size // 2),
-                                              tell=lambda text: self.emit(Stage(text)))
-        except BudgetExceeded:
-            return None
-        best, rate = ranked[0]
-        self.emit(Note(f"demonstration race won by {best.id} ({best.rationale}, {rate:.2f} on its "
-                       "last slice)"))
-        return best
+        return await race_demonstrations(base, self.prompt, pool, order, score, seed=self.o.seed,
+                                         first=max(4, self.o.slice_size // 2), emit=self.emit)
 
     async def _candidates(self, rnd: int, base: Candidate, pool: list[Case], failures: list[dict[str, Any]],
                           history: list[dict[str, Any]], outcome: Outcome) -> list[Candidate]:
@@ -366,9 +346,10 @@ class Optimizer:
         s.rates = per_case_rates(full_results)
         s.tokens_per_call, s.cost_per_call = per_call_usage(full_results)
         s.full_rate = mean([s.rates[i] for i in evaluable])
-        s.paired = pair({i: base[i] for i in evaluable}, s.rates)
+        s.paired = pair({i: base[i] for i in evaluable}, s.rates,
+                        unsettled=self.base_unsettled | unsettled(full_results))
         failures = [i for i in plan.heldout if i in evaluable] or [i for i in plan.shown if i in evaluable]
-        s.fixed_failures = [i for i in failures if s.rates.get(i, 0) >= 0.5]
+        s.fixed_failures = [i for i in failures if s.rates.get(i, 0) >= 0.5 and i not in s.paired.noisy]
         critical = [i for i in s.paired.regressed if self.cases[i].critical]
         base_rate = mean([base[i] for i in evaluable])
         s.status, s.reason = accept(s.full_rate, base_rate, s.paired, s.fixed_failures, critical,

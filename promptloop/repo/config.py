@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "budget": {"calls": 500, "tokens": 2_000_000, "usd": 2.0, "rounds": 3, "patience": 2, "candidates": 4},
     "branch_prefix": "promptloop",
     "thresholds": {},
-    "regress": {"allowance": 0, "tolerance": 0.02, "repeats": 1, "alpha": 0.05},
+    "regress": {"allowance": 0, "tolerance": 0.02, "repeats": 1, "judge_repeats": 1, "alpha": 0.05},
     "traces": {"retry_window": 120.0},
 }
 

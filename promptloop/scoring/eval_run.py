@@ -153,7 +153,7 @@ class Selection:
 async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, client: ModelClient,
                           model: str | None = None, repeat: int = 1, limit: int | None = None,
                           progress: Progress | None = None, shard: tuple[int, int] | None = None,
-                          selection: Selection | None = None) -> EvalReport:
+                          selection: Selection | None = None, judge_repeat: int = 1) -> EvalReport:
     demos = set(prompt.example_ids)
     pool = [c for c in golden.cases if c.id not in demos]
     excluded = [c.id for c in golden.cases if c.id in demos]
@@ -169,7 +169,7 @@ async def evaluate_prompt(config: Config, prompt: Prompt, golden: GoldenSet, *, 
     start = time.perf_counter()
     before = client.usage.calls
     results = await run_cases(prompt, cases, client, model=ref, judge=config.model("judge"), root=config.root,
-                              repeat=repeat, progress=progress)
+                              repeat=repeat, progress=progress, judge_repeat=judge_repeat)
     judge = judge_summary(config, prompt, results)  # an advisory judge's lone failures count as passes here
     summary = summarise(results)
     thresholds = {**config.thresholds, **prompt.thresholds}

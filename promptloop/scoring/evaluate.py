@@ -16,6 +16,7 @@ from promptloop.model.client import Completion, ModelClient, Request
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Assertion, Case, Prompt
 from promptloop.scoring import assertions as A
+from promptloop.scoring.assertions.judge import combine_verdicts
 from promptloop.scoring.assertions.tools import describe_calls
 
 Progress = Callable[[int, int], None]
@@ -142,6 +143,7 @@ class Scorer:
     root: Path
     judge: ModelRef
     client: ModelClient
+    judge_repeat: int = 1  # calls to the judge per output: more than one measures its noise
 
     async def score(self, out: CaseResult, case: Case) -> None:
         ctx = A.Context(output_schema=self.prompt.output_schema, root=self.root, tool_calls=out.tool_calls,
@@ -171,18 +173,32 @@ class Scorer:
         if a.type != "llm_judge":
             return A.run(out.output, a, case, ctx)
         # A failed judge call makes the case an error, not a failure.
-        c = await self.client.complete(judge_request(a, out.output, case, self.judge, out.sample))
-        out.input_tokens += c.input_tokens
-        out.output_tokens += c.output_tokens
-        if c.cost_usd is not None:
-            out.cost_usd = (out.cost_usd or 0.0) + c.cost_usd
-        return A.run(out.output, a, case, A.Context(ctx.output_schema, ctx.root, judge_text=c.text,
-                                                    tool_calls=ctx.tool_calls, tools=ctx.tools))
+        replies = await asyncio.gather(*(
+            self.client.complete(judge_request(a, out.output, case, self.judge, judge_sample(out.sample, k)))
+            for k in range(self.judge_repeat)))
+        verdicts = []
+        for c in replies:
+            out.input_tokens += c.input_tokens
+            out.output_tokens += c.output_tokens
+            if c.cost_usd is not None:
+                out.cost_usd = (out.cost_usd or 0.0) + c.cost_usd
+            verdicts.append(A.run(out.output, a, case, A.Context(ctx.output_schema, ctx.root, judge_text=c.text,
+                                                                 tool_calls=ctx.tool_calls, tools=ctx.tools)))
+        return combine_verdicts(verdicts)
 
 
 def judge_model(a: Assertion, judge: ModelRef) -> ModelRef:
     """The model an ``llm_judge`` check asks: its own ``model``, else the configured judge."""
     return ModelRef(a.model, None) if a.model else judge
+
+
+JUDGE_STRIDE = 1_000_000  # a judge repeat's sample number: case samples (repeat) stay far below it
+
+
+def judge_sample(sample: int, k: int) -> int:
+    """The sample number of the judge's ``k``-th call about a case's ``sample``: the first is the sample
+    itself, so a run with one judge call per output shares its cache with every earlier run."""
+    return sample + JUDGE_STRIDE * k
 
 
 def judge_request(a: Assertion, output: str, case: Case, judge: ModelRef, sample: int = 0) -> Request:
@@ -206,14 +222,15 @@ def settled_heap() -> Iterator[None]:
 
 
 async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, model: ModelRef, judge: ModelRef,
-                    root: Path, repeat: int = 1, progress: Progress | None = None) -> list[CaseResult]:
+                    root: Path, repeat: int = 1, progress: Progress | None = None,
+                    judge_repeat: int = 1) -> list[CaseResult]:
     """Call the model for every case and sample, concurrently, and score each answer.
 
     Transient model failures become per-case errors (status ``error``, never scored); a
     configuration error (missing key, unknown model), an exhausted budget or an interrupt stops
     the run. On an interrupt, calls already in flight are awaited so their answers are cached.
     """
-    scorer = Scorer(prompt, root, judge, client)
+    scorer = Scorer(prompt, root, judge, client, judge_repeat)
     jobs = [(case, s) for case in cases for s in range(repeat)]
     total = len(jobs)
     done = 0

@@ -95,12 +95,12 @@ def gate(v: PromptVerdict, settings: dict[str, Any], repeat: int) -> None:
     critical = [c.id for c in v.cases if c.critical and c.change == "regressed"]
     if critical:
         v.reasons.append(f"critical case(s) regressed: {', '.join(critical)}")
-    if len(p.regressed) > settings["allowance"]:
-        v.reasons.append(f"{len(p.regressed)} case(s) regressed (allowance {settings['allowance']})")
+    if len(p.settled_regressed) > settings["allowance"]:
+        v.reasons.append(f"{len(p.settled_regressed)} case(s) regressed (allowance {settings['allowance']})")
     significant = p.p_worse < settings["alpha"]
     for metric, before in v.base_metrics.items():
         after = v.new_metrics.get(metric)
-        if after is None or metric in ("unparsed_numbers",):
+        if after is None or metric in ("unparsed_numbers", "judge_flip_rate"):  # not the prompt's quality
             continue
         drop = (after - before) if metric in LOWER_IS_BETTER else (before - after)
         if drop > settings["tolerance"] and significant:
@@ -109,7 +109,9 @@ def gate(v: PromptVerdict, settings: dict[str, Any], repeat: int) -> None:
     v.confidence = (f"{len(p.fixed)} fixed, {len(p.regressed)} regressed of {p.n} cases × {repeat} sample(s); "
                     f"sign test p={p.p_worse:.3f} (the chance of this many regressions if both versions were "
                     f"equally good; {'significant' if significant else 'not significant'} at α={settings['alpha']:g})"
-                    + (f"; {len(v.errors)} case(s) not compared: their model calls failed" if v.errors else ""))
+                    + (f"; {len(v.errors)} case(s) not compared: their model calls failed" if v.errors else "")
+                    + (f"; {len(p.noisy)} change(s) within the judge's noise (its repeated calls split), not counted: "
+                       f"{', '.join(p.noisy[:5])}" if p.noisy else ""))
 
 
 def merge_regress(docs: list[dict[str, Any]]) -> RegressReport:

@@ -10,6 +10,7 @@ from promptloop.repo.config import Config
 from promptloop.repo.labels import load_labels
 from promptloop.repo.prompts import Assertion, Prompt
 from promptloop.scoring import assertions as A
+from promptloop.scoring.assertions.judge import split
 from promptloop.scoring.calibration import MIN_KAPPA, corrected_rate, fingerprint, trust
 from promptloop.scoring.evaluate import judge_model
 from promptloop.scoring.significance import wilson
@@ -43,6 +44,11 @@ def without_judge(results: list[Any]) -> int:
         if all(x.passed for x in r.results if x.type != "llm_judge"):
             r.passed, changed = True, changed + 1
     return changed
+
+
+def unsettled(results: list[Any]) -> set[str]:
+    """Cases with a judge verdict its repeated calls split on (``--judge-repeat``): pass or fail within its noise."""
+    return {r.case_id for r in results for x in r.results if split(x)}
 
 
 def judge_summary(config: Config, prompt: Prompt, results: list[Any]) -> dict[str, Any] | None:

@@ -39,23 +39,38 @@ class Paired:
     regressed: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)
     still_passing: list[str] = field(default_factory=list)
+    # Fixed or regressed cases whose change rests on a judge verdict the judge's own repeated calls split on:
+    # within its noise, so they are shown but never counted as evidence (not in the sign test, not in an
+    # allowance, not as a fix).
+    noisy: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         return len(self.fixed) + len(self.regressed) + len(self.still_failing) + len(self.still_passing)
 
     @property
+    def settled_fixed(self) -> list[str]:
+        return [i for i in self.fixed if i not in self.noisy]
+
+    @property
+    def settled_regressed(self) -> list[str]:
+        return [i for i in self.regressed if i not in self.noisy]
+
+    @property
     def p_worse(self) -> float:
-        """One-sided p-value that the new version is worse (small = confident regression)."""
-        return sign_test(len(self.regressed), len(self.fixed))
+        """One-sided p-value that the new version is worse (small = confident regression), from the changes
+        that are not within the judge's noise."""
+        return sign_test(len(self.settled_regressed), len(self.settled_fixed))
 
     @property
     def delta(self) -> float:
         return (len(self.fixed) - len(self.regressed)) / self.n if self.n else 0.0
 
 
-def pair(base: dict[str, float], new: dict[str, float], threshold: float = 0.5) -> Paired:
-    """Classify the cases both versions were scored on; values are per-case pass rates."""
+def pair(base: dict[str, float], new: dict[str, float], threshold: float = 0.5,
+         unsettled: set[str] | frozenset[str] = frozenset()) -> Paired:
+    """Classify the cases both versions were scored on; values are per-case pass rates. A change of a case in
+    ``unsettled`` (its judge verdict split on either side) is marked noisy."""
     out = Paired()
     for cid in base:
         if cid not in new:
@@ -69,4 +84,6 @@ def pair(base: dict[str, float], new: dict[str, float], threshold: float = 0.5) 
             out.fixed.append(cid)
         else:
             out.still_failing.append(cid)
+        if was != now and cid in unsettled:
+            out.noisy.append(cid)
     return out

@@ -86,6 +86,35 @@ def judge_messages(output: str, a: Assertion, case: Case) -> list[dict[str, str]
     return [{"role": "user", "content": text}]
 
 
-@aggregator("llm_judge")
+def combine_verdicts(verdicts: list[Result]) -> Result:
+    """One verdict from the judge asked several times about one output: passed when most of its calls passed
+    (a tie is not a pass), scored by their mean; ``judge_votes`` ``[passes, calls]`` keeps how far they agreed."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    passes, n = sum(v.passed for v in verdicts), len(verdicts)
+    score = sum(v.score for v in verdicts) / n
+    first = next((v for v in verdicts if v.passed == (2 * passes > n)), verdicts[0])
+    return Result("llm_judge", 2 * passes > n, score, f"{first.reason} ({passes} of {n} judge calls passed it)",
+                  extra={"judge_score": score, "judge_votes": [passes, n]})
+
+
+def split(r: Result) -> bool:
+    """Whether the judge's repeated calls disagreed about this output: its verdict is within the judge's noise."""
+    votes = r.extra.get("judge_votes") if r.type == "llm_judge" else None
+    return votes is not None and 0 < votes[0] < votes[1]
+
+
+def flip_rate(votes: list[list[int]]) -> float | None:
+    """The judge's own noise: the chance that two of its calls about the same output disagree, estimated without
+    bias from outputs judged at least twice (``[passes, calls]`` each); None when none was."""
+    pairs = [2 * k * (n - k) / (n * (n - 1)) for k, n in votes if n >= 2]
+    return sum(pairs) / len(pairs) if pairs else None
+
+
+@aggregator("llm_judge", lower_is_better=("judge_flip_rate",))
 def judge_metrics(rows: list[Result]) -> Aggregated:
-    return Aggregated({"judge_score": sum(r.score for r in rows) / len(rows)})
+    metrics: dict[str, float | None] = {"judge_score": sum(r.score for r in rows) / len(rows)}
+    noise = flip_rate([r.extra["judge_votes"] for r in rows if r.extra.get("judge_votes")])
+    if noise is not None:
+        metrics["judge_flip_rate"] = noise
+    return Aggregated(metrics)
