@@ -66,26 +66,33 @@ def per_call_usage(results: list[CaseResult]) -> tuple[float | None, float | Non
 
 
 def choose(challenger: Scored, best: Scored | None, prefer_cheaper: bool, alpha: float) -> str | None:
-    """Why ``challenger`` becomes the winner over ``best`` (both accepted), or None. With ``prefer_cheaper``,
-    two candidates whose pass rates do not differ significantly (sign test both ways, paired on their common
-    cases) are told apart by cost per call (tokens where no price is known)."""
+    """Why ``challenger`` becomes the winner over ``best`` (both accepted), or None. The best so far stays unless
+    the challenger is significantly better (sign test, paired on their common cases): on a few dozen cases a
+    higher rate alone is as often luck as not. Within the noise the simpler one wins (shorter prompt text), or
+    with ``prefer_cheaper`` the cheaper per call (tokens where no price is known)."""
     if best is None:
         return "the highest pass rate"
-    higher = (challenger.full_rate or 0) > (best.full_rate or 0)
-    if not prefer_cheaper:
-        return "the highest pass rate" if higher else None
     common = set(challenger.rates) & set(best.rates)
     a, b = {i: best.rates[i] for i in common}, {i: challenger.rates[i] for i in common}
     if pair(a, b).p_worse < alpha:
         return None  # significantly worse
     if pair(b, a).p_worse < alpha:
         return "the highest pass rate (significantly higher)"
-    price = (lambda s: s.cost_per_call) if challenger.cost_per_call is not None and best.cost_per_call is not None \
-        else (lambda s: s.tokens_per_call)
-    mine, theirs = price(challenger), price(best)
-    if mine is not None and theirs is not None and mine < theirs:
-        return "cheaper per call at a pass rate not significantly different (--prefer-cheaper)"
+    if prefer_cheaper:
+        price = (lambda s: s.cost_per_call) if challenger.cost_per_call is not None and \
+            best.cost_per_call is not None else (lambda s: s.tokens_per_call)
+        mine, theirs = price(challenger), price(best)
+        if mine is not None and theirs is not None and mine < theirs:
+            return "cheaper per call at a pass rate not significantly different (--prefer-cheaper)"
+        return None
+    if (challenger.full_rate or 0) >= (best.full_rate or 0) and size(challenger) < size(best):
+        return "simpler (shorter) at a pass rate not significantly different"
     return None
+
+
+def size(s: Scored) -> int:
+    """How much prompt a candidate is: the characters of its messages, demonstrations included."""
+    return sum(len(str(m.get("content") or "")) for m in s.candidate.messages)
 
 
 MIN_EVIDENCE = 20  # held-out cases below which no improvement is claimed, whatever the figures

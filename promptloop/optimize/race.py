@@ -1,78 +1,112 @@
-"""Racing many cheap candidates by successive halving: all on a small slice, the better half on a slice
-twice as large, and so on, so that most of a budget goes to the candidates still in the race.
+"""Demonstrations chosen by cross-validation: a recipe (how many label-balanced demonstrations) is
+judged by sets drawn from one fold of the training cases and scored on the other fold, both ways round, so every
+case is scored once by a set that does not hold it. A set that only fits its own slice cannot win, and the final
+set is drawn afresh from the whole pool by the winning recipe: it is never chosen for its own luck.
 
 Pure control flow: scoring comes in as a function, so it is tested without a model.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from promptloop.errors import BudgetExceeded
-from promptloop.optimize.acceptance import mean
-from promptloop.optimize.candidates import Candidate, constrained_variant, fewshot_variants, make
+from promptloop.optimize.acceptance import mean, needed
+from promptloop.optimize.candidates import Candidate, fewshot_variants
 from promptloop.optimize.events import Note, Stage, Watcher
 from promptloop.repo.prompts import Case, Prompt
+from promptloop.scoring.significance import pair, sign_test, wilson
 
 Score = Callable[[Candidate, list[str]], Awaitable[dict[str, float]]]
-Told = Callable[[str], None]  # how far along the race is, for people
 
 
-async def successive_halving(candidates: list[Candidate], ids: list[str], score: Score, *,
-                             first: int = 8, keep: float = 0.5, tell: Told | None = None
-                             ) -> list[tuple[Candidate, float]]:
-    """The candidates still standing after the last rung, best first, with their mean rate on it.
-    Each rung scores a candidate on the slice's cases except its own demonstrations."""
-    alive = list(candidates)
-    size = first
-    ranked: list[tuple[Candidate, float]] = [(c, 0.0) for c in alive]
-    rung = 0
-    while alive:
-        slice_ids = ids[:size]
-        results = []
-        rung += 1
-        for n, c in enumerate(alive, 1):
-            if tell:
-                tell(f"racing demonstration sets: rung {rung}, set {n} of {len(alive)} on {len(slice_ids)} cases")
-            own = [i for i in slice_ids if i not in c.demos]
-            rates = await score(c, own) if own else {}
-            results.append((c, mean([rates[i] for i in own if i in rates])))
-        ranked = sorted(results, key=lambda r: -r[1])
-        if size >= len(ids) or len(alive) <= 1:
-            break
-        alive = [c for c, _ in ranked[: max(1, int(len(ranked) * keep))]]
-        size *= 2
-    return ranked
+@dataclass(frozen=True)
+class Recipe:
+    """How a demonstration set is made: how many label-balanced demonstrations. (A label prompt decodes under its
+    labels already, unless it opted out: the optimiser never decodes against the user's choice.)"""
+
+    size: int
+
+    def describe(self) -> str:
+        return f"{self.size} demonstrations"
+
+    def build(self, base: Candidate, prompt: Prompt, pool: list[Case], seed: int) -> Candidate | None:
+        made = fewshot_variants(base, prompt, [c for c in pool if c.id not in base.demos], [self.size], seed=seed)
+        return made[0] if made else None
 
 
-async def race_demonstrations(base: Candidate, prompt: Prompt, pool: list[Case], order: list[str], score: Score, *,
-                              seed: int, first: int, emit: Watcher) -> Candidate | None:
-    """Label-balanced demonstration sets of several sizes and seeds (and, for label tasks, decoded under the
-    label set), raced by successive halving on growing slices of ``order``; the survivor is returned for the
-    full evaluation and the acceptance rule."""
-    if len(pool) < 2:
-        return None
+def recipes(prompt: Prompt, pool: int) -> list[Recipe]:
+    """One, two and four demonstrations of every label (else 1, 2 and 4 examples), as a fold can hold them."""
     labels = next((a.value for a in prompt.assertions if a.type == "label" and a.value), None)
-    # One or two demonstrations of every label (at least 2 and 4), else 1 to 8 examples.
-    wanted = (max(2, len(labels)), max(4, 2 * len(labels))) if labels else (1, 2, 4, 8)
-    sizes = sorted({min(n, len(pool)) for n in wanted})
-    unused = [c for c in pool if c.id not in base.demos]
-    entrants: list[Candidate] = []
-    for s in (seed, seed + 1, seed + 2):
-        for c in fewshot_variants(base, prompt, unused, sizes, seed=s * 7919 + 1):
-            entrants.append(c)
-            constrained = constrained_variant(c, prompt)
-            if constrained is not None:
-                entrants.append(make(c.messages, "fewshot", c.rationale + ", decoded under the label set",
-                                     c.parent, c.demos, constrained.output, c.tools))
-    entrants = list({c.id: c for c in entrants}.values())
-    if len(entrants) < 2:
+    per = len(labels) if labels else 1
+    return [Recipe(k) for k in sorted({min(n * per, pool) for n in (1, 2, 4)}) if k > 0]
+
+
+def folds(ids: list[str], seed: int) -> tuple[set[str], set[str]]:
+    """Two halves by a stable hash of the id."""
+    ranked = sorted(ids, key=lambda i: hashlib.sha256(f"fold:{seed}:{i}".encode()).hexdigest())
+    return set(ranked[::2]), set(ranked[1::2])
+
+
+@dataclass
+class Judged:
+    recipe: Recipe
+    rates: dict[str, float]  # every scored case, each by the set drawn from the fold it is not in
+
+    @property
+    def rate(self) -> float:
+        return mean(list(self.rates.values()))
+
+
+def best_recipe(judged: list[Judged], incumbent: dict[str, float], alpha: float) -> tuple[Judged | None, str]:
+    """The recipe to build the final set with, and why: the highest cross-validated rate, the smaller set on a
+    tie; None when none beats the incumbent on the same cases (the current prompt stays)."""
+    if not judged:
+        return None, "no recipe could be scored"
+    top = max(judged, key=lambda j: (round(j.rate, 9), -j.recipe.size))
+    ids = [i for i in top.rates if i in incumbent]
+    p = pair({i: incumbent[i] for i in ids}, {i: top.rates[i] for i in ids})
+    if len(p.fixed) <= len(p.regressed):
+        return None, (f"no recipe beats the current prompt in cross-validation (best: {top.recipe.describe()}, "
+                      f"{len(p.fixed)} fixed, {len(p.regressed)} broken of {len(ids)} cases)")
+    p_better = sign_test(len(p.fixed), len(p.regressed))
+    sure = "significant" if p_better < alpha else ("not significant: on this few cases it may be luck; about "
+                                                   f"{needed(len(p.fixed), len(p.regressed), len(ids), alpha)} "
+                                                   "cases would settle a difference of this size")
+    return top, (f"{top.recipe.describe()}: {len(p.fixed)} fixed, {len(p.regressed)} broken of {len(ids)} cases "
+                 f"in cross-validation (sign test p={p_better:.3f}, {sure})")
+
+
+async def cross_validate(base: Candidate, prompt: Prompt, pool: list[Case], order: list[str], score: Score,
+                         incumbent: dict[str, float], *, seed: int, alpha: float, emit: Watcher) -> Candidate | None:
+    """Every recipe judged across two folds of ``order`` (sets drawn from ``pool``), the best built from the whole
+    pool; None when no recipe beats the incumbent's rates on the same cases or the budget runs out."""
+    a, b = folds(order, seed)
+    pool_a, pool_b = [c for c in pool if c.id in a], [c for c in pool if c.id in b]
+    if min(len(pool_a), len(pool_b)) < 2:
         return None
-    emit(Stage(f"racing {len(entrants)} demonstration sets"))
+    judged: list[Judged] = []
+    todo = recipes(prompt, min(len(pool_a), len(pool_b)))
+    emit(Stage(f"cross-validating {len(todo)} demonstration recipes on {len(order)} cases"))
     try:
-        ranked = await successive_halving(entrants, order, score, first=first, tell=lambda text: emit(Stage(text)))
+        for n, r in enumerate(todo, 1):
+            emit(Stage(f"cross-validating demonstrations: recipe {n} of {len(todo)} ({r.describe()})"))
+            rates: dict[str, float] = {}
+            for train, held in ((pool_a, b), (pool_b, a)):
+                c = r.build(base, prompt, train, seed * 7919 + r.size)
+                scored = [i for i in order if i in held and (c is None or i not in c.demos)]
+                if c is not None and scored:
+                    rates |= await score(c, scored)
+            if rates:
+                judged.append(Judged(r, rates))
     except BudgetExceeded:
-        return None
-    best, rate = ranked[0]
-    emit(Note(f"demonstration race won by {best.id} ({best.rationale}, {rate:.2f} on its last slice)"))
-    return best
+        emit(Note("the budget ran out while cross-validating demonstrations"))
+    for j in judged:
+        low, high = wilson(round(j.rate * len(j.rates)), len(j.rates))
+        emit(Note(f"demonstrations, {j.recipe.describe()}: {j.rate:.2f} [{low:.2f}, {high:.2f}] on "
+                  f"{len(j.rates)} cases, each scored by a set from the other fold"))
+    top, why = best_recipe(judged, incumbent, alpha)
+    emit(Note(why))
+    return None if top is None else top.recipe.build(base, prompt, pool, seed * 7919 + top.recipe.size)

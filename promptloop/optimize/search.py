@@ -32,7 +32,7 @@ from promptloop.optimize.candidates import (
 )
 from promptloop.optimize.events import Baseline, CandidateScored, Estimate, Note, Round, Stage, Watcher
 from promptloop.optimize.outcome import Options, Outcome, Plan, Scored
-from promptloop.optimize.race import race_demonstrations
+from promptloop.optimize.race import cross_validate
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt
 from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
@@ -172,7 +172,7 @@ class Optimizer:
 
     async def _search(self, out: Outcome, st: _State) -> None:
         """The demonstration race, then rounds of candidates until the target, stagnation or the last round."""
-        raced = await self._race(st.incumbent, st.demo_pool, st.plan)
+        raced = await self._race(st.incumbent, st.demo_pool, st.plan, st.incumbent_rates)
         if raced is not None:
             scored = await self._judge(raced, st, out)
             if scored.status == "accepted":
@@ -194,10 +194,11 @@ class Optimizer:
                         out.rule, improved = rule, True
                     else:
                         assert out.winner is not None  # choose() takes any first accepted candidate
-                        best = out.winner.full_rate or 0
-                        scored.reason += (f"; but no better than the best so far ({best:.2f})"
-                                          if (scored.full_rate or 0) == best else f"; but below the best so far "
-                                          f"({best:.2f})")
+                        best, mine = out.winner.full_rate or 0, scored.full_rate or 0
+                        scored.reason += (f"; but not significantly better than the best so far ({best:.2f}), "
+                                          "which stays" if mine > best else
+                                          f"; but no better than the best so far ({best:.2f})" if mine == best
+                                          else f"; but below the best so far ({best:.2f})")
                 self._tell(scored)
             if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
                 out.stop_reason = f"target {self.o.target:g} reached"
@@ -253,15 +254,17 @@ class Optimizer:
         r = per_case_rates(await self._score(prompt, ids, {c.id: c for c in self.golden.cases}))
         return {i: r[i] for i in ids if i in r}
 
-    async def _race(self, base: Candidate, pool: list[Case], plan: Plan) -> Candidate | None:
+    async def _race(self, base: Candidate, pool: list[Case], plan: Plan,
+                    incumbent: dict[str, float]) -> Candidate | None:
+        """Demonstrations chosen by cross-validation (see ``optimize/race.py``), for the full evaluation."""
         order = sorted((i for i in self.cases if i not in plan.heldout),
                        key=lambda i: hashlib.sha256(f"{self.o.seed}:{i}".encode()).hexdigest())
 
         async def score(c: Candidate, ids: list[str]) -> dict[str, float]:
             return per_case_rates(await self._score(c.prompt(self.prompt), ids))
 
-        return await race_demonstrations(base, self.prompt, pool, order, score, seed=self.o.seed,
-                                         first=max(4, self.o.slice_size // 2), emit=self.emit)
+        return await cross_validate(base, self.prompt, pool, order, score, incumbent, seed=self.o.seed,
+                                    alpha=self.o.alpha, emit=self.emit)
 
     async def _candidates(self, rnd: int, base: Candidate, pool: list[Case], failures: list[dict[str, Any]],
                           history: list[dict[str, Any]], outcome: Outcome) -> list[Candidate]:

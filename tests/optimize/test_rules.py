@@ -126,14 +126,17 @@ def scored(passing: int, of: int, cost: float | None = None, tokens: float | Non
     from promptloop.optimize.outcome import Scored
 
     rates = {f"c{i}": 1.0 if i < passing else 0.0 for i in range(of)}
-    return Scored(make([{"role": "user", "content": f"v{passing}{cost}{tokens}"}], "proposer", "r"),
+    text = f"v{passing}{cost}" + "x" * int(tokens or 0)  # a longer prompt where more tokens are asked for
+    return Scored(make([{"role": "user", "content": text}], "proposer", "r"),
                   full_rate=passing / of, rates=rates, status="accepted", cost_per_call=cost, tokens_per_call=tokens)
 
 
 @pytest.mark.parametrize("challenger, best, cheaper, chosen", [
     (scored(10, 20), None, False, "the highest pass rate"),                     # the first accepted
-    (scored(11, 20), scored(10, 20), False, "the highest pass rate"),
+    (scored(11, 20), scored(10, 20), False, None),                # higher, but within the noise: the best stays
+    (scored(19, 20), scored(9, 20), False, "significantly higher"),
     (scored(10, 20), scored(11, 20), False, None),
+    (scored(10, 20, tokens=1), scored(10, 20, tokens=22), False, "simpler"),  # a tie: the shorter prompt
     (scored(10, 20, cost=0.001), scored(11, 20, cost=0.004), True, "cheaper per call"),  # no significant difference
     (scored(11, 20, cost=0.004), scored(10, 20, cost=0.001), True, None),       # higher, not significantly: dearer
     (scored(19, 20, cost=0.004), scored(9, 20, cost=0.001), True, "significantly higher"),
