@@ -34,13 +34,15 @@ def mean(values: list[float]) -> float:
 
 
 def accept(rate: float, base_rate: float, paired: Paired, fixed_failures: list[str], critical: list[str], *,
-           alpha: float, tolerance: float) -> tuple[str, str]:
-    """``(status, reason)``: accepted only if it fixes held-out failures, breaks no critical case,
-    shows no significant regression, loses no more than ``tolerance`` and beats the baseline."""
+           alpha: float, tolerance: float, held_out: bool = True) -> tuple[str, str]:
+    """``(status, reason)``: accepted only if it fixes failures (``held_out``: of those the proposer was not
+    shown), breaks no critical case, shows no significant regression, loses no more than ``tolerance`` and
+    beats the baseline."""
+    which = "held-out failure" if held_out else "failure"
     if critical:
         return "not-accepted", f"breaks critical case(s) {', '.join(critical)}"
     if not fixed_failures:
-        return "not-accepted", "fixes none of the held-out failures"
+        return "not-accepted", f"fixes none of the {which}s"
     if paired.settled_regressed and paired.p_worse < alpha:
         return "not-accepted", (f"{len(paired.settled_regressed)} regressions, significant "
                                 f"(p={paired.p_worse:.3f} < {alpha})")
@@ -52,7 +54,7 @@ def accept(rate: float, base_rate: float, paired: Paired, fixed_failures: list[s
     if rate <= base_rate:
         return "not-accepted", f"no better than the baseline ({rate:.2f} <= {base_rate:.2f})"
     noise = f"; {len(paired.noisy)} within the judge's noise, not counted" if paired.noisy else ""
-    return "accepted", (f"fixes {len(fixed_failures)} held-out failure(s); {len(paired.settled_fixed)} fixed, "
+    return "accepted", (f"fixes {len(fixed_failures)} {which}(s); {len(paired.settled_fixed)} fixed, "
                         f"{len(paired.settled_regressed)} regressed on the golden set{noise}")
 
 
@@ -114,9 +116,10 @@ def held_out_evidence(before: dict[str, float], after: dict[str, float], alpha: 
     if out["confirmed"]:
         out["verdict"] = f"the improvement holds on them (sign test p={p_better:.3f})"
     elif n < MIN_EVIDENCE:
+        many = needed(len(p.fixed), len(p.regressed), n, alpha)
         out["verdict"] = (f"{n} held-out case(s) are too few to confirm an improvement; add cases to the golden "
-                          f"set (at least {needed(len(p.fixed), len(p.regressed), n, alpha)} would settle a "
-                          "difference of this size)")
+                          "set" + ("" if many == "more" else f" (at least {many} would settle a difference of "
+                                                             "this size)"))
     else:
         out["verdict"] = f"they do not confirm an improvement (sign test p={p_better:.3f}): treat it as unproven"
     return out

@@ -1,7 +1,8 @@
 """Demonstrations chosen by cross-validation: a recipe (how many label-balanced demonstrations) is
 judged by sets drawn from one fold of the training cases and scored on the other fold, both ways round, so every
-case is scored once by a set that does not hold it. A set that only fits its own slice cannot win, and the final
-set is drawn afresh from the whole pool by the winning recipe: it is never chosen for its own luck.
+case is scored once by a set that does not hold it, and a set that only fits its own slice cannot win. The
+winning recipe carries on the set of its two that did better on the fold it was not drawn from: a set whose
+figure was measured, not a fresh draw (for a small model which demonstrations matter as much as how many).
 
 Pure control flow: scoring comes in as a function, so it is tested without a model.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promptloop.errors import BudgetExceeded
 from promptloop.optimize.acceptance import mean, needed
@@ -54,6 +55,12 @@ def folds(ids: list[str], seed: int) -> tuple[set[str], set[str]]:
 class Judged:
     recipe: Recipe
     rates: dict[str, float]  # every scored case, each by the set drawn from the fold it is not in
+    sets: list[tuple[Candidate, float]] = field(default_factory=list)  # each fold's set, its rate on the other
+
+    def best_set(self) -> Candidate | None:
+        """The recipe's set to carry on: the one that did better on the fold it did not come from (each was
+        scored only there, so neither figure is its own luck on its own cases)."""
+        return max(self.sets, key=lambda s: s[1])[0] if self.sets else None
 
     @property
     def rate(self) -> float:
@@ -72,7 +79,7 @@ def best_recipe(judged: list[Judged], incumbent: dict[str, float], alpha: float)
         return None, (f"no recipe beats the current prompt in cross-validation (best: {top.recipe.describe()}, "
                       f"{len(p.fixed)} fixed, {len(p.regressed)} broken of {len(ids)} cases)")
     p_better = sign_test(len(p.fixed), len(p.regressed))
-    sure = "significant" if p_better < alpha else ("not significant: on this few cases it may be luck; about "
+    sure = "significant" if p_better < alpha else (f"not significant: on this few cases it may be luck; about "
                                                    f"{needed(len(p.fixed), len(p.regressed), len(ids), alpha)} "
                                                    "cases would settle a difference of this size")
     return top, (f"{top.recipe.describe()}: {len(p.fixed)} fixed, {len(p.regressed)} broken of {len(ids)} cases "
@@ -81,8 +88,8 @@ def best_recipe(judged: list[Judged], incumbent: dict[str, float], alpha: float)
 
 async def cross_validate(base: Candidate, prompt: Prompt, pool: list[Case], order: list[str], score: Score,
                          incumbent: dict[str, float], *, seed: int, alpha: float, emit: Watcher) -> Candidate | None:
-    """Every recipe judged across two folds of ``order`` (sets drawn from ``pool``), the best built from the whole
-    pool; None when no recipe beats the incumbent's rates on the same cases or the budget runs out."""
+    """Every recipe judged across two folds of ``order`` (sets drawn from ``pool``); the best recipe's better set,
+    or None when no recipe beats the incumbent's rates on the same cases or the budget runs out."""
     a, b = folds(order, seed)
     pool_a, pool_b = [c for c in pool if c.id in a], [c for c in pool if c.id in b]
     if min(len(pool_a), len(pool_b)) < 2:
@@ -93,14 +100,16 @@ async def cross_validate(base: Candidate, prompt: Prompt, pool: list[Case], orde
     try:
         for n, r in enumerate(todo, 1):
             emit(Stage(f"cross-validating demonstrations: recipe {n} of {len(todo)} ({r.describe()})"))
-            rates: dict[str, float] = {}
+            j = Judged(r, {})
             for train, held in ((pool_a, b), (pool_b, a)):
                 c = r.build(base, prompt, train, seed * 7919 + r.size)
                 scored = [i for i in order if i in held and (c is None or i not in c.demos)]
                 if c is not None and scored:
-                    rates |= await score(c, scored)
-            if rates:
-                judged.append(Judged(r, rates))
+                    got = await score(c, scored)
+                    j.rates |= got
+                    j.sets.append((c, mean(list(got.values()))))
+            if j.rates:
+                judged.append(j)
     except BudgetExceeded:
         emit(Note("the budget ran out while cross-validating demonstrations"))
     for j in judged:
@@ -109,4 +118,4 @@ async def cross_validate(base: Candidate, prompt: Prompt, pool: list[Case], orde
                   f"{len(j.rates)} cases, each scored by a set from the other fold"))
     top, why = best_recipe(judged, incumbent, alpha)
     emit(Note(why))
-    return None if top is None else top.recipe.build(base, prompt, pool, seed * 7919 + top.recipe.size)
+    return None if top is None else top.best_set()

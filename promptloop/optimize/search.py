@@ -99,6 +99,7 @@ class Optimizer:
         # as in the gate: cases are judged on their other checks.
         self.judge_advisory = judge_advisory(config, prompt)
         self.base_unsettled: set[str] = set()  # cases whose baseline judge verdict split (--judge-repeat)
+        self.proposer_lineage = False  # the incumbent's text was written by a proposer that saw the shown failures
 
     # ------------------------------------------------------------ planning
     def plan(self, baseline_rates: dict[str, float] | None = None) -> Plan:
@@ -192,6 +193,7 @@ class Optimizer:
                     if rule:
                         out.winner, st.incumbent, st.incumbent_rates = scored, cand, scored.rates
                         out.rule, improved = rule, True
+                        self.proposer_lineage |= cand.origin == "proposer"
                     else:
                         assert out.winner is not None  # choose() takes any first accepted candidate
                         best, mine = out.winner.full_rate or 0, scored.full_rate or 0
@@ -351,12 +353,16 @@ class Optimizer:
         s.full_rate = mean([s.rates[i] for i in evaluable])
         s.paired = pair({i: base[i] for i in evaluable}, s.rates,
                         unsettled=self.base_unsettled | unsettled(full_results))
-        failures = [i for i in plan.heldout if i in evaluable] or [i for i in plan.shown if i in evaluable]
+        # The held-out failures guard against a proposer fitting the failures it was shown; a candidate built from
+        # data alone, on a prompt no proposer wrote, saw none of them: every failure it fixes counts.
+        saw = cand.origin == "proposer" or self.proposer_lineage
+        failures = ([i for i in plan.heldout if i in evaluable] or [i for i in plan.shown if i in evaluable]) if saw \
+            else [i for i in [*plan.shown, *plan.heldout] if i in evaluable]
         s.fixed_failures = [i for i in failures if s.rates.get(i, 0) >= 0.5 and i not in s.paired.noisy]
         critical = [i for i in s.paired.regressed if self.cases[i].critical]
         base_rate = mean([base[i] for i in evaluable])
         s.status, s.reason = accept(s.full_rate, base_rate, s.paired, s.fixed_failures, critical,
-                                    alpha=self.o.alpha, tolerance=self.o.tolerance)
+                                    alpha=self.o.alpha, tolerance=self.o.tolerance, held_out=saw)
         return s
 
     def _mostly_unspent(self) -> bool:

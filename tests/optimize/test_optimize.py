@@ -419,3 +419,27 @@ def test_stagnation_does_not_stop_the_search_with_most_of_the_budget_unspent(pre
     assert unlimited.rounds == 1 and "without improvement" in unlimited.stop_reason
     generous = run(prepo, FakeModel(responder=respond), rounds=3, calls=5000).outcome
     assert generous.rounds == 3 and generous.stop_reason == "3 round(s) done"
+
+
+def test_a_candidate_built_from_data_alone_counts_every_failure_it_fixes(prepo):
+    """The held-out failures guard against a proposer fitting the failures it was shown. Demonstrations saw no
+    failure, so fixing shown ones is fine for them; a proposer that fixes only what it was shown is refused."""
+    from promptloop.optimize.acceptance import split_failures
+
+    ids = {q: cid for cid, q, _, _ in CASES}
+    shown, held = split_failures([cid for cid, _, exp, _ in CASES if exp == "B"], 0)
+    assert shown and held
+
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": [{"rationale": "fit", "instructions": "Classify the item. MAGIC"}]})
+        q = request.messages[-1]["content"].removeprefix("Item: ")
+        helped = len(request.messages) > 2 or "MAGIC" in request.messages[0]["content"]
+        return EXPECTED[q] if helped and ids[q] in shown else "A"  # every candidate fixes only the shown ones
+
+    report = run(prepo, FakeModel(responder=respond), rounds=1, candidates=2, commit=False)
+    o = report.outcome
+    assert o.status == "improved" and o.winner.candidate.origin == "fewshot"
+    assert "held-out" not in o.winner.reason and "failure(s)" in o.winner.reason, o.winner.reason
+    proposed = [c for c in o.candidates if c.candidate.origin == "proposer"]
+    assert proposed and proposed[0].reason == "fixes none of the held-out failures", proposed[0].reason
