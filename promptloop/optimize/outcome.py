@@ -10,7 +10,7 @@ from promptloop.model.budget import Budget
 from promptloop.optimize.candidates import Candidate
 from promptloop.optimize.publish import Winner
 from promptloop.repo.config import Config
-from promptloop.scoring.significance import Paired
+from promptloop.scoring.significance import Paired, wilson
 
 
 @dataclass
@@ -69,7 +69,15 @@ class Scored:
                 "full_rate": self.full_rate, "fixed_failures": self.fixed_failures,
                 "regressed": self.paired.regressed if self.paired else [], "messages": c.messages,
                 "output": c.output, **({"tools": c.tools} if c.tools is not None else {}),
-                "tokens_per_call": self.tokens_per_call, "cost_per_call": self.cost_per_call}
+                "tokens_per_call": self.tokens_per_call, "cost_per_call": self.cost_per_call,
+                "interval": self.interval()}
+
+    def interval(self) -> list[float] | None:
+        """The 95% interval of the full pass rate (Wilson, over the cases scored): how far apart two candidates'
+        rates must be before the difference means anything."""
+        if self.full_rate is None or not self.rates:
+            return None
+        return list(wilson(sum(r >= 0.5 for r in self.rates.values()), len(self.rates)))
 
 
 @dataclass

@@ -62,8 +62,10 @@ class OptimizeView:
     def _candidate(self, c: dict[str, Any], budget: dict[str, Any]) -> None:
         score = c["full_rate"] if c["full_rate"] is not None else c["slice_rate"]
         colour = {"accepted": "green", "rejected": "red", "stopped-early": "yellow"}.get(c["status"], "white")
+        low_high = c.get("interval")
+        interval = f" [{low_high[0]:.2f}, {low_high[1]:.2f}]" if low_high else ""
         self.con.print(f"  {self.round} {c['id']} [{colour}]{c['status']}[/] "
-                       f"({escape(c['origin'])}, score {fmt_rate(score)}): "
+                       f"({escape(c['origin'])}, score {fmt_rate(score)}{escape(interval)}): "
                        f"{escape(c['reason'])}")
         if self.status is not None:
             self.status.update(f"optimize {self.round}: {self._budget(budget)}")

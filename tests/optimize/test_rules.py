@@ -186,3 +186,14 @@ def test_the_commit_never_claims_what_its_held_out_part_does_not_back():
         message = commit_message(w, prompt, golden, baseline=None, models={"task": "t", "proposer": "p"}, seed=0,
                                  run_id="r")
         assert message.startswith(f"promptloop: {verb} cls") and ev["verdict"] in message
+
+
+def test_each_scored_candidate_carries_the_interval_of_its_rate():
+    from promptloop.scoring.significance import wilson
+
+    s = scored(15, 20)
+    low, high = s.log()["interval"]
+    assert (low, high) == wilson(15, 20) and low < 0.75 < high and high - low > 0.3  # 20 cases: wide
+    from promptloop.optimize.outcome import Scored
+
+    assert Scored(s.candidate).log()["interval"] is None  # not scored in full: nothing to bound
