@@ -154,6 +154,9 @@ def test_migrate_optimize_commits_prompt_and_model_that_the_gate_then_passes(cli
         assert "MAGIC" in committed and "gpt-4.1-mini" in committed
         message = git(root, "log", "-1", "--format=%B", branch)
         assert "today's prompt" in message and "optimised prompt" in message
+        # the run log keeps the model switch beside the winner: `runs apply` would commit both
+        [run_log] = (root / ".promptloop" / "runs").glob("*.json")
+        assert "gpt-4.1-mini" in json.loads(run_log.read_text())["winner_record"]["model"]["name"]
         git(root, "checkout", "-q", branch)
         gate = cli.invoke(app, ["-C", str(root), "regress", "--base", "main", "--json"],
                           env={"OPENAI_API_KEY": "sk-test"})

@@ -71,7 +71,9 @@ async def optimize_prompt(config: Config, prompt_name: str, options: Options, *,
     models = {"task": opt.model.name, "proposer": opt.proposer.name}
     if outcome.winner is not None:
         # Saved before committing: a failed commit must not lose what the budget paid for.
-        log.data["winner_record"] = asdict(outcome.winner_record())
+        record = outcome.winner_record()
+        record.model = model  # a migration's target: `runs apply` then commits the switch with the prompt
+        log.data["winner_record"] = asdict(record)
         log.data["ship"] = {"models": models, "seed": options.seed, "prefix": config.branch_prefix}
     if outcome.winner is not None and repo is not None:
         try:
