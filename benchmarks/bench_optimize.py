@@ -197,7 +197,7 @@ def run_task(task: str, args: argparse.Namespace, setting: dict | None = None,
                 best = prompt if o.winner is None else o.winner.candidate.prompt(prompt)
                 opt = await evaluate_prompt(config, best, test_set, client=lm)
             acc_base, acc_opt = base.summary.metrics.get("accuracy", 0), opt.summary.metrics.get("accuracy", 0)
-            winner = o.winner.candidate.origin if o.winner else "none"
+            winner = f"{o.winner.candidate.origin}: {o.winner.candidate.rationale}" if o.winner else "none"
             print(f"[{task}] test accuracy ({len(test)} cases, never seen while optimising): baseline {acc_base:.3f}, "
                   f"majority class {majority:.3f} -> optimised {acc_opt:.3f} (winner: {winner}); "
                   f"{spent.get('calls')} calls, {time.perf_counter() - start:.0f} s")
