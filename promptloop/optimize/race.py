@@ -68,7 +68,7 @@ class Judged:
 
 
 def best_recipe(judged: list[Judged], incumbent: dict[str, float], alpha: float) -> tuple[Judged | None, str]:
-    """The recipe to build the final set with, and why: the highest cross-validated rate, the smaller set on a
+    """The recipe whose set carries on, and why: the highest cross-validated rate, the smaller set on a
     tie; None when none beats the incumbent on the same cases (the current prompt stays)."""
     if not judged:
         return None, "no recipe could be scored"
