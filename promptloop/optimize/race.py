@@ -1,8 +1,8 @@
 """Demonstrations chosen by cross-validation: a recipe (how many label-balanced demonstrations) is
 judged by sets drawn from one fold of the training cases and scored on the other fold, both ways round, so every
 case is scored once by a set that does not hold it, and a set that only fits its own slice cannot win. The
-winning recipe carries on the set of its two that did better on the fold it was not drawn from: a set whose
-figure was measured, not a fresh draw (for a small model which demonstrations matter as much as how many).
+winning recipe then draws its set afresh from the whole pool: that set is never chosen for its own luck, so the
+full evaluation and the acceptance rule that follow judge it without bias.
 
 Pure control flow: scoring comes in as a function, so it is tested without a model.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from promptloop.errors import BudgetExceeded
 from promptloop.optimize.acceptance import mean, needed
@@ -55,12 +55,6 @@ def folds(ids: list[str], seed: int) -> tuple[set[str], set[str]]:
 class Judged:
     recipe: Recipe
     rates: dict[str, float]  # every scored case, each by the set drawn from the fold it is not in
-    sets: list[tuple[Candidate, float]] = field(default_factory=list)  # each fold's set, its rate on the other
-
-    def best_set(self) -> Candidate | None:
-        """The recipe's set to carry on: the one that did better on the fold it did not come from (each was
-        scored only there, so neither figure is its own luck on its own cases)."""
-        return max(self.sets, key=lambda s: s[1])[0] if self.sets else None
 
     @property
     def rate(self) -> float:
@@ -88,8 +82,9 @@ def best_recipe(judged: list[Judged], incumbent: dict[str, float], alpha: float)
 
 async def cross_validate(base: Candidate, prompt: Prompt, pool: list[Case], order: list[str], score: Score,
                          incumbent: dict[str, float], *, seed: int, alpha: float, emit: Watcher) -> Candidate | None:
-    """Every recipe judged across two folds of ``order`` (sets drawn from ``pool``); the best recipe's better set,
-    or None when no recipe beats the incumbent's rates on the same cases or the budget runs out."""
+    """Every recipe judged across two folds of ``order`` (sets drawn from ``pool``); the best recipe's set drawn
+    from the whole pool, or None when no recipe beats the incumbent's rates on the same cases or the budget runs
+    out."""
     a, b = folds(order, seed)
     pool_a, pool_b = [c for c in pool if c.id in a], [c for c in pool if c.id in b]
     if min(len(pool_a), len(pool_b)) < 2:
@@ -105,9 +100,7 @@ async def cross_validate(base: Candidate, prompt: Prompt, pool: list[Case], orde
                 c = r.build(base, prompt, train, seed * 7919 + r.size)
                 scored = [i for i in order if i in held and (c is None or i not in c.demos)]
                 if c is not None and scored:
-                    got = await score(c, scored)
-                    j.rates |= got
-                    j.sets.append((c, mean(list(got.values()))))
+                    j.rates |= await score(c, scored)
             if j.rates:
                 judged.append(j)
     except BudgetExceeded:
@@ -118,4 +111,7 @@ async def cross_validate(base: Candidate, prompt: Prompt, pool: list[Case], orde
                   f"{len(j.rates)} cases, each scored by a set from the other fold"))
     top, why = best_recipe(judged, incumbent, alpha)
     emit(Note(why))
-    return None if top is None else top.best_set()
+    # A fresh draw from the whole pool: no set is chosen for its own figures, so the full evaluation that follows
+    # (and the acceptance rule on it) is not biased by the choice. (Carrying on the better of the two fold sets
+    # instead won 0.48 where the current prompt had 0.53 on unseen cases of a binary task: chosen for luck.)
+    return None if top is None else top.recipe.build(base, prompt, pool, seed * 7919 + top.recipe.size)

@@ -43,7 +43,7 @@ def test_every_case_is_scored_once_per_recipe_by_a_set_from_the_other_fold():
 
     winner = run(score)
     assert sorted(seen) == [2, 4, 8] and all(sorted(v) == sorted(IDS) for v in seen.values())
-    # all three tie at 1.0: the smallest recipe wins, with one of the two sets it was judged by
+    # all three tie at 1.0: the smallest recipe wins, its set drawn afresh from the whole pool
     assert winner is not None and len(winner.demos) == 2
 
 
@@ -93,13 +93,3 @@ def test_recipes_follow_the_labels_and_what_a_fold_can_hold():
     free = prompt_from_text("cls", Path("prompts/cls.yaml"), PROMPT + "output: {choices: free}\n")
     assert [r.size for r in recipes(free, 12)] == [2, 4, 8]
 
-
-def test_the_winning_recipe_carries_the_set_that_did_better_where_it_was_not_drawn():
-    a, _b = folds(IDS, 0)
-
-    async def score(c, ids):
-        from_a = set(c.demos) <= a
-        return dict.fromkeys(ids, 1.0 if from_a else 0.5)  # the sets drawn from fold a do better on fold b
-
-    winner = run(score)
-    assert winner is not None and set(winner.demos) <= a
