@@ -8,7 +8,7 @@ Prints:
   (golden/bfcl_test.yaml, never shown to the optimiser), optimize on golden/bfcl.yaml under a call budget,
   and the winner on the test set.
 
-Usage: python benchmarks/bench_tools.py [--cases 1000] [--latency 0.05] [--rounds 5] [--bfcl] [--budget-calls 200]
+Usage: python benchmarks/bench_tools.py [--cases 1000] [--latency 0.05] [--rounds 7] [--bfcl] [--budget-calls 200]
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.05)
-    ap.add_argument("--rounds", type=int, default=5, help="turns of the three in-process evals")
+    ap.add_argument("--rounds", type=int, default=7, help="turns of the three in-process evals")
     ap.add_argument("--bfcl", action="store_true", help="also run the embedded model on the BFCL slice")
     ap.add_argument("--budget-calls", type=int, default=200)
     args = ap.parse_args()

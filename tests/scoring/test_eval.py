@@ -248,6 +248,7 @@ def test_a_run_hides_what_outlives_it_from_the_collector_and_gives_it_back(confi
     import gc
 
     frozen_during: list[int] = []
+    thresholds = gc.get_threshold()
 
     def answer(request):
         frozen_during.append(gc.get_freeze_count())
@@ -257,3 +258,4 @@ def test_a_run_hides_what_outlives_it_from_the_collector_and_gives_it_back(confi
     assert report.summary.samples == 38
     assert min(frozen_during) > 0
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds  # and the collector's thresholds are as they were
