@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -166,7 +167,7 @@ def run_task(task: str, args: argparse.Namespace, setting: dict | None = None,
         (root / "golden").mkdir()
         cfg = (REPO / "promptloop.yaml").read_text().replace("local/smollm2", args.model)
         if cache is not None:
-            cfg += f"\ncache_dir: {json.dumps(str(cache))}\n"
+            cfg = re.sub(r"(?m)^cache_dir:.*$", "", cfg) + f"\ncache_dir: {json.dumps(str(cache))}\n"
         (root / "promptloop.yaml").write_text(cfg)
         if prompt_text is None:
             shutil.copy(REPO / "prompts" / "trec.yaml", root / "prompts" / "trec.yaml")
