@@ -272,10 +272,10 @@ class Optimizer:
                           history: list[dict[str, Any]], outcome: Outcome) -> list[Candidate]:
         out: list[Candidate] = []
         wanted = max(1, self.o.candidates // 2)
-        if rnd == 0:
-            fmt = format_variant(base.messages, self.prompt, base.id, base.demos)
-            if fmt:
-                out.append(fmt)
+        # The format instruction on whatever leads now: a demonstration set that won a round gets it too.
+        fmt = format_variant(base.messages, self.prompt, base.id, base.demos)
+        if fmt and fmt.id not in {c.candidate.id for c in outcome.candidates}:
+            out.append(fmt)
         labels = next((a.value for a in self.prompt.assertions if a.type == "label" and a.value), None)
         k = len(labels) if labels else 3
         unused = [c for c in pool if c.id not in base.demos]

@@ -443,3 +443,27 @@ def test_a_candidate_built_from_data_alone_counts_every_failure_it_fixes(prepo):
     assert "held-out" not in o.winner.reason and "failure(s)" in o.winner.reason, o.winner.reason
     proposed = [c for c in o.candidates if c.candidate.origin == "proposer"]
     assert proposed and proposed[0].reason == "fixes none of the held-out failures", proposed[0].reason
+
+
+
+def test_a_demonstration_set_that_wins_a_round_is_tried_with_the_format_instruction_next(tmp_path):
+    """No cross-validated recipe helps (a fold holds too few cases for seven demonstrations); round 1's set of
+    eight does; round 2 then tries the format instruction on top of it, not only on the original prompt."""
+    items = {f"{kind} item {i}": kind.upper() for kind in ("a", "b") for i in range(8)}
+    root = tmp_path / "f"
+    init_repo(root, {"promptloop.yaml": CONFIG, "prompts/cls.yaml": PROMPT, ".gitignore": ".promptloop/\n",
+                     "golden/cls.yaml": "cases:\n" + "".join(f"  - {{id: x{n}, inputs: {{q: {q}}}, expected: {e}}}\n"
+                                                             for n, (q, e) in enumerate(items.items()))})
+
+    def respond(request: Request) -> str:
+        if request.purpose == "proposer":
+            return json.dumps({"candidates": []})
+        q = request.messages[-1]["content"].removeprefix("Item: ")
+        return items[q] if len(request.messages) >= 2 + 2 * 7 and q != "b item 7" else "A"  # one stays wrong
+
+    report = run(root, FakeModel(responder=respond), rounds=2, candidates=8, commit=False)
+    o = report.outcome
+    first = next(c for c in o.candidates if c.status == "accepted")
+    assert first.candidate.origin == "fewshot" and len(first.candidate.demos) == 8, [c.reason for c in o.candidates]
+    formats = [c.candidate for c in o.candidates if c.candidate.origin == "format"]
+    assert any(f.demos == first.candidate.demos for f in formats), [(f.demos, f.parent) for f in formats]
