@@ -228,3 +228,28 @@ def test_regress_scores_the_base_version_with_the_tools_its_file_held(tmp_path):
         report = asyncio.run(gate())
     [v] = report.prompts
     assert v.paired is not None and v.paired.regressed == ["right"] and report.exit_code == EXIT_FAILED
+
+
+@pytest.mark.parametrize("args, want", [
+    ({"city": "Paris"}, {"city": "Paris"}),
+    ({"city": "Paris", "unit": "celsius"}, {"city": "Paris", "unit": {"one_of": ["celsius", "kelvin"]}}),
+    ({"city": "Paris"}, {"city": "Paris", "unit": {"one_of": ["celsius"], "optional": True}}),
+    ({"n": 1}, {"n": 1.0}),                  # equal by value, not by type: the slow path says so
+    ({"n": True}, {"n": 1}),                 # a bool is not a number
+    ({"city": " paris "}, {"city": "Paris"}),  # equal once normalised
+    ({"city": "Paris", "x": 1}, {"city": "Paris"}),  # one argument too many
+    ({}, {"city": {"optional": True}}),
+    ({"tags": ["a", "b"]}, {"tags": ["a", "b"]}),
+    ({"city": "Rome"}, {"city": "Paris"}),
+])
+def test_the_quick_path_for_an_exact_call_says_what_the_full_comparison_says(args, want):
+    from promptloop.repo.prompts import Assertion, Case
+    from promptloop.scoring.assertions.base import Context
+    from promptloop.scoring.assertions.tools import _compare, tool_call
+
+    calls = [{"id": "1", "name": "f", "arguments": args}]
+    case = Case("c", {}, {"tool_calls": [{"name": "f", "arguments": want}]})
+    quick = tool_call("", Assertion("tool_call"), case, Context(tool_calls=calls))
+    extra = {k: quick.extra[k] for k in ("expected_tools", "called_tools", "calls", "invalid", "selection_ok")}
+    full = _compare(calls, case.expected["tool_calls"], [], dict(extra))
+    assert (quick.passed, quick.score, quick.reason, quick.extra) == (full.passed, full.score, full.reason, full.extra)

@@ -207,12 +207,49 @@ def tool_call(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
             return Result("tool_call", False, 0.0, f"called {', '.join(extra['called_tools'])} where no tool "
                                                    "call was wanted", extra=extra)
         return Result("tool_call", True, 1.0, "no tool called, as wanted", extra=extra)
+    if len(got) == 1 == len(want) and not invalid and (tp := _exactly(got[0], want[0])) is not None:
+        # the usual right answer, one call as expected: what _compare would say, without its bookkeeping
+        extra |= {"arg_tp": tp, "arg_fp": 0, "arg_fn": 0, "per_tool": {str(want[0].get("name")): [1, 1]}}
+        return Result("tool_call", True, 1.0, "right tools, right arguments", extra=extra)
     if not got:
         extra |= {"arg_tp": 0, "arg_fp": 0, "arg_fn": sum(len(w.get("arguments") or {}) for w in want)}
         said = f": {short(output.strip(), 60)!r}" if output.strip() else ""
         return Result("tool_call", False, 0.0, f"answered in text instead of calling "
                                                f"{', '.join(extra['expected_tools'])}{said}", extra=extra)
     return _compare(got, want, invalid, extra)
+
+
+def _exactly(got: dict[str, Any], want: dict[str, Any]) -> int | None:
+    """The arguments matched when a call is exactly as expected (same name; every argument present, or optional,
+    and equal with the same type to an acceptable value; none more), else None: then ``_compare`` says how.
+    Written as plain loops: it runs for every call of a tool-calling eval."""
+    args, expected = got.get("arguments"), want.get("arguments") or {}
+    if got.get("name") != want.get("name") or type(args) is not dict:
+        return None
+    tp = 0
+    for key, spec in expected.items():
+        if type(spec) is dict and spec and spec.keys() <= SPEC_KEYS:
+            if key not in args:
+                if spec.get("optional"):
+                    continue
+                return None
+            values = spec.get("one_of")
+            if isinstance(values, list):
+                value = args[key]
+                for v in values:
+                    if type(v) is type(value) and v == value:
+                        break
+                else:
+                    return None
+        else:
+            value = args.get(key, _ABSENT)
+            if type(value) is not type(spec) or value != spec:
+                return None
+        tp += 1
+    return tp if tp == len(args) else None
+
+
+_ABSENT = object()
 
 
 def _compare(got: list[dict[str, Any]], want: list[dict[str, Any]], invalid: list[str],
