@@ -9,17 +9,11 @@ import pytest
 
 from promptloop.cli import app
 from promptloop.testing import FakeServer
+from tests.ab import JUDGED_PROMPT, ab_cases, golden_yaml
 
-PROMPT = """description: classify
-inputs: [q]
-messages:
-  - {role: user, content: "Classify {{q}}"}
-assertions:
-  - {type: label, value: [A, B]}
-  - {type: llm_judge, value: RUBRIC}
-"""
-CASES = {f"c{i}": "AB"[i % 2] for i in range(10)}
-GOLDEN = "cases:\n" + "".join(f"  - {{id: {c}, inputs: {{q: {c}}}, expected: {v}}}\n" for c, v in CASES.items())
+PROMPT = JUDGED_PROMPT
+CASES = ab_cases(10)
+GOLDEN = golden_yaml(CASES)
 # The human said: good-* acceptable, bad-* not. The judge misses good-6 and lets bad-4 through.
 LABELS = [{"case": f"c{i}", "output": f"good-{i}", "acceptable": True} for i in range(1, 7)] + \
          [{"case": f"c{i}", "output": f"bad-{i}", "acceptable": False} for i in range(1, 5)]

@@ -12,17 +12,11 @@ import pytest
 
 from promptloop.cli import app
 from promptloop.testing import FakeServer
+from tests.ab import JUDGED_PROMPT, ab_cases, golden_yaml
 
-PROMPT = """description: classify
-inputs: [q]
-messages:
-  - {role: user, content: "Classify {{q}}"}
-assertions:
-  - {type: label, value: [A, B]}
-  - {type: llm_judge, value: RUBRIC}
-"""
-CASES = {f"c{i}": "AB"[i % 2] for i in range(10)}
-GOLDEN = "cases:\n" + "".join(f"  - {{id: {c}, inputs: {{q: {c}}}, expected: {v}}}\n" for c, v in CASES.items())
+PROMPT = JUDGED_PROMPT
+CASES = ab_cases(10)
+GOLDEN = golden_yaml(CASES)
 # Under the rubric "fickle" the judge answers these cases' n-th call with the n-th verdict, round and round.
 FICKLE = {"c3": (True, False, True), "c7": (False, True, False)}
 

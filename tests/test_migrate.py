@@ -9,22 +9,14 @@ import pytest
 
 from promptloop.cli import app
 from promptloop.testing import FakeServer
+from tests.ab import PROMPT, ab_cases, golden_yaml
 
-LABELS = ["A", "B"]
-CASES = {f"c{i}": LABELS[i % 2] for i in range(16)}
+CASES = ab_cases(16)
 BROKEN = {"c3", "c6", "c9", "c12", "c15"}  # what the new model gets wrong
-PROMPT = """description: classify
-inputs: [q]
-messages:
-  - {role: user, content: "Classify {{q}}"}
-assertions:
-  - {type: label, value: [A, B]}
-"""
 
 
 def golden() -> str:
-    return "cases:\n" + "".join(f"  - {{id: {cid}, inputs: {{q: {cid}}}, expected: {label}}}\n"
-                                for cid, label in CASES.items())
+    return golden_yaml(CASES)
 
 
 def answer(body: dict) -> str:
