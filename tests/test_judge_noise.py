@@ -112,8 +112,9 @@ def test_one_verdict_from_many_judge_calls(votes, passed, split):
     from promptloop.scoring.assertions.judge import combine_verdicts
     from promptloop.scoring.assertions.judge import split as is_split
 
-    got = combine_verdicts([Result("llm_judge", v, float(v), "r") for v in votes])
+    got = combine_verdicts([Result("llm_judge", v, float(v), "r", hard=False, weight=2.0) for v in votes])
     assert got.passed is passed and is_split(got) is split
+    assert (got.hard, got.weight) == (False, 2.0)  # still a soft check of its weight
     assert got.score == pytest.approx(sum(votes) / len(votes))
 
 

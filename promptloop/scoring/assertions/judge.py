@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -94,8 +95,10 @@ def combine_verdicts(verdicts: list[Result]) -> Result:
     passes, n = sum(v.passed for v in verdicts), len(verdicts)
     score = sum(v.score for v in verdicts) / n
     first = next((v for v in verdicts if v.passed == (2 * passes > n)), verdicts[0])
-    return Result("llm_judge", 2 * passes > n, score, f"{first.reason} ({passes} of {n} judge calls passed it)",
-                  extra={"judge_score": score, "judge_votes": [passes, n]})
+    # replace(): the verdict stays what the check is (soft, its weight), only its outcome is combined
+    return dataclasses.replace(first, passed=2 * passes > n, score=score,
+                               reason=f"{first.reason} ({passes} of {n} judge calls passed it)",
+                               extra={"judge_score": score, "judge_votes": [passes, n]})
 
 
 def split(r: Result) -> bool:
