@@ -55,7 +55,7 @@ def eval_(
 
     config = repo_config()
     asked = EvalOptions(prompts=tuple(prompts or ()), golden=golden, model=model, repeat=repeat,
-                        judge_repeat=judge_repeat or int(config.regress.get("judge_repeats", 1)), limit=limit,
+                        judge_repeat=judge_repeat, limit=limit,
                         shard=parse_shard(shard) if shard else None, failed=failed, compare=compare,
                         selection=options.selection(keyword, tag, exclude_tag, sample, seed),
                         outputs=tuple(str(p) for p in output or []))

@@ -26,7 +26,7 @@ class EvalOptions:
     golden: str | None = None
     model: str | None = None
     repeat: int = 1
-    judge_repeat: int = 1  # judge calls per output: more than one measures the judge's noise
+    judge_repeat: int | None = None  # judge calls per output (None: regress.judge_repeats); >1 measures its noise
     limit: int | None = None
     shard: Shard | None = None
     selection: Selection | None = None
@@ -67,8 +67,8 @@ async def evaluate(config: Config, options: EvalOptions, *, client: ModelClient,
     out = []
     for p in plans:
         report = await evaluate_prompt(config, p.prompt, p.golden, client=client, model=options.model,
-                                       repeat=options.repeat,
-                                       judge_repeat=options.judge_repeat, limit=options.limit, shard=options.shard,
+                                       repeat=options.repeat, limit=options.limit, shard=options.shard,
+                                       judge_repeat=options.judge_repeat or config.regress["judge_repeats"],
                                        selection=p.selection, progress=progress(p.prompt.name) if progress else None)
         revision, dirty = tree()
         run_id = history.record(config.cache_dir, report, revision=revision, dirty=dirty)

@@ -53,7 +53,7 @@ async def regress(config: Config, client: ModelClient, *, base: str, prompts: li
     n = repeat or config.regress["repeats"]
     how = Scoring(config, base_config(config, repo, mb), n, progress,
                   base_file=lambda path: file_at(repo, mb, relpath(repo, path)),
-                  judge_repeat=judge_repeat or int(config.regress.get("judge_repeats", 1)))
+                  judge_repeat=judge_repeat or config.regress["judge_repeats"])
     verdicts = [await judge_change(how, c, client, shard=shard, selection=selection) for c in changes]
     scored = [v for v, c in zip(verdicts, changes, strict=True) if c.status != "deleted"]
     if selection is not None and scored and not any(v.cases for v in scored):

@@ -37,7 +37,7 @@ class Options:
         b, r = config.budget, config.regress
         opts = cls(rounds=b["rounds"], candidates=b["candidates"], patience=b["patience"], calls=b.get("calls"),
                    tokens=b.get("tokens"), usd=b.get("usd"), repeat=r["repeats"],
-                   judge_repeat=int(r.get("judge_repeats", 1)), alpha=r["alpha"],
+                   judge_repeat=r["judge_repeats"], alpha=r["alpha"],
                    tolerance=r["tolerance"])
         for k, v in overrides.items():
             if v is not None:
