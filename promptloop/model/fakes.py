@@ -209,9 +209,11 @@ def main() -> None:  # python -m promptloop.testing --port P --latency S (for be
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--tool-call", action="store_true", help="answer every request with one tool call")
+    ap.add_argument("--answer", default="ok", help="the text answer (without --tool-call)")
     args = ap.parse_args()
     call: Answer = {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}]}
-    server = FakeServer(latency=args.latency, answer=(lambda body: call) if args.tool_call else None)
+    text: Answer = args.answer
+    server = FakeServer(latency=args.latency, answer=lambda body: call if args.tool_call else text)
     server.port = args.port
     server.start()
     print(json.dumps({"port": server.port}), flush=True)
