@@ -7,7 +7,7 @@ test accuracy, calls spent and wall time per task.
 
 Usage: python benchmarks/bench_optimize.py [--task trec sst2 banking77 trec-number banking-card]
                                            [--model local/smollm2] [--val 40] [--test 200] [--budget-calls 300]
-                                           [--rounds 2] [--leave-one-task-out]
+                                           [--rounds 2] [--leave-one-task-out] [--verbose]
 
 --leave-one-task-out runs every task under each optimiser setting in SETTINGS, then reports each task under the
 setting the other tasks chose: a figure no choice was made on.
@@ -42,6 +42,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--candidates", type=int, default=4)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--verbose", action="store_true", help="print the optimiser's notes and candidates as it goes")
     ap.add_argument("--leave-one-task-out", action="store_true",
                     help="choose the optimiser setting on the other tasks, report each task under it")
     args = ap.parse_args()
@@ -184,10 +185,18 @@ def run_task(task: str, args: argparse.Namespace, setting: dict | None = None,
                                                  "calls": args.budget_calls, "seed": args.seed, **(setting or {})})
         prompt, test_set = load_task(config, "trec", "test")
 
+        def show(event: object) -> None:
+            c = getattr(event, "candidate", None)
+            text = getattr(event, "text", None) or (c and f"{c['origin']} ({c['rationale']}): {c['status']}, "
+                                                    f"{c['full_rate'] or c['slice_rate']}; {c['reason']}")
+            if text:
+                print(f"[{task}]   {text}")
+
         async def go() -> tuple[float, float]:
             start = time.perf_counter()
             async with open_client(config, budget=options.budget()) as lm:
-                report = await optimize_prompt(config, "trec", options, client=lm, commit=False)
+                report = await optimize_prompt(config, "trec", options, client=lm, commit=False,
+                                               on_event=show if args.verbose else None)
             spent = report.outcome.usage
             o = report.outcome
             print(f"[{task}] optimize: {o.status} ({o.stop_reason}); validation pass rate {o.baseline_rate:.3f} -> "
