@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import subprocess
 import sys
 import time
 
@@ -189,7 +191,6 @@ def test_token_budget_never_overshot_even_concurrently(repo):
 
 def test_the_openai_compatible_path_never_imports_litellm(repo, tmp_path):
     import json as _json
-    import subprocess
 
     with FakeServer(answer=lambda body: "NUM") as server:
         configure(repo, server, retries=0)
@@ -228,3 +229,28 @@ def test_an_answer_with_a_lone_surrogate_is_cached_scored_and_reported(repo):
     assert len(server.requests) == 2 and again.calls == 0
     assert [r.output for r in again.results] == ["NUM \ufffd"] * 2
     assert "NUM \ufffd" in to_json(again).encode("utf-8").decode("utf-8")
+
+
+@pytest.mark.parametrize("flags, want", [
+    ([], ("ok", None)),
+    (["--answer", '{"city": "Paris"}'], ('{"city": "Paris"}', None)),
+    (["--tool-call"], (None, "get_weather")),
+])
+def test_the_benchmarks_fake_server_answers_as_told(flags, want):
+    """`python -m promptloop.testing` (what the benchmarks start): a fixed text answer, or one tool call."""
+    import urllib.request
+
+    server = subprocess.Popen([sys.executable, "-m", "promptloop.testing", "--latency", "0", *flags],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = json.loads(server.stdout.readline())["port"]
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            message = json.loads(r.read())["choices"][0]["message"]
+    finally:
+        server.terminate()
+        server.wait()
+    calls = message.get("tool_calls") or []
+    assert (message.get("content"), calls[0]["function"]["name"] if calls else None) == want
