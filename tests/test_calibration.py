@@ -144,6 +144,17 @@ def test_labels_are_given_one_at_a_time_in_the_terminal_and_saved_as_given(cli, 
     assert [(x.case, x.acceptable, x.by) for x in labels] == [("c0", True, "ana"), ("c1", False, "ana")]
 
 
+def test_labelling_before_any_eval_pays_for_the_answers_only_never_the_judge(cli, jrepo):
+    root, server = jrepo
+    r = cli.invoke(app, ["-C", str(root), "labels", "add", "cls", "--limit", "3"], input="y\ny\ny\n",
+                   env={"OPENAI_API_KEY": "sk-test"})
+    assert r.exit_code == 0 and "3 label(s) added" in r.output, r.output
+    assert len(server.requests) == 3  # one answer per case; a person is the judge here
+    # the judge's verdicts are then what calibration asks for, once per label
+    assert cli.invoke(app, ["-C", str(root), "calibrate", "cls"], env={"OPENAI_API_KEY": "sk-test"}).exit_code == 0
+    assert len(server.requests) == 6
+
+
 def test_regress_shows_a_trusted_judges_corrected_rate(cli, jrepo, tmp_path):
     from tests.gitrepo import commit_files, git
 

@@ -43,18 +43,16 @@ def labels_add(
     """Label the prompt's outputs one at a time in the terminal: acceptable (y), not (n), skip (s), quit (q).
 
     The outputs are the prompt's answers on its golden set as an eval gives them now: those `eval` already
-    made come from the cache, so labelling after an eval costs nothing. Each answer is saved as you give it.
+    made come from the cache, so labelling after an eval costs nothing, and the judge is not asked. Each answer
+    is saved as you give it.
     """
-    from promptloop.repo.labels import Label, add_labels, as_stored, load_labels
+    from promptloop.flows.calibrate import outputs_to_label
+    from promptloop.repo.labels import Label, add_labels
     from promptloop.repo.prompts import load_prompt
-    from promptloop.scoring.eval_run import evaluate_prompt, load_task
 
     config = repo_config()
     name = load_prompt(config, prompt).name
-    p, golden = load_task(config, name)
-    report = run_with_client(config, lambda lm: evaluate_prompt(config, p, golden, client=lm, limit=limit))
-    done = {(x.case, x.output) for x in load_labels(config, name).labels}
-    todo = [r for r in report.results if not r.error and (r.case_id, as_stored(r.output)) not in done]
+    todo = run_with_client(config, lambda lm: outputs_to_label(config, lm, name, limit))
     con, added = console(), 0
     for i, r in enumerate(todo, 1):
         con.print(f"\n[bold]{i}/{len(todo)}[/] case {esc(r.case_id)}  input: {esc(str(r.inputs)[:300])}")

@@ -11,11 +11,12 @@ from typing import Any
 from promptloop.errors import UsageError
 from promptloop.model.client import ModelClient
 from promptloop.repo.config import Config
-from promptloop.repo.labels import Label, load_labels, write_calibration
+from promptloop.repo.labels import Label, as_stored, load_labels, write_calibration
+from promptloop.repo.prompts import Prompt
 from promptloop.scoring import assertions as A
 from promptloop.scoring.calibration import Agreement, agreement
-from promptloop.scoring.eval_run import load_task
-from promptloop.scoring.evaluate import judge_model, judge_request
+from promptloop.scoring.eval_run import evaluate_prompt, load_task
+from promptloop.scoring.evaluate import CaseResult, judge_model, judge_request
 from promptloop.scoring.judge_trust import judge_advisory, judge_fingerprint, the_judge
 
 
@@ -56,4 +57,18 @@ async def calibrate(config: Config, client: ModelClient, prompt_name: str) -> Ca
     return out
 
 
-__all__ = ["Calibration", "calibrate", "judge_advisory", "the_judge"]
+async def outputs_to_label(config: Config, client: ModelClient, prompt_name: str,
+                           limit: int | None = None) -> list[CaseResult]:
+    """The prompt's answers on its golden set (the first ``limit`` cases) that no label covers yet, in order.
+    They come as an eval makes them (so from the cache after one), but without the judge: a person is about to
+    say what the judge would, and its calls would be paid for nothing."""
+    prompt, golden = load_task(config, prompt_name)
+    checks = [a for a in prompt.data.get("assertions") or [] if not (isinstance(a, dict) and a.get("type") ==
+                                                                         "llm_judge")]
+    unjudged = Prompt(prompt.name, prompt.path, {**prompt.data, "assertions": checks})
+    report = await evaluate_prompt(config, unjudged, golden, client=client, limit=limit)
+    done = {(x.case, x.output) for x in load_labels(config, prompt.name).labels}
+    return [r for r in report.results if not r.error and (r.case_id, as_stored(r.output)) not in done]
+
+
+__all__ = ["Calibration", "calibrate", "judge_advisory", "outputs_to_label", "the_judge"]
