@@ -250,6 +250,21 @@ def test_the_quick_path_for_an_exact_call_says_what_the_full_comparison_says(arg
     calls = [{"id": "1", "name": "f", "arguments": args}]
     case = Case("c", {}, {"tool_calls": [{"name": "f", "arguments": want}]})
     quick = tool_call("", Assertion("tool_call"), case, Context(tool_calls=calls))
-    extra = {k: quick.extra[k] for k in ("expected_tools", "called_tools", "calls", "invalid", "selection_ok")}
-    full = _compare(calls, case.expected["tool_calls"], [], dict(extra))
+    extra = {"expected_tools": ["f"], "called_tools": ["f"], "calls": 1, "invalid": 0, "selection_ok": True}
+    full = _compare(calls, case.expected["tool_calls"], [], extra)
     assert (quick.passed, quick.score, quick.reason, quick.extra) == (full.passed, full.score, full.reason, full.extra)
+
+
+def test_a_call_exactly_as_expected_still_fails_when_it_breaks_the_declared_schema():
+    """The case's expectation is itself wrong (kelvin is not among the unit's values): the call matches it
+    exactly, and is still invalid."""
+    from promptloop.repo.prompts import Assertion, Case
+    from promptloop.scoring.assertions.base import Context
+    from promptloop.scoring.assertions.tools import tool_call
+
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}}}}}]
+    calls = [{"id": "1", "name": "f", "arguments": {"unit": "kelvin"}}]
+    case = Case("c", {}, {"tool_calls": [{"name": "f", "arguments": {"unit": "kelvin"}}]})
+    r = tool_call("", Assertion("tool_call"), case, Context(tool_calls=calls, tools=tools))
+    assert not r.passed and r.score == 0.0 and r.extra["invalid"] == 1 and "unit" in r.reason

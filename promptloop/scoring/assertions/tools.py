@@ -192,6 +192,10 @@ def _by_name(tools: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def tool_call(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
     want = expected_calls(a, case)
     got = ctx.tool_calls
+    if want is not None and len(got) == 1 == len(want):
+        right = _one_right_call(got[0], want[0], ctx.tools)
+        if right is not None:
+            return right
     extra: dict[str, Any] = {"expected_tools": [str(w.get("name")) for w in want or []],
                              "called_tools": [str(g.get("name")) for g in got], "calls": len(got)}
     if want is None:
@@ -207,16 +211,24 @@ def tool_call(output: str, a: Assertion, case: Case, ctx: Context) -> Result:
             return Result("tool_call", False, 0.0, f"called {', '.join(extra['called_tools'])} where no tool "
                                                    "call was wanted", extra=extra)
         return Result("tool_call", True, 1.0, "no tool called, as wanted", extra=extra)
-    if len(got) == 1 == len(want) and not invalid and (tp := _exactly(got[0], want[0])) is not None:
-        # the usual right answer, one call as expected: what _compare would say, without its bookkeeping
-        extra |= {"arg_tp": tp, "arg_fp": 0, "arg_fn": 0, "per_tool": {str(want[0].get("name")): [1, 1]}}
-        return Result("tool_call", True, 1.0, "right tools, right arguments", extra=extra)
     if not got:
         extra |= {"arg_tp": 0, "arg_fp": 0, "arg_fn": sum(len(w.get("arguments") or {}) for w in want)}
         said = f": {short(output.strip(), 60)!r}" if output.strip() else ""
         return Result("tool_call", False, 0.0, f"answered in text instead of calling "
                                                f"{', '.join(extra['expected_tools'])}{said}", extra=extra)
     return _compare(got, want, invalid, extra)
+
+
+def _one_right_call(got: dict[str, Any], want: dict[str, Any], declared: list[dict[str, Any]]) -> Result | None:
+    """The usual answer, one valid call exactly as the one expected: what ``_compare`` would say, without its
+    bookkeeping (a table test holds the two equal); None for anything else."""
+    tp = _exactly(got, want)
+    if tp is None or invalid_reason(got, _by_name(declared)) is not None:
+        return None
+    name = str(want.get("name"))
+    return Result("tool_call", True, 1.0, "right tools, right arguments", extra={
+        "expected_tools": [name], "called_tools": [name], "calls": 1, "invalid": 0, "selection_ok": True,
+        "arg_tp": tp, "arg_fp": 0, "arg_fn": 0, "per_tool": {name: [1, 1]}})
 
 
 def _exactly(got: dict[str, Any], want: dict[str, Any]) -> int | None:
@@ -293,18 +305,21 @@ def _compare(got: list[dict[str, Any]], want: list[dict[str, Any]], invalid: lis
 def tool_metrics(rows: list[Result]) -> Aggregated:
     """Tool selection accuracy, argument precision/recall/F1 (micro), the share of calls that were invalid,
     and per tool how many expected calls were made right."""
-    tp, fp, fn = (sum(int(r.extra.get(k, 0)) for r in rows) for k in ("arg_tp", "arg_fp", "arg_fn"))
-    p, rc = ratio(tp, tp + fp, fn == 0), ratio(tp, tp + fn, fp == 0)
-    calls = sum(int(r.extra.get("calls", 0)) for r in rows)
+    tp = fp = fn = calls = invalid = selected = 0
     per_tool: dict[str, dict[str, int]] = {}
-    for r in rows:
-        for name, (expected, right) in (r.extra.get("per_tool") or {}).items():
+    for r in rows:  # one pass: it runs over every call of a run
+        x = r.extra
+        tp, fp, fn = tp + int(x.get("arg_tp", 0)), fp + int(x.get("arg_fp", 0)), fn + int(x.get("arg_fn", 0))
+        calls, invalid = calls + int(x.get("calls", 0)), invalid + int(x.get("invalid", 0))
+        selected += bool(x.get("selection_ok"))
+        for name, (expected, right) in (x.get("per_tool") or {}).items():
             t = per_tool.setdefault(name, {"expected": 0, "right": 0})
             t["expected"] += expected
             t["right"] += right
-    return Aggregated({"tool_selection_accuracy": sum(bool(r.extra.get("selection_ok")) for r in rows) / len(rows),
+    p, rc = ratio(tp, tp + fp, fn == 0), ratio(tp, tp + fn, fp == 0)
+    return Aggregated({"tool_selection_accuracy": selected / len(rows),
                        "tool_arg_precision": p, "tool_arg_recall": rc, "tool_arg_f1": f1(p, rc),
-                       "invalid_call_rate": sum(int(r.extra.get("invalid", 0)) for r in rows) / calls if calls
+                       "invalid_call_rate": invalid / calls if calls
                        else 0.0}, details={"tools": dict(sorted(per_tool.items()))})
 
 
