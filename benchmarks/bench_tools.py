@@ -1,14 +1,15 @@
 """Tool calls: what a tool-calling eval costs the client, and what optimize does for the embedded model on BFCL.
 
 Prints:
-- client CPU per call (start-up included) of a whole `promptloop eval` process, text answers against tool-call
-  answers (tools sent, calls parsed, arguments checked against the tool's schema), 1,000 cases at concurrency
-  32 against a local server: a tool-calling eval must cost no more per call;
+- client CPU per call of a tool-calling eval (tools sent, calls parsed, arguments checked against the tool's
+  schema) and of three text evals (plain, plain with as large a request, structured: the same answer as JSON
+  checked the same way), 1,000 cases at concurrency 32 against a local server, in the run (the four taking
+  turns, compared round by round) and for a whole `promptloop eval` process (start-up included);
 - with --bfcl: the embedded model on the BFCL slice (prompts/bfcl.yaml): baseline on the test set
   (golden/bfcl_test.yaml, never shown to the optimiser), optimize on golden/bfcl.yaml under a call budget,
   and the winner on the test set.
 
-Usage: python benchmarks/bench_tools.py [--cases 1000] [--latency 0.05] [--rounds 7] [--bfcl] [--budget-calls 200]
+Usage: python benchmarks/bench_tools.py [--cases 1000] [--latency 0.05] [--rounds 11] [--bfcl] [--budget-calls 200]
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", type=int, default=1000)
     ap.add_argument("--latency", type=float, default=0.05)
-    ap.add_argument("--rounds", type=int, default=7, help="turns of the three in-process evals")
+    ap.add_argument("--rounds", type=int, default=11, help="turns of the four in-process evals")
     ap.add_argument("--bfcl", action="store_true", help="also run the embedded model on the BFCL slice")
     ap.add_argument("--budget-calls", type=int, default=200)
     args = ap.parse_args()
