@@ -119,7 +119,7 @@ KINDS = {"text": "text", "text, request as large as the tool one": "padded",
          "tool-calling": "tools"}
 
 
-def run_costs(cases: int, latency: float, rounds: int = 5) -> dict[str, tuple[list[float], int]]:
+def run_costs(cases: int, latency: float, rounds: int) -> dict[str, tuple[list[float], int]]:
     """Per kind of eval, (client CPU ms per call of each round, passed) of the eval run alone, in this process: the
     prompt and golden set loaded first (a tool-calling golden set is bigger YAML: that is start-up, not per-call work).
     The kinds take turns, round after round: the machine's other work drifts over a run, and turns keep that
