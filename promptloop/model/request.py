@@ -69,19 +69,23 @@ class Completion:
     latency_s: float = 0.0
     cached: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    label_scores: dict[str, float] | None = None  # a closed set's choices and their log-probabilities (embedded)
 
     def to_row(self) -> dict[str, Any]:
         row = {"text": self.text, "model": self.model, "input_tokens": self.input_tokens,
                "output_tokens": self.output_tokens, "cost_usd": self.cost_usd, "latency_s": self.latency_s}
         if self.tool_calls:  # rows without the key read back as no calls (rows cached before tools existed)
             row["tool_calls"] = self.tool_calls
+        if self.label_scores is not None:
+            row["label_scores"] = self.label_scores
         return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any], cached: bool = True) -> Completion:
         return cls(text=row["text"], model=row["model"], input_tokens=row.get("input_tokens", 0),
                    output_tokens=row.get("output_tokens", 0), cost_usd=row.get("cost_usd"),
-                   latency_s=row.get("latency_s", 0.0), cached=cached, tool_calls=list(row.get("tool_calls") or []))
+                   latency_s=row.get("latency_s", 0.0), cached=cached, tool_calls=list(row.get("tool_calls") or []),
+                   label_scores=row.get("label_scores"))
 
 
 @dataclass

@@ -43,7 +43,8 @@ class Embedded:
             raise ModelConfigError(f"{request.model}: {e}", model=request.model) from None
         return Completion(text=out["text"], model=request.model, input_tokens=out["input_tokens"],
                           output_tokens=out["output_tokens"], cost_usd=0.0,
-                          tool_calls=[tool_call(c["name"], c["arguments"], c["id"]) for c in out.get("tool_calls", [])])
+                          tool_calls=[tool_call(c["name"], c["arguments"], c["id"]) for c in out.get("tool_calls", [])],
+                          label_scores=out.get("label_scores"))
 
     def endpoint(self, route: Route) -> str:
         return "in-process (llama.cpp)"

@@ -151,17 +151,42 @@ def test_closed_set_decoding_admits_only_the_choices():
     assert all(a in choices for a in answers), answers  # the grammar admits nothing else
 
 
-def test_a_closed_set_request_becomes_an_exact_grammar():
-    from llama_cpp import LlamaGrammar
-
-    from promptloop.model.embedded import choice_grammar, closed_set
+def test_a_closed_set_request_is_answered_by_scoring_each_choice_on_the_real_model():
+    from promptloop.model.choosing import score_choices
+    from promptloop.model.embedded import closed_set, engine
     from promptloop.scoring.evaluate import choice_format
 
     key, values = closed_set(choice_format(["positive", 'say "no"']))
-    grammar = choice_grammar(key, values)
-    assert grammar == 'root ::= "{\\"answer\\": " ( "\\"positive\\"" | "\\"say \\\\\\"no\\\\\\"\\"" ) "}"\n'
-    LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp accepts it
+    assert (key, values) == ("answer", ["positive", 'say "no"'])
+    eng = engine("smollm2")
+    messages = [{"role": "user", "content": "Is this review positive? 'A wonderful, moving film.'"}]
+    out = eng.chat(messages, {"response_format": choice_format(values), "temperature": 0})
+    scores = out["label_scores"]
+    assert set(scores) == set(values) and all(s < 0 for s in scores.values())  # log-probabilities
+    assert json.loads(out["text"]) == {"answer": max(scores, key=lambda v: scores[v])}
+    # Scoring again (the evaluated prefix reused) gives the same figures as from scratch.
+    again, _, _ = score_choices(eng._scorer, eng._scorer.chat_prompt(messages), key, values)
+    assert again == pytest.approx(scores, abs=1e-3)
+    biased = eng.chat(messages, {"response_format": choice_format(values), "temperature": 0,
+                                 "label_bias": {min(scores, key=lambda v: scores[v]): 100.0}})
+    assert json.loads(biased["text"])["answer"] == min(scores, key=lambda v: scores[v])
     assert closed_set({"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}) is None
+
+
+def test_a_closed_set_prompt_longer_than_the_context_is_a_clear_error_not_a_crash():
+    from promptloop.errors import ModelConfigError
+    from promptloop.scoring.evaluate import choice_format
+
+    req = Request("local/smollm2", [{"role": "user", "content": "word " * 6000}],
+                  {"response_format": choice_format(["yes", "no"]), "temperature": 0})
+
+    async def go():
+        async with LM(cache_path=None) as lm:
+            await lm.complete(req)
+
+    with pytest.raises(ModelConfigError) as e:
+        asyncio.run(go())
+    assert "local/smollm2" in str(e.value) and "context" in str(e.value)
 
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
