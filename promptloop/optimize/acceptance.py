@@ -29,6 +29,16 @@ def split_failures(ids: list[str], seed: int = 0) -> tuple[list[str], list[str]]
     return shown, held
 
 
+def held_out_test_ids(ids: list[str], seed: int, share: float = 0.2, minimum: int = 20) -> list[str]:
+    """About ``share`` of the cases, by a stable hash, once there are ``minimum`` of them (fewer are all
+    needed to choose); trace cases are never in it."""
+    golden = [i for i in ids if not i.startswith("trace:")]
+    if len(golden) < minimum:
+        return []
+    ranked = sorted(golden, key=lambda i: hashlib.sha256(f"test:{seed}:{i}".encode()).hexdigest())
+    return ranked[: max(1, int(len(golden) * share))]
+
+
 def mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 

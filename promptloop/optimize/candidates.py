@@ -117,6 +117,9 @@ def make(messages: list[dict[str, str]], origin: str, rationale: str, parent: st
 def inherit(c: Candidate, base: Candidate) -> Candidate:
     """``c`` built on ``base``: it keeps the incumbent's output and tool descriptions unless it changes them."""
     output = c.output if c.output is not None else base.output
+    if c.output is None and output and "calibration" in output and c.messages != base.messages:
+        # A calibration was fitted to the incumbent's scores: other messages score otherwise.
+        output = {k: v for k, v in output.items() if k != "calibration"}
     tools = c.tools if c.tools is not None else base.tools
     if output is c.output and tools is c.tools:
         return c

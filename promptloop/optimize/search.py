@@ -10,12 +10,13 @@ The use case around it (traces as extra failures, the run log, the commit) is ``
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from typing import Any
 
 from promptloop.errors import BudgetExceeded, TransientModelError
 from promptloop.model.client import ModelClient, Request
+from promptloop.optimize import acceptance as rules
 from promptloop.optimize.acceptance import accept, choose, held_out_evidence, mean, per_call_usage, split_failures
+from promptloop.optimize.calibration import calibrated_variant
 from promptloop.optimize.candidates import (
     Candidate,
     constrained_variant,
@@ -33,50 +34,13 @@ from promptloop.optimize.candidates import (
 from promptloop.optimize.events import Baseline, CandidateScored, Estimate, Note, Round, Stage, Watcher
 from promptloop.optimize.outcome import Options, Outcome, Plan, Scored
 from promptloop.optimize.race import cross_validate
+from promptloop.optimize.state import SearchState
 from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt
 from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
 from promptloop.scoring.judge_trust import judge_advisory, unsettled, without_judge
 from promptloop.scoring.metrics import per_case_rates
 from promptloop.scoring.significance import pair
-
-
-def held_out_test_ids(ids: list[str], seed: int, share: float = 0.2, minimum: int = 20) -> list[str]:
-    """About ``share`` of the cases, by a stable hash, once there are ``minimum`` of them (fewer are all
-    needed to choose); trace cases are never in it."""
-    golden = [i for i in ids if not i.startswith("trace:")]
-    if len(golden) < minimum:
-        return []
-    ranked = sorted(golden, key=lambda i: hashlib.sha256(f"test:{seed}:{i}".encode()).hexdigest())
-    return ranked[: max(1, int(len(golden) * share))]
-
-
-@dataclass
-class _State:
-    """What the search carries from candidate to candidate."""
-
-    plan: Plan
-    base_rates: dict[str, float]
-    incumbent: Candidate
-    incumbent_rates: dict[str, float]
-    slice_ids: list[str]  # scored first: failures (shown and some held-out) and some passing cases
-    demo_pool: list[Case]  # cases a demonstration may be drawn from: never a held-out failure
-    shown_failures: list[dict[str, Any]]  # what the proposer is shown of the failures it may see
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def start(cls, opt: Optimizer, base_results: list[CaseResult], plan: Plan) -> _State:
-        base_rates = per_case_rates(base_results)
-        by_id = {r.case_id: r for r in base_results}
-        shown = [{"inputs": by_id[i].inputs, "expected": by_id[i].expected, "output": by_id[i].output,
-                  "reason": by_id[i].reason} for i in plan.shown]
-        passing = [i for i, r in base_rates.items() if r >= 0.5]
-        size = opt.o.slice_size
-        slice_ids = plan.shown[:size] + plan.heldout[: max(1, size // 2)] + passing[:size]
-        demo_pool = [c for cid, c in opt.cases.items()
-                     if cid not in plan.heldout and c.expected is not None and not c.review]
-        incumbent = make(opt.prompt.messages, "baseline", "the current prompt", demos=opt.prompt.example_ids)
-        return cls(plan, base_rates, incumbent, base_rates, slice_ids, demo_pool, shown)
 
 
 class Optimizer:
@@ -92,7 +56,7 @@ class Optimizer:
         # The prompt's own demonstrations are never scored against it (see Candidate.demos).
         cases = {c.id: c for c in [*golden.cases, *self.extra] if c.id not in set(prompt.example_ids)}
         # A test part that neither demonstrations nor acceptance ever touch: the winner's honest score.
-        self.test_ids = held_out_test_ids(list(cases), options.seed)
+        self.test_ids = rules.held_out_test_ids(list(cases), options.seed)
         self.cases = {i: c for i, c in cases.items() if i not in set(self.test_ids)}
         self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
         # A judge never measured against human labels (or stale, or agreeing too little) decides nothing here,
@@ -100,6 +64,8 @@ class Optimizer:
         self.judge_advisory = judge_advisory(config, prompt)
         self.base_unsettled: set[str] = set()  # cases whose baseline judge verdict split (--judge-repeat)
         self.proposer_lineage = False  # the incumbent's text was written by a proposer that saw the shown failures
+        # Each scored candidate's choice scores per case, where the model gives them (a calibration is fitted on them).
+        self.label_scores: dict[str, dict[str, dict[str, float]]] = {}
 
     # ------------------------------------------------------------ planning
     def plan(self, baseline_rates: dict[str, float] | None = None) -> Plan:
@@ -144,7 +110,7 @@ class Optimizer:
             out.status, out.stop_reason, out.usage = "nothing-to-fix", "every case already passes", self._usage()
             return out
         try:
-            await self._search(out, _State.start(self, base_results, plan))
+            await self._search(out, SearchState.start(self.prompt, self.cases, self.o.slice_size, base_results, plan))
         except BudgetExceeded as e:
             out.stop_reason = str(e)
         if out.winner:
@@ -158,6 +124,7 @@ class Optimizer:
             self.emit(Note(f"llm_judge is advisory ({self.judge_advisory}): candidates are judged on the other "
                            "checks; calibrate it to let it count"))
         base_results = await self._score(self.prompt, list(self.cases))
+        self._keep_scores(make(self.prompt.messages, "baseline", "", demos=self.prompt.example_ids).id, base_results)
         self.base_unsettled = unsettled(base_results)
         errored = sorted({r.case_id for r in base_results if r.error} - set(per_case_rates(base_results)))
         if errored and len(errored) == len(self.cases):
@@ -171,7 +138,7 @@ class Optimizer:
                 self.cases.pop(cid, None)
         return [r for r in base_results if r.case_id in self.cases]
 
-    async def _search(self, out: Outcome, st: _State) -> None:
+    async def _search(self, out: Outcome, st: SearchState) -> None:
         """The demonstration race, then rounds of candidates until the target, stagnation or the last round."""
         raced = await self._race(st.incumbent, st.demo_pool, st.plan, st.incumbent_rates)
         if raced is not None:
@@ -183,25 +150,15 @@ class Optimizer:
         for rnd in range(self.o.rounds):
             out.rounds = rnd + 1
             self.emit(Round(rnd + 1, self.o.rounds))
-            improved = False
-            for cand in await self._candidates(rnd, st.incumbent, st.demo_pool, st.shown_failures, st.history, out):
-                scored = await self._judge(cand, st, out)
-                st.history.append({"score": scored.full_rate if scored.full_rate is not None
-                                   else scored.slice_rate or 0.0, "rationale": cand.rationale})
-                if scored.status == "accepted":
-                    rule = choose(scored, out.winner, self.o.prefer_cheaper, self.o.alpha)
-                    if rule:
-                        out.winner, st.incumbent, st.incumbent_rates = scored, cand, scored.rates
-                        out.rule, improved = rule, True
-                        self.proposer_lineage |= cand.origin == "proposer"
-                    else:
-                        assert out.winner is not None  # choose() takes any first accepted candidate
-                        best, mine = out.winner.full_rate or 0, scored.full_rate or 0
-                        scored.reason += (f"; but not significantly better than the best so far ({best:.2f}), "
-                                          "which stays" if mine > best else
-                                          f"; but no better than the best so far ({best:.2f})" if mine == best
-                                          else f"; but below the best so far ({best:.2f})")
-                self._tell(scored)
+            improved, first = False, len(out.candidates)
+            queue = await self._candidates(rnd, st.incumbent, st.demo_pool, st.shown_failures, st.history, out)
+            while queue:
+                improved |= await self._consider(queue.pop(0), st, out)
+                if not queue and first >= 0:
+                    # The round's best is tried calibrated too (fitted on its own scores, so it costs no extra
+                    # fitting call): demonstrations in particular shift a small model's lean to one answer.
+                    twin = self._round_twin(out.candidates[first:], out)
+                    queue, first = ([twin] if twin else []), -1
             if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
                 out.stop_reason = f"target {self.o.target:g} reached"
                 return
@@ -216,7 +173,39 @@ class Optimizer:
                 return
         out.stop_reason = f"{self.o.rounds} round(s) done"
 
-    async def _judge(self, cand: Candidate, st: _State, out: Outcome) -> Scored:
+    async def _consider(self, cand: Candidate, st: SearchState, out: Outcome) -> bool:
+        """Score ``cand``; True when it becomes the winner."""
+        scored = await self._judge(cand, st, out)
+        st.history.append({"score": scored.full_rate if scored.full_rate is not None
+                           else scored.slice_rate or 0.0, "rationale": cand.rationale})
+        improved = False
+        if scored.status == "accepted":
+            rule = choose(scored, out.winner, self.o.prefer_cheaper, self.o.alpha)
+            if rule:
+                out.winner, st.incumbent, st.incumbent_rates = scored, cand, scored.rates
+                out.rule, improved = rule, True
+                self.proposer_lineage |= cand.origin == "proposer"
+            else:
+                assert out.winner is not None  # choose() takes any first accepted candidate
+                best, mine = out.winner.full_rate or 0, scored.full_rate or 0
+                scored.reason += (f"; but not significantly better than the best so far ({best:.2f}), "
+                                  "which stays" if mine > best else
+                                  f"; but no better than the best so far ({best:.2f})" if mine == best
+                                  else f"; but below the best so far ({best:.2f})")
+        self._tell(scored)
+        return improved
+
+    def _round_twin(self, scored: list[Scored], out: Outcome) -> Candidate | None:
+        """The calibrated twin of the round's best fully scored candidate, if not tried yet."""
+        full = [s for s in scored if s.full_rate is not None and s.candidate.id in self.label_scores
+                and "calibration" not in (s.candidate.output or {})]
+        if not full:
+            return None
+        best = max(full, key=lambda s: s.full_rate or 0.0).candidate
+        twin = calibrated_variant(best, self.prompt, self.model.name, self.label_scores[best.id], self.cases)
+        return twin if twin and twin.id not in {c.candidate.id for c in out.candidates} else None
+
+    async def _judge(self, cand: Candidate, st: SearchState, out: Outcome) -> Scored:
         """Score one candidate and record it in the outcome."""
         scored = await self._evaluate(cand, st.incumbent_rates, st.base_rates, st.slice_ids, st.plan)
         out.candidates.append(scored)
@@ -287,6 +276,9 @@ class Optimizer:
         constrained = constrained_variant(base, self.prompt) if rnd == 0 else None
         if constrained:  # one extra, cheap and often decisive for small models: not counted against the others
             out.append(constrained)
+        calibrated = calibrated_variant(base, self.prompt, self.model.name, self.label_scores.get(base.id), self.cases)
+        if calibrated and calibrated.id not in {c.candidate.id for c in outcome.candidates}:
+            out.append(calibrated)  # one extra too: it costs no proposer call and its fit reads no label
         if not wanted:
             self.emit(Note(f"round {rnd + 1}: the proposer is skipped after repeated unusable replies"))
             unique_only: dict[str, Candidate] = {}
@@ -348,6 +340,7 @@ class Optimizer:
         full_results = await self._score(cand_prompt, evaluable)
         if self._errored(s, full_results):
             return s
+        self._keep_scores(cand.id, full_results)
         s.rates = per_case_rates(full_results)
         s.tokens_per_call, s.cost_per_call = per_call_usage(full_results)
         s.full_rate = mean([s.rates[i] for i in evaluable])
@@ -364,6 +357,11 @@ class Optimizer:
         s.status, s.reason = accept(s.full_rate, base_rate, s.paired, s.fixed_failures, critical,
                                     alpha=self.o.alpha, tolerance=self.o.tolerance, held_out=saw)
         return s
+
+    def _keep_scores(self, candidate_id: str, results: list[CaseResult]) -> None:
+        scores = {r.case_id: r.label_scores for r in results if r.label_scores and r.sample == 0}
+        if scores:
+            self.label_scores[candidate_id] = scores
 
     def _mostly_unspent(self) -> bool:
         return self.o.calls is not None and self.client.usage.calls < self.o.calls / 2

@@ -121,6 +121,14 @@ class Prompt:
             return [str(x) for x in found] if found else None
         return [str(x) for x in value] if isinstance(value, list) else None
 
+    def label_bias(self, model: str | None) -> dict[str, float] | None:
+        """The calibration's bias for the choices when ``model`` is the one it was fitted for, else None: a bias
+        fitted for one model means nothing for another."""
+        calibration = self.output.get("calibration")
+        if not calibration or model != calibration.get("model") or self.choices is None:
+            return None
+        return {str(k): float(v) for k, v in calibration["bias"].items()}
+
     @functools.cached_property
     def assertions(self) -> list[Assertion]:
         return [Assertion.from_dict(a) for a in self.data.get("assertions", [])]
@@ -178,6 +186,7 @@ def _check_prompt(prompt: Prompt) -> None:
                                                "has no label assertion with a value; list the choices instead")
     if prompt.output.get("choices") is not None and schema is not None:
         raise doc.error(("output", "choices"), "use either output.choices or output.schema, not both")
+    check_calibration(prompt, doc)
     # Assertion types are checked by the schema's enum (a test keeps it equal to the scoring registry).
     for i, a in enumerate(prompt.data.get("assertions", [])):
         check_assertion(a, doc, ("assertions", i))
@@ -185,6 +194,20 @@ def _check_prompt(prompt: Prompt) -> None:
             check_json_schema(a["value"], doc, ("assertions", i, "value"))
         if a["type"] == "json_schema" and a.get("value") is None and schema is None:
             raise doc.error(("assertions", i), "json_schema needs a value or output.schema in the prompt")
+
+
+def check_calibration(prompt: Prompt, doc: Document) -> None:
+    """A calibration needs a closed set, and a bias only for its choices (the schema checks the shape)."""
+    calibration = prompt.output.get("calibration")
+    if calibration is None:
+        return
+    if prompt.choices is None:
+        raise doc.error(("output", "calibration"), "a calibration shifts the scores of a closed set's choices, "
+                                                   "but this prompt answers in free text; remove it")
+    unknown = sorted(set(calibration["bias"]) - set(prompt.choices))
+    if unknown:
+        raise doc.error(("output", "calibration", "bias"), f"bias for {', '.join(map(repr, unknown))}, which "
+                                                           f"is not a choice ({', '.join(prompt.choices)})")
 
 
 def check_assertion(a: dict[str, Any], doc: Document, path: tuple[str | int, ...]) -> None:

@@ -39,7 +39,7 @@ class LoadedPrompt:
         """Model and sampling settings as litellm (and, model name aside, the OpenAI SDK) take them."""
         from promptloop.scoring.evaluate import request_params
 
-        out: dict[str, Any] = {"model": self.model, **request_params(self.prompt)}
+        out: dict[str, Any] = {"model": self.model, **request_params(self.prompt, model=self.model)}
         if self.api_base:
             out["api_base"] = self.api_base
         return out

@@ -40,6 +40,7 @@ class CaseResult:
     latency_s: float = 0.0
     cached: bool = False
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    label_scores: dict[str, float] | None = None  # each choice's log-probability, where the model gives them
 
     @property
     def status(self) -> str:
@@ -70,7 +71,9 @@ def default_assertions(prompt: Prompt, case: Case) -> list[Assertion]:
 _TOOL_CALL, _EQUALS = Assertion("tool_call"), Assertion("equals")  # the implicit checks, built once (never mutated)
 
 
-def request_params(prompt: Prompt, sample: int = 0) -> dict[str, Any]:
+def request_params(prompt: Prompt, sample: int = 0, model: str | None = None) -> dict[str, Any]:
+    """What a call of ``prompt`` sends besides its messages; ``model``: who answers (a calibration fitted for
+    that model is sent as ``label_bias``)."""
     settings = prompt.model_settings
     params: dict[str, Any] = {"temperature": settings.get("temperature", 0.0)}
     for k in ("max_tokens", "top_p", "stop"):
@@ -82,6 +85,9 @@ def request_params(prompt: Prompt, sample: int = 0) -> dict[str, Any]:
     schema = prompt.output_schema
     if prompt.choices:
         params["response_format"] = choice_format(prompt.choices)
+        bias = prompt.label_bias(model)
+        if bias:
+            params["label_bias"] = bias
     elif schema is not None:
         params["response_format"] = {"type": "json_schema",
                                      "json_schema": {"name": "output", "schema": schema, "strict": False}}
@@ -132,7 +138,7 @@ def task_model(prompt: Prompt, config: Config, override: str | None = None) -> M
 
 def build_request(prompt: Prompt, case: Case, model: ModelRef, sample: int = 0) -> Request:
     return Request(model=model.name, api_base=model.api_base, messages=prompt.render(case.inputs),
-                   params=request_params(prompt, sample), sample=sample)
+                   params=request_params(prompt, sample, model.name), sample=sample)
 
 
 @dataclass
@@ -251,7 +257,7 @@ async def run_cases(prompt: Prompt, cases: list[Case], client: ModelClient, *, m
             out.error = str(e)
         else:
             out.output, out.cached, out.latency_s = read_choice(prompt, c.text), c.cached, c.latency_s
-            out.tool_calls = c.tool_calls
+            out.tool_calls, out.label_scores = c.tool_calls, c.label_scores
             if c.tool_calls and not out.output.strip():  # what reports show as the answer
                 out.output = describe_calls(c.tool_calls)
             out.input_tokens, out.output_tokens, out.cost_usd = c.input_tokens, c.output_tokens, c.cost_usd

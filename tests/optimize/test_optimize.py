@@ -383,7 +383,7 @@ def test_no_commit_prints_the_winner_as_a_diff_and_runs_show_has_each_candidate(
 
 
 def test_a_held_out_test_part_is_never_used_to_choose_and_is_reported(tmp_path):
-    from promptloop.optimize.search import held_out_test_ids
+    from promptloop.optimize.acceptance import held_out_test_ids
 
     root = tmp_path / "big"
     cases = [(f"k{i}", f"{'apple' if i % 2 else 'banana'} item {i}", "A" if i % 2 else "B", False)

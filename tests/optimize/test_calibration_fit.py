@@ -1,0 +1,138 @@
+"""Calibration of a closed set's answers (optimize/calibration.py): fitted without a label, applied only for
+the model it was fitted for, found by optimize when the model gives choice scores."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+
+from promptloop.errors import ConfigError
+from promptloop.model.client import Request
+from promptloop.optimize.calibration import fit_bias, label_shares, normalised
+from promptloop.optimize.outcome import Options
+from promptloop.repo.config import load_config
+from promptloop.repo.prompts import load_prompt
+from promptloop.scoring.evaluate import request_params
+from promptloop.testing import FakeModel
+from tests.classifier import CASES, PROMPT, golden_yaml
+from tests.gitrepo import init_repo
+
+LOCAL_CONFIG = "models:\n  task: local/fake\n  proposer: fake/proposer\n  judge: fake/judge\nbranch_prefix: pl\n"
+
+
+def test_scores_are_normalised_over_the_choices_only():
+    n = normalised({"a": -1.0, "b": -3.0, "other": 5.0}, ["a", "b"])
+    assert math.exp(n["a"]) + math.exp(n["b"]) == pytest.approx(1.0) and n["a"] - n["b"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("labels, expected", [
+    (["a", "b"], {"a": 0.5, "b": 0.5}),
+    (["a", "a", "a"], {"a": 0.8, "b": 0.2}),  # add-one: a choice no case expects keeps a share
+    ([], {"a": 0.5, "b": 0.5}),
+])
+def test_label_shares(labels, expected):
+    assert label_shares(labels, ["a", "b"]) == pytest.approx(expected)
+
+
+def biased(n: int, margin: float, lean: float) -> list[dict[str, float]]:
+    """n inputs, half of each kind: ``margin`` separates the kinds, every one leans ``lean`` towards b."""
+    return [{"a": (margin if i % 2 else 0.0), "b": lean} for i in range(n)]
+
+
+@pytest.mark.parametrize("scores, shares, check", [
+    # Every answer leans to b, but the scores still separate the kinds: the bias moves the line between them.
+    (biased(20, 2.0, 3.0), {"a": 0.5, "b": 0.5}, lambda b: b["a"] == 0 and b["b"] < -1.5),
+    # Already balanced: no shift.
+    (biased(20, 2.0, 1.0), {"a": 0.5, "b": 0.5}, lambda b: abs(b["b"]) < 1e-9),
+    # Golden labels mostly b: the target keeps the answers mostly b.
+    (biased(20, 2.0, 1.0), {"a": 0.2, "b": 0.8}, lambda b: b["b"] > 1.0),
+    # Too few inputs to fit on.
+    (biased(6, 2.0, 3.0), {"a": 0.5, "b": 0.5}, lambda b: b is None),
+])
+def test_fit_bias(scores, shares, check):
+    assert check(fit_bias(scores, shares))
+
+
+def test_the_fitted_bias_spreads_the_answers_as_the_labels():
+    scores = biased(40, 2.0, 3.0)  # uncalibrated, every answer is b
+    bias = fit_bias(scores, {"a": 0.5, "b": 0.5})
+    answers = [max(s, key=lambda c: s[c] + bias[c]) for s in scores]
+    assert answers.count("a") == answers.count("b") == 20
+
+
+CALIBRATED = PROMPT.replace("golden: cls", "output:\n  calibration:\n    model: local/fake\n"
+                                           "    bias: {A: 0.0, B: -1.5}\ngolden: cls")
+
+
+def test_a_calibration_is_sent_only_to_the_model_it_was_fitted_for(tmp_path):
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": CALIBRATED, "golden/cls.yaml": golden_yaml()})
+    prompt = load_prompt(load_config(root), "cls")
+    assert request_params(prompt, model="local/fake")["label_bias"] == {"A": 0.0, "B": -1.5}
+    assert "label_bias" not in request_params(prompt, model="openai/gpt-4o-mini")
+    assert "label_bias" not in request_params(prompt)
+
+
+@pytest.mark.parametrize("text, where", [
+    (CALIBRATED.replace("{A: 0.0, B: -1.5}", "{A: 0.0, C: -1.5}"), "'C', which is not a choice"),
+    (CALIBRATED.replace("golden: cls", "").replace("output:\n", "output:\n  choices: free\n"), "free text"),
+])
+def test_a_calibration_that_cannot_apply_is_refused_with_its_line(tmp_path, text, where):
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": text, "golden/cls.yaml": golden_yaml()})
+    with pytest.raises(ConfigError) as e:
+        load_prompt(load_config(root), "cls")
+    assert where in str(e.value) and "cls.yaml" in str(e.value) and e.value.line
+
+
+def test_optimize_fits_a_calibration_where_the_model_ranks_right_but_leans_one_way(tmp_path):
+    """The model scores A items higher for A than B items, but prefers B for all: calibrated, it is right on all;
+    no other candidate helps. The winner carries the calibration for the task model."""
+    from promptloop.flows.optimize import optimize_prompt
+
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden_yaml(),
+                     ".gitignore": ".promptloop/\n"})
+    kind = {q: exp for _, q, exp, _ in CASES}
+
+    def respond(request: Request):
+        if request.purpose == "proposer":
+            return '{"candidates": []}'
+        q = request.messages[-1]["content"].removeprefix("Item: ")
+        return {"label_scores": {"A": -1.0 if kind[q] == "A" else -3.0, "B": -0.5}}
+
+    client = FakeModel(responder=respond)
+    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
+    client.budget = options.budget()
+    report = asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False))
+    o = report.outcome
+    assert o.baseline_rate == 0.5 and o.status == "improved", [c.reason for c in o.candidates]
+    assert o.winner.candidate.origin == "calibrated" and o.winner.full_rate == 1.0
+    assert o.winner.candidate.output["calibration"]["model"] == "local/fake"
+    sent = [r.params.get("label_bias") for r in client.history if r.purpose == "task"]
+    assert any(sent) and not all(sent)  # the baseline's calls carried none
+
+
+def test_an_app_loading_the_prompt_sends_the_bias_only_to_its_model(tmp_path):
+    import promptloop
+
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": CALIBRATED, "golden/cls.yaml": golden_yaml()})
+    loaded = promptloop.load("cls", repo=root)
+    assert loaded.model == "local/fake" and loaded.request(q="x")["label_bias"] == {"A": 0.0, "B": -1.5}
+    hosted = root / "promptloop.yaml"
+    hosted.write_text(LOCAL_CONFIG.replace("local/fake", "openai/gpt-4o-mini"))
+    assert "label_bias" not in promptloop.load("cls", repo=root).request(q="x")
+
+
+def test_a_candidate_with_other_messages_does_not_inherit_the_incumbents_calibration():
+    from promptloop.optimize.candidates import inherit, make
+
+    calibration = {"model": "local/fake", "bias": {"A": 0.0, "B": 1.0}}
+    base = make([{"role": "user", "content": "x"}], "calibrated", "", output={"calibration": calibration})
+    rewrite = inherit(make([{"role": "user", "content": "y"}], "proposer", ""), base)
+    assert "calibration" not in (rewrite.output or {})
+    same_text = inherit(make([{"role": "user", "content": "x"}], "format", ""), base)
+    assert same_text.output == {"calibration": calibration}
