@@ -35,7 +35,8 @@ async def migrate(config: Config, client: ModelClient, *, to: str, prompts: list
         current = target_option(task_model(prompt, config))
         sides = [Side(model, await evaluate_prompt(config, prompt, golden, client=client, model=model,
                                                    repeat=repeat, progress=progress)) for model in (current, to)]
-        v = PromptVerdict(prompt.name, "model-change", notes=[f"{sides[0].model} -> {sides[1].model}"])
+        v = PromptVerdict(prompt.name, "model-change", notes=[f"{sides[0].model} -> {sides[1].model}",
+                                                             *calibration_note(prompt, to)])
         cases = [c for c in golden.cases if c.id not in set(prompt.example_ids)]
         classify(v, cases, sides[0].report.results, sides[1].report.results)
         gate(v, config.regress, repeat)
@@ -53,6 +54,16 @@ class Repair:
     verdict: PromptVerdict | None = None
     shipped: Shipped | None = None
     why: str = ""  # why nothing was committed
+
+
+def calibration_note(prompt: Prompt, to: str) -> list[str]:
+    """What the switch does to the prompt's calibration: fitted for one model, it does not apply to another."""
+    calibration = prompt.output.get("calibration")
+    target = ModelRef.from_option(to).name
+    if not calibration or calibration.get("model") == target:
+        return []
+    return [f"its label calibration was fitted for {calibration.get('model')} and does not apply to {target}; "
+            f"`migrate --optimize` fits one if {target} scores its labels (the embedded model does)"]
 
 
 def model_block(current: dict[str, Any], to: str) -> dict[str, Any]:

@@ -136,3 +136,16 @@ def test_a_candidate_with_other_messages_does_not_inherit_the_incumbents_calibra
     assert "calibration" not in (rewrite.output or {})
     same_text = inherit(make([{"role": "user", "content": "x"}], "format", ""), base)
     assert same_text.output == {"calibration": calibration}
+
+
+def test_migrate_says_a_calibration_does_not_follow_the_prompt_to_another_model(tmp_path):
+    from promptloop.flows.migrate import migrate
+
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": CALIBRATED, "golden/cls.yaml": golden_yaml()})
+    client = FakeModel(responder=lambda request: {"label_scores": {"A": -1.0, "B": -1.2}})
+    report = asyncio.run(migrate(load_config(root), client, to="openai/gpt-4.1-mini"))
+    notes = report.migrations[0].verdict.notes
+    assert any("fitted for local/fake" in n and "openai/gpt-4.1-mini" in n for n in notes), notes
+    sent = {r.model: r.params.get("label_bias") for r in client.history}
+    assert sent == {"local/fake": {"A": 0.0, "B": -1.5}, "openai/gpt-4.1-mini": None}
