@@ -10,6 +10,8 @@ from promptloop import codec
 from promptloop.errors import BadResponse
 from promptloop.model.cache import cache_key
 
+ENGINE_REVISION = 2  # 2: closed sets scored, not generated under a grammar (model/choosing.py)
+
 
 @dataclass(frozen=True)
 class Request:
@@ -23,8 +25,12 @@ class Request:
     purpose: str = "task"
 
     def key(self) -> str:
-        return cache_key({"model": self.model, "api_base": self.api_base, "messages": self.messages,
-                          "params": self.params, "sample": self.sample})
+        payload = {"model": self.model, "api_base": self.api_base, "messages": self.messages,
+                   "params": self.params, "sample": self.sample}
+        if self.model.startswith("local/"):
+            # The embedded engine's answers change with its decoding: answers cached before are not served.
+            payload["engine"] = ENGINE_REVISION
+        return cache_key(payload)
 
 
 def tool_call(name: str, arguments: Any, call_id: str | None = None) -> dict[str, Any]:
