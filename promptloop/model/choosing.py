@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 
-class Scorer(Protocol):
+class TokenScorer(Protocol):
     """What choosing needs of a model: its tokens and the log-probabilities of the next token."""
 
     def tokens(self, text: str) -> list[int]: ...
@@ -34,7 +34,7 @@ class Scorer(Protocol):
         ...
 
 
-def score_choices(model: Scorer, prompt: str, key: str, values: list[str]) -> tuple[dict[str, float], int, int]:
+def score_choices(model: TokenScorer, prompt: str, key: str, values: list[str]) -> tuple[dict[str, float], int, int]:
     """(log-probability of each choice as the rest of the reply, prompt tokens, longest choice's tokens)."""
     head = prompt + "{" + json.dumps(key) + ': "'
     base = model.tokens(head)
@@ -70,7 +70,7 @@ def reply(key: str, choice: str) -> str:
     return json.dumps({key: choice})
 
 
-def closed_set_answer(model: Scorer, prompt: str, key: str, values: list[str],
+def closed_set_answer(model: TokenScorer, prompt: str, key: str, values: list[str],
                       params: dict[str, Any]) -> dict[str, Any]:
     """The embedded engine's reply to a closed-set request (the shape ``LocalEngine.chat`` returns)."""
     scores, prompt_tokens, answer_tokens = score_choices(model, prompt, key, values)

@@ -2,10 +2,10 @@
 
 A small model prefers some answers whatever it reads, while its scores may still rank the inputs well. The bias
 is fitted so that, on average over the golden set's inputs, each choice's log-probability among the choices
-equals the log of its share of the golden labels
-(batch calibration, Zhou et al. 2023, with the golden set's label shares as the target instead of uniform).
-No case's own label enters the fit, so scoring the calibrated prompt on the same cases is not scoring it on what
-it was fitted to. Pure functions: ``optimize/search.py`` supplies the scores its evaluations returned.
+equals the log of its share of the golden labels (batch calibration, Zhou et al. 2023, with those shares as the
+target instead of uniform). The labels enter only through their shares, never case by case, so scoring the
+calibrated prompt on the same cases does not score it on what it was fitted to. Pure functions:
+``optimize/search.py`` supplies the scores its evaluations returned.
 """
 
 from __future__ import annotations

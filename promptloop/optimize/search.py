@@ -14,8 +14,15 @@ from typing import Any
 
 from promptloop.errors import BudgetExceeded, TransientModelError
 from promptloop.model.client import ModelClient, Request
-from promptloop.optimize import acceptance as rules
-from promptloop.optimize.acceptance import accept, choose, held_out_evidence, mean, per_call_usage, split_failures
+from promptloop.optimize.acceptance import (
+    accept,
+    choose,
+    held_out_evidence,
+    held_out_test_ids,
+    mean,
+    per_call_usage,
+    split_failures,
+)
 from promptloop.optimize.calibration import calibrated_variant
 from promptloop.optimize.candidates import (
     Candidate,
@@ -25,7 +32,6 @@ from promptloop.optimize.candidates import (
     format_variant,
     guard,
     inherit,
-    make,
     meta_messages,
     parse_proposals,
     proposal_format,
@@ -56,7 +62,7 @@ class Optimizer:
         # The prompt's own demonstrations are never scored against it (see Candidate.demos).
         cases = {c.id: c for c in [*golden.cases, *self.extra] if c.id not in set(prompt.example_ids)}
         # A test part that neither demonstrations nor acceptance ever touch: the winner's honest score.
-        self.test_ids = rules.held_out_test_ids(list(cases), options.seed)
+        self.test_ids = held_out_test_ids(list(cases), options.seed)
         self.cases = {i: c for i, c in cases.items() if i not in set(self.test_ids)}
         self.proposer_strikes = 0  # rounds in a row whose proposals were all unusable
         # A judge never measured against human labels (or stale, or agreeing too little) decides nothing here,
@@ -110,7 +116,9 @@ class Optimizer:
             out.status, out.stop_reason, out.usage = "nothing-to-fix", "every case already passes", self._usage()
             return out
         try:
-            await self._search(out, SearchState.start(self.prompt, self.cases, self.o.slice_size, base_results, plan))
+            st = SearchState.start(self.prompt, self.cases, self.o.slice_size, base_results, plan)
+            self._keep_scores(st.incumbent.id, base_results)
+            await self._search(out, st)
         except BudgetExceeded as e:
             out.stop_reason = str(e)
         if out.winner:
@@ -124,7 +132,6 @@ class Optimizer:
             self.emit(Note(f"llm_judge is advisory ({self.judge_advisory}): candidates are judged on the other "
                            "checks; calibrate it to let it count"))
         base_results = await self._score(self.prompt, list(self.cases))
-        self._keep_scores(make(self.prompt.messages, "baseline", "", demos=self.prompt.example_ids).id, base_results)
         self.base_unsettled = unsettled(base_results)
         errored = sorted({r.case_id for r in base_results if r.error} - set(per_case_rates(base_results)))
         if errored and len(errored) == len(self.cases):
@@ -151,14 +158,13 @@ class Optimizer:
             out.rounds = rnd + 1
             self.emit(Round(rnd + 1, self.o.rounds))
             improved, first = False, len(out.candidates)
-            queue = await self._candidates(rnd, st.incumbent, st.demo_pool, st.shown_failures, st.history, out)
-            while queue:
-                improved |= await self._consider(queue.pop(0), st, out)
-                if not queue and first >= 0:
-                    # The round's best is tried calibrated too (fitted on its own scores, so it costs no extra
-                    # fitting call): demonstrations in particular shift a small model's lean to one answer.
-                    twin = self._round_twin(out.candidates[first:], out)
-                    queue, first = ([twin] if twin else []), -1
+            for cand in await self._candidates(rnd, st.incumbent, st.demo_pool, st.shown_failures, st.history, out):
+                improved |= await self._consider(cand, st, out)
+            # The round's best is tried calibrated too (fitted on its own scores, so the fit costs no call):
+            # demonstrations in particular shift a small model's lean to one answer.
+            twin = self._round_twin(out.candidates[first:], out)
+            if twin:
+                improved |= await self._consider(twin, st, out)
             if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
                 out.stop_reason = f"target {self.o.target:g} reached"
                 return

@@ -149,3 +149,31 @@ def test_migrate_says_a_calibration_does_not_follow_the_prompt_to_another_model(
     assert any("fitted for local/fake" in n and "openai/gpt-4.1-mini" in n for n in notes), notes
     sent = {r.model: r.params.get("label_bias") for r in client.history}
     assert sent == {"local/fake": {"A": 0.0, "B": -1.5}, "openai/gpt-4.1-mini": None}
+
+
+def test_the_rounds_best_candidate_is_tried_calibrated_too(tmp_path):
+    """The prompt as written carries no signal, so calibrating it helps nothing; the format line ranks the items
+    right but leans to B for all. Only the format line's calibrated twin is right on every case."""
+    from promptloop.flows.optimize import optimize_prompt
+
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden_yaml(),
+                     ".gitignore": ".promptloop/\n"})
+    kind = {q: exp for _, q, exp, _ in CASES}
+
+    def respond(request: Request):
+        if request.purpose == "proposer":
+            return '{"candidates": []}'
+        q = request.messages[-1]["content"].removeprefix("Item: ")
+        if "Reply with exactly one of these labels" not in request.messages[0]["content"]:
+            return {"label_scores": {"A": -2.0, "B": -0.5}}
+        return {"label_scores": {"A": -1.0 if kind[q] == "A" else -3.0, "B": -0.5}}
+
+    client = FakeModel(responder=respond)
+    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
+    client.budget = options.budget()
+    o = asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False)).outcome
+    fmt = next(c.candidate for c in o.candidates if c.candidate.origin == "format")
+    assert o.status == "improved" and o.winner.full_rate == 1.0, [(c.candidate.origin, c.reason) for c in o.candidates]
+    assert o.winner.candidate.origin == "calibrated" and o.winner.candidate.parent == fmt.id
+    assert o.winner.candidate.messages == fmt.messages
