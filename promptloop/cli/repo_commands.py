@@ -34,49 +34,19 @@ def init(directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to
 @command
 def validate() -> None:
     """Check promptloop.yaml, every prompt and every golden set, offline (exit 0 or 2)."""
-    from promptloop.repo.prompts import validate_repo
+    from promptloop.flows.validate import validate as validate_repo
 
-    config = repo_config()
-    checked, errors = validate_repo(config)
+    v = validate_repo(repo_config())
     err = console(stderr=True)
-    for r in retirements(config):  # a warning here: validate runs in pre-commit, offline
+    for r in v.retirements:
         err.print(f"[yellow]warning:[/] {esc(r.message())}")
-    for name, why in stale_judges(config):
+    for name, why in v.stale_judges:
         err.print(f"[yellow]warning:[/] {esc(name)}: {esc(why)}")
-    if errors:
-        for e in errors:
+    if v.errors:
+        for e in v.errors:
             err.print(f"[bold red]error:[/] {esc(str(e))}")
         raise typer.Exit(2)
-    console().print(f"ok: {checked} files valid")
-
-
-def stale_judges(config: Any) -> list[tuple[str, str]]:
-    """Prompts whose judge was calibrated once but changed since: the measurement no longer holds."""
-    from promptloop.errors import ConfigError
-    from promptloop.flows.calibrate import judge_advisory
-    from promptloop.repo.labels import labels_path
-    from promptloop.repo.prompts import list_prompt_paths, load_prompt
-
-    out = []
-    for path in list_prompt_paths(config):
-        try:
-            prompt = load_prompt(config, str(path))
-            if labels_path(config, prompt.name).is_file():
-                why = judge_advisory(config, prompt)
-                if why and "stale" in why:
-                    out.append((prompt.name, why))
-        except ConfigError:
-            continue  # reported as an error by validate_repo
-    return out
-
-
-def retirements(config: Any) -> list[Any]:
-    """Models the repo uses whose retirement date is past or near."""
-    from promptloop.model.retirement import retirement_of
-    from promptloop.repo.prompts import models_in_use
-
-    found = (retirement_of(name) for name, _ in models_in_use(config))
-    return [r for r in found if r is not None]
+    console().print(f"ok: {v.checked} files valid")
 
 
 @app.command()
@@ -109,6 +79,7 @@ def models(
     """Show each configured model, where its calls go, and whether it can be used now (exit 2 if not)."""
     import asyncio
 
+    from promptloop.flows.validate import retirements
     from promptloop.model.client import check_model, model_status
     from promptloop.render import render_models
     from promptloop.repo.prompts import models_in_use
@@ -121,7 +92,7 @@ def models(
     else:
         statuses = [(name, users, *model_status(name, base)) for (name, base), users in rows.items()]
     render_models(console(), statuses)
-    retired = retirements(config)
+    retired = retirements(rows)
     for r in retired:
         console(stderr=True).print(f"[bold red]error:[/] {esc(r.message())}" if r.past
                                    else f"[yellow]warning:[/] {esc(r.message())}")

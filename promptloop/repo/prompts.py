@@ -298,9 +298,10 @@ def load_golden(path: Path, prompt: Prompt | None = None, text: str | None = Non
     return GoldenSet(name=path.stem, path=path, cases=cases, doc=doc)
 
 
-def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
-    """Check every prompt and golden file offline; returns (files checked, errors)."""
+def validate_repo(config: Config) -> tuple[int, list[ConfigError], list[Prompt]]:
+    """Check every prompt and golden file offline; returns (files checked, errors, the prompts that loaded)."""
     errors: list[ConfigError] = []
+    prompts: list[Prompt] = []
     checked = 1  # promptloop.yaml was loaded to get here
     used_golden: set[Path] = set()
     for path in list_prompt_paths(config):
@@ -311,6 +312,7 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
         except ConfigError as e:
             errors += [e, *e.others]
             continue
+        prompts.append(prompt)
         used_golden.add(gpath)
         try:
             golden = load_golden(gpath, prompt)
@@ -330,7 +332,7 @@ def validate_repo(config: Config) -> tuple[int, list[ConfigError]]:
                 load_golden(gpath)
             except ConfigError as e:
                 errors += [e, *e.others]
-    return checked, errors
+    return checked, errors, prompts
 
 
 def module_file(root: Path, module_name: str) -> Path | None:
@@ -369,19 +371,28 @@ def _missing_check_modules(config: Config, doc: Document | None, assertions: lis
     return out
 
 
-def models_in_use(config: Config) -> dict[tuple[str, str | None], list[str]]:
-    """Every (model, api_base) the repo names, with who uses it: the roles and prompts that set their own."""
+def models_in_use(config: Config, prompts: list[Prompt] | None = None) -> dict[tuple[str, str | None], list[str]]:
+    """Every (model, api_base) the repo names, with who uses it: the roles and prompts that set their own.
+    ``prompts``: the repo's prompts already loaded (else they are loaded here, those that fail skipped)."""
     from promptloop.repo.config import ROLES
 
     rows: dict[tuple[str, str | None], list[str]] = {}
     for role in ROLES:
         ref = config.model(role)
         rows.setdefault((ref.name, ref.api_base), []).append(role)
+    for prompt in loadable_prompts(config) if prompts is None else prompts:
+        settings = prompt.model_settings
+        if settings.get("name"):
+            rows.setdefault((settings["name"], settings.get("api_base")), []).append(f"prompt {prompt.path.stem}")
+    return rows
+
+
+def loadable_prompts(config: Config) -> list[Prompt]:
+    """The repo's prompts that load (those that do not are validate's to report)."""
+    out = []
     for path in list_prompt_paths(config):
         try:
-            settings = load_prompt(config, str(path)).model_settings
+            out.append(load_prompt(config, str(path)))
         except ConfigError:
             continue
-        if settings.get("name"):
-            rows.setdefault((settings["name"], settings.get("api_base")), []).append(f"prompt {path.stem}")
-    return rows
+    return out

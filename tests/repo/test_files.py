@@ -19,7 +19,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_examples_are_valid(config):
-    checked, errors = validate_repo(config)
+    checked, errors, _ = validate_repo(config)
     assert errors == []
     assert checked == 10  # four prompts, five golden sets (bfcl has a test set), the config
     prompt, golden = load_task(config, "trec")
@@ -119,7 +119,7 @@ def test_duplicate_keys_and_ids(config, repo, tmp_path):
 def test_validate_repo_collects_all_errors(config, repo):
     write(repo / "prompts" / "a.yaml", "messages: 3\n")
     write(repo / "golden" / "orphan.yaml", "cases: [{id: 1}]\n")
-    _, errors = validate_repo(config)
+    _, errors, _ = validate_repo(config)
     assert len(errors) == 2
     assert any("a.yaml:1" in str(e) for e in errors) and any("orphan.yaml:1" in str(e) for e in errors)
 

@@ -1,0 +1,31 @@
+"""The validate use case: every file checked offline, each prompt read once, warnings beside errors."""
+
+from __future__ import annotations
+
+from promptloop.flows.validate import validate
+from promptloop.model import retirement
+from promptloop.repo import prompts as prompts_module
+from promptloop.repo.config import load_config
+
+
+def test_each_prompt_is_read_once_and_a_prompts_own_retiring_model_is_named(repo, monkeypatch):
+    path = repo / "prompts" / "trec.yaml"
+    path.write_text(path.read_text().replace("model:\n", "model:\n  name: openai/old-model\n", 1))
+    monkeypatch.setattr(retirement, "deprecation_date", lambda model: "2026-01-01" if "old-model" in model else None)
+    reads: list[str] = []
+    real = prompts_module.load_prompt
+    monkeypatch.setattr(prompts_module, "load_prompt", lambda config, name: reads.append(name) or real(config, name))
+
+    v = validate(load_config(repo))
+
+    assert v.errors == []
+    assert sorted(reads) == sorted(str(p) for p in prompts_module.list_prompt_paths(load_config(repo)))
+    assert [r.model for r in v.retirements] == ["openai/old-model"] and v.retirements[0].past
+    assert v.stale_judges == []
+
+
+def test_a_broken_prompt_is_an_error_not_a_warning_and_the_others_are_still_checked(repo):
+    (repo / "prompts" / "trec.yaml").write_text("messages: [\n")
+    v = validate(load_config(repo))
+    assert len(v.errors) == 1 and "trec.yaml" in str(v.errors[0])
+    assert v.checked == 10  # the broken prompt counted among the files read
