@@ -103,6 +103,24 @@ def test_optimize_obeys_no_uncalibrated_judge(cli, nrepo):
     assert out["status"] == "nothing-to-fix", out
 
 
+def test_calibrate_measures_the_majority_of_repeated_judge_calls_and_counts_their_splits(cli, nrepo, tmp_path):
+    root, judge = nrepo
+    (root / "prompts" / "cls.yaml").write_text(PROMPT.replace("RUBRIC", "fickle"))
+    labels = tmp_path / "labels.jsonl"  # the human agrees with the majority: c7 is not acceptable
+    labels.write_text("".join(json.dumps({"case": c, "output": f"out-{c}", "acceptable": c != "c7"}) + "\n"
+                              for c in CASES))
+    assert cli.invoke(app, ["-C", str(root), "labels", "import", "cls", str(labels)]).exit_code == 0
+    r = cli.invoke(app, ["-C", str(root), "calibrate", "cls", "--judge-repeat", "3", "--json"], env=KEY)
+    m = json.loads(r.stdout)
+    assert all(judge.calls[("fickle", c)] == 3 for c in CASES)
+    assert (m["tp"], m["tn"], m["fp"], m["fn"]) == (9, 1, 0, 0) and m["disagreements"] == []
+    assert (m["judge_repeats"], m["split"]) == (3, 2)
+    assert m["flip_rate"] == pytest.approx((2 / 3 + 2 / 3) / len(CASES))
+    assert "judge_repeats: 3" in (root / "golden" / "labels" / "cls.yaml").read_text()
+    shown = cli.invoke(app, ["-C", str(root), "calibrate", "cls", "--judge-repeat", "3"], env=KEY)
+    assert "split on 2 of 10" in shown.output, shown.output
+
+
 @pytest.mark.parametrize("votes, passed, split", [
     ([True], True, False), ([True, True, False], True, True), ([True, False], False, True),
     ([False, False, False], False, False), ([False, True, False, True, True], True, True),

@@ -74,6 +74,10 @@ def labels_add(
 def calibrate(
     prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The prompt whose llm_judge to measure.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the measurement as JSON.")] = False,
+    judge_repeat: Annotated[int | None, typer.Option(
+        "--judge-repeat", min=1, metavar="N",
+        help="Ask the judge N times about each labelled output and measure the majority's verdict, as eval and "
+             "regress combine them; reports how often its calls split (default: regress.judge_repeats).")] = None,
     no_cache: NoCache = False,
 ) -> None:
     """Run the prompt's judge on the human-labelled outputs and measure how far it agrees with the labels.
@@ -85,7 +89,7 @@ def calibrate(
     from promptloop.flows.calibrate import calibrate as run_calibrate
 
     config = repo_config()
-    c = run_with_client(config, lambda lm: run_calibrate(config, lm, prompt), no_cache=no_cache)
+    c = run_with_client(config, lambda lm: run_calibrate(config, lm, prompt, judge_repeat), no_cache=no_cache)
     if as_json:
         sys.stdout.write(codec.dumps({**c.record, "disagreements": [
             {"case": x.case, "output": x.output, "acceptable": x.acceptable, "judge": why}
@@ -100,6 +104,9 @@ def calibrate(
     con.print(f"judge {esc(c.judge_model)} on {r['n']} labelled output(s) of {esc(c.prompt)}: "
               f"agrees on {r['tp'] + r['tn']}; true positive rate {rate('tpr')}, true negative rate {rate('tnr')}, "
               f"kappa {rate('kappa')}")
+    if r.get("judge_repeats"):
+        con.print(f"each verdict the majority of {r['judge_repeats']} judge calls; they split on {r['split']} of "
+                  f"{r['n']} output(s)")
     for x, why in c.disagreements[:20]:
         con.print(f"  [yellow]disagrees[/] {esc(x.case)}: human says {'acceptable' if x.acceptable else 'not'}, "
                   f"the judge: {esc(why)}")

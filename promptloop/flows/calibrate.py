@@ -4,6 +4,7 @@ measurement in the labels file with the judge it was made for."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -14,9 +15,10 @@ from promptloop.repo.config import Config
 from promptloop.repo.labels import Label, as_stored, load_labels, write_calibration
 from promptloop.repo.prompts import Prompt
 from promptloop.scoring import assertions as A
+from promptloop.scoring.assertions.judge import combine_verdicts, flip_rate, split
 from promptloop.scoring.calibration import Agreement, agreement
 from promptloop.scoring.eval_run import evaluate_prompt, load_task
-from promptloop.scoring.evaluate import CaseResult, judge_model, judge_request
+from promptloop.scoring.evaluate import CaseResult, judge_model, judge_request, judge_sample
 from promptloop.scoring.judge_trust import judge_advisory, judge_fingerprint, the_judge
 
 
@@ -29,7 +31,10 @@ class Calibration:
     record: dict[str, Any] = field(default_factory=dict)  # what the labels file now holds
 
 
-async def calibrate(config: Config, client: ModelClient, prompt_name: str) -> Calibration:
+async def calibrate(config: Config, client: ModelClient, prompt_name: str,
+                    judge_repeat: int | None = None) -> Calibration:
+    """``judge_repeat`` (else ``regress.judge_repeats``, as the gate asks) calls per labelled output: the judge is
+    measured by the verdict their majority gives, as eval and regress combine them."""
     prompt, golden = load_task(config, prompt_name)
     a = the_judge(prompt)
     if a is None:
@@ -42,17 +47,25 @@ async def calibrate(config: Config, client: ModelClient, prompt_name: str) -> Ca
     unknown = sorted({x.case for x in labels.labels if x.case not in cases})
     if unknown:
         raise UsageError(f"{labels.path}: labels name cases the golden set does not hold: {', '.join(unknown[:5])}")
-    judge = config.model("judge")
+    judge, repeat = config.model("judge"), max(1, judge_repeat or int(config.regress["judge_repeats"]))
     pairs, out = [], Calibration(prompt.name, judge_model(a, judge).name, Agreement(0, 0, 0, 0))
-    for x in labels.labels:
-        c = await client.complete(judge_request(a, x.output, cases[x.case], judge))
-        r = A.run(x.output, a, cases[x.case], A.Context(judge_text=c.text))
+
+    async def verdict(x: Label) -> A.Result:
+        replies = await asyncio.gather(*(client.complete(judge_request(a, x.output, cases[x.case], judge,
+                                                                       judge_sample(0, k))) for k in range(repeat)))
+        return combine_verdicts([A.run(x.output, a, cases[x.case], A.Context(judge_text=c.text)) for c in replies])
+
+    verdicts = await asyncio.gather(*(verdict(x) for x in labels.labels))
+    for x, r in zip(labels.labels, verdicts, strict=True):
         pairs.append((x.acceptable, r.passed))
         if x.acceptable != r.passed:
             out.disagreements.append((x, r.reason))
     out.agreement = agreement(pairs)
     out.record = {"fingerprint": judge_fingerprint(config, prompt, a), "judge_model": out.judge_model,
                   "rubric": a.value, "measured": date.today().isoformat(), **out.agreement.summary()}
+    if repeat > 1:
+        votes = [r.extra["judge_votes"] for r in verdicts]
+        out.record.update(judge_repeats=repeat, split=sum(split(r) for r in verdicts), flip_rate=flip_rate(votes))
     write_calibration(labels, out.record)
     return out
 
