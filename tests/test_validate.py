@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from promptloop.flows import validate as validate_module
 from promptloop.flows.validate import validate
 from promptloop.model import retirement
 from promptloop.repo import prompts as prompts_module
@@ -14,7 +15,9 @@ def test_each_prompt_is_read_once_and_a_prompts_own_retiring_model_is_named(repo
     monkeypatch.setattr(retirement, "deprecation_date", lambda model: "2026-01-01" if "old-model" in model else None)
     reads: list[str] = []
     real = prompts_module.load_prompt
-    monkeypatch.setattr(prompts_module, "load_prompt", lambda config, name: reads.append(name) or real(config, name))
+    counting = lambda config, name: reads.append(name) or real(config, name)  # noqa: E731
+    for module in (prompts_module, validate_module):  # wherever a prompt may be read from
+        monkeypatch.setattr(module, "load_prompt", counting)
 
     v = validate(load_config(repo))
 

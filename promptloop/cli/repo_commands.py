@@ -34,9 +34,9 @@ def init(directory: Annotated[Path, typer.Argument(metavar="DIR", help="Where to
 @command
 def validate() -> None:
     """Check promptloop.yaml, every prompt and every golden set, offline (exit 0 or 2)."""
-    from promptloop.flows.validate import validate as validate_repo
+    from promptloop.flows.validate import validate as check_repo
 
-    v = validate_repo(repo_config())
+    v = check_repo(repo_config())
     err = console(stderr=True)
     for r in v.retirements:
         err.print(f"[yellow]warning:[/] {esc(r.message())}")

@@ -12,7 +12,9 @@ The closing ``"}`` is not scored: with it, how the model likes to end a reply de
 another's (``no`` and ``no way``, where tokenised so) always scores at least as high as the longer one.
 
 The scores (natural-log probabilities, bias not included) are returned with the answer, so a caller can fit a
-calibration from them without another call.
+calibration from them without another call. A calibration may also carry a ``label_lead``: plain text the choice
+is scored after instead of the JSON scaffold (``Label: ``). Read so, this model ranks inputs better, though it
+leans harder to one answer, so a lead comes only with a bias fitted under it (``optimize/calibration.py``).
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ class TokenScorer(Protocol):
         ...
 
 
-def score_choices(model: TokenScorer, prompt: str, key: str, values: list[str]) -> tuple[dict[str, float], int, int]:
-    """(log-probability of each choice as the rest of the reply, prompt tokens, longest choice's tokens)."""
-    head = prompt + "{" + json.dumps(key) + ': "'
+def score_choices(model: TokenScorer, prompt: str, key: str, values: list[str],
+                  lead: str | None = None) -> tuple[dict[str, float], int, int]:
+    """(log-probability of each choice as the rest of the reply, prompt tokens, longest choice's tokens).
+    ``lead``: the reply's text before the choice, written as is, in place of the JSON scaffold."""
+    head = prompt + ("{" + json.dumps(key) + ': "' if lead is None else lead)
     base = model.tokens(head)
-    # Each choice as the model would see it written: the scaffold, then the JSON-escaped value.
-    seqs = [model.tokens(head + json.dumps(v)[1:-1]) for v in values]
+    # Each choice as the model would see it written: after the scaffold JSON-escaped, after a lead as it is.
+    seqs = [model.tokens(head + (json.dumps(v)[1:-1] if lead is None else v)) for v in values]
     # Scored from the first token where the scaffold and every reply agree (the tokeniser may merge across it).
     n = min(len(base), *(len(s) - 1 for s in seqs))
     for s in seqs:
@@ -73,7 +77,8 @@ def reply(key: str, choice: str) -> str:
 def closed_set_answer(model: TokenScorer, prompt: str, key: str, values: list[str],
                       params: dict[str, Any]) -> dict[str, Any]:
     """The embedded engine's reply to a closed-set request (the shape ``LocalEngine.chat`` returns)."""
-    scores, prompt_tokens, answer_tokens = score_choices(model, prompt, key, values)
+    lead = params.get("label_lead") if isinstance(params.get("label_lead"), str) else None
+    scores, prompt_tokens, answer_tokens = score_choices(model, prompt, key, values, lead)
     bias = params.get("label_bias") if isinstance(params.get("label_bias"), dict) else None
     picked = choose(scores, bias, float(params.get("temperature") or 0.0), int(params.get("seed") or 0))
     return {"text": reply(key, picked), "finish_reason": "stop", "input_tokens": prompt_tokens,

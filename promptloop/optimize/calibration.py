@@ -13,9 +13,16 @@ from __future__ import annotations
 import math
 
 from promptloop.optimize.candidates import Candidate, make
+from promptloop.optimize.outcome import Scored
 from promptloop.repo.prompts import Case, Prompt
 
 MIN_INPUTS = 10  # fewer inputs than this give a mean too noisy to shift every answer by
+# The reply's start each choice is scored after, in a calibration with a lead. Chosen on the three shipped binary
+# tasks (SST-2, banking card-or-transfer, TREC number-or-not, 200 test cases each: with a bias fitted on 40
+# other inputs, 0.850/0.920/0.550 against 0.790/0.805/0.430 under the JSON scaffold) and then measured on four
+# sets never used to choose it (CR, MPQA, MR, SUBJ: 0.745/0.850/0.760/0.635 against 0.725/0.775/0.720/0.610).
+# Without a bias it is no better: this model then leans harder to one answer (SUBJ 0.505 against 0.595).
+LEAD = "Label: "
 
 
 def normalised(scores: dict[str, float], choices: list[str]) -> dict[str, float]:
@@ -57,9 +64,34 @@ def calibrated_variant(base: Candidate, prompt: Prompt, model: str, scores: dict
     bias = fit_bias([scores[i] for i in ids], label_shares(labels, choices))
     if bias is None or not any(bias.values()):
         return None
-    calibration = {"model": model, "bias": bias}
+    lead = (output.get("calibration") or {}).get("lead")  # the scores were read after it: the bias holds only there
+    calibration = {"model": model, "bias": bias, **({"lead": lead} if lead is not None else {})}
     if output.get("calibration") == calibration:
         return None
+    after = f", each read after {lead!r}" if lead is not None else ""
     return make(base.messages, "calibrated", "each answer's score shifted so its answers spread as the golden "
-                f"labels do ({', '.join(f'{c} {b:+.2f}' for c, b in bias.items())})", base.id, base.demos,
+                f"labels do ({', '.join(f'{c} {b:+.2f}' for c, b in bias.items())}){after}", base.id, base.demos,
                 output={**output, "calibration": calibration}, tools=base.tools)
+
+
+def lead_probe(base: Candidate, prompt: Prompt, model: str) -> Candidate | None:
+    """``base`` with its choices read after ``LEAD`` and no bias yet: scored only for the scores a calibration
+    under the lead is fitted on (its own answers lean too far to be a candidate). None when there is nothing
+    to read so: not a closed set, or a lead already."""
+    output = base.output if base.output is not None else prompt.output
+    if not base.prompt(prompt).choices or (output.get("calibration") or {}).get("lead") is not None:
+        return None
+    return make(base.messages, "calibrated", f"choices read after {LEAD!r}", base.id, base.demos,
+                output={**output, "calibration": {"model": model, "bias": {}, "lead": LEAD}}, tools=base.tools)
+
+
+def round_twin(scored: list[Scored], prompt: Prompt, model: str, label_scores: dict[str, dict[str, dict[str, float]]],
+               cases: dict[str, Case], tried: set[str]) -> Candidate | None:
+    """The calibrated twin of the best fully scored, uncalibrated candidate of a round, if not ``tried`` yet."""
+    full = [s for s in scored if s.full_rate is not None and s.candidate.id in label_scores
+            and "calibration" not in (s.candidate.output or {})]
+    if not full:
+        return None
+    best = max(full, key=lambda s: s.full_rate or 0.0).candidate
+    twin = calibrated_variant(best, prompt, model, label_scores[best.id], cases)
+    return twin if twin and twin.id not in tried else None

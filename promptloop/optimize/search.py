@@ -14,6 +14,7 @@ from typing import Any
 
 from promptloop.errors import BudgetExceeded, TransientModelError
 from promptloop.model.client import ModelClient, Request
+from promptloop.model.embedded import is_embedded
 from promptloop.optimize.acceptance import (
     accept,
     choose,
@@ -23,7 +24,7 @@ from promptloop.optimize.acceptance import (
     per_call_usage,
     split_failures,
 )
-from promptloop.optimize.calibration import calibrated_variant
+from promptloop.optimize.calibration import LEAD, calibrated_variant, lead_probe, round_twin
 from promptloop.optimize.candidates import (
     Candidate,
     constrained_variant,
@@ -146,13 +147,14 @@ class Optimizer:
         return [r for r in base_results if r.case_id in self.cases]
 
     async def _search(self, out: Outcome, st: SearchState) -> None:
-        """The demonstration race, then rounds of candidates until the target, stagnation or the last round."""
+        """The lead's calibration, the demonstration race, then rounds of candidates until the target, stagnation
+        or the last round."""
+        lead = await self._lead_twin(st.incumbent)
+        if lead is not None:
+            await self._consider(lead, st, out)
         raced = await self._race(st.incumbent, st.demo_pool, st.plan, st.incumbent_rates)
-        if raced is not None:
-            scored = await self._judge(raced, st, out)
-            if scored.status == "accepted":
-                out.winner, st.incumbent, st.incumbent_rates = scored, raced, scored.rates
-            self._tell(scored)
+        if raced is not None:  # after the lead's calibration, it must be significantly better to win
+            await self._consider(raced, st, out)
         stale = 0
         for rnd in range(self.o.rounds):
             out.rounds = rnd + 1
@@ -162,7 +164,8 @@ class Optimizer:
                 improved |= await self._consider(cand, st, out)
             # The round's best is tried calibrated too (fitted on its own scores, so the fit costs no call):
             # demonstrations in particular shift a small model's lean to one answer.
-            twin = self._round_twin(out.candidates[first:], out)
+            twin = round_twin(out.candidates[first:], self.prompt, self.model.name, self.label_scores, self.cases,
+                              {c.candidate.id for c in out.candidates})
             if twin:
                 improved |= await self._consider(twin, st, out)
             if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
@@ -201,15 +204,16 @@ class Optimizer:
         self._tell(scored)
         return improved
 
-    def _round_twin(self, scored: list[Scored], out: Outcome) -> Candidate | None:
-        """The calibrated twin of the round's best fully scored candidate, if not tried yet."""
-        full = [s for s in scored if s.full_rate is not None and s.candidate.id in self.label_scores
-                and "calibration" not in (s.candidate.output or {})]
-        if not full:
+    async def _lead_twin(self, base: Candidate) -> Candidate | None:
+        """``base`` with the embedded model's choices read after a lead and a bias fitted under it (see
+        ``calibration.LEAD``): the lead's scores cost one pass over the cases, its calibration none."""
+        probe = lead_probe(base, self.prompt, self.model.name) if is_embedded(self.model.name) else None
+        if probe is None:
             return None
-        best = max(full, key=lambda s: s.full_rate or 0.0).candidate
-        twin = calibrated_variant(best, self.prompt, self.model.name, self.label_scores[best.id], self.cases)
-        return twin if twin and twin.id not in {c.candidate.id for c in out.candidates} else None
+        self.emit(Note(f"reading the choices after {LEAD!r} on {len(self.cases)} cases, to fit a calibration there"))
+        self._keep_scores(probe.id, await self._score(probe.prompt(self.prompt), [i for i in self.cases
+                                                                               if i not in base.demos]))
+        return calibrated_variant(probe, self.prompt, self.model.name, self.label_scores.get(probe.id), self.cases)
 
     async def _judge(self, cand: Candidate, st: SearchState, out: Outcome) -> Scored:
         """Score one candidate and record it in the outcome."""

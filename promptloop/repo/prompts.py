@@ -121,13 +121,19 @@ class Prompt:
             return [str(x) for x in found] if found else None
         return [str(x) for x in value] if isinstance(value, list) else None
 
-    def label_bias(self, model: str | None) -> dict[str, float] | None:
-        """The calibration's bias for the choices when ``model`` is the one it was fitted for, else None: a bias
-        fitted for one model means nothing for another."""
+    def label_reading(self, model: str | None) -> dict[str, Any]:
+        """How ``model`` is asked to read its choices' scores: the calibration's ``label_bias`` (and
+        ``label_lead``) when ``model`` is the one it was fitted for, else nothing: a calibration fitted for one
+        model means nothing for another."""
         calibration = self.output.get("calibration")
         if not calibration or model != calibration.get("model") or self.choices is None:
-            return None
-        return {str(k): float(v) for k, v in calibration["bias"].items()}
+            return {}
+        out: dict[str, Any] = {}
+        if calibration.get("bias"):
+            out["label_bias"] = {str(k): float(v) for k, v in calibration["bias"].items()}
+        if calibration.get("lead") is not None:
+            out["label_lead"] = str(calibration["lead"])
+        return out
 
     @functools.cached_property
     def assertions(self) -> list[Assertion]:
@@ -296,43 +302,6 @@ def load_golden(path: Path, prompt: Prompt | None = None, text: str | None = Non
                           assertions=[Assertion.from_dict(a) for a in c.get("assertions", [])],
                           review=bool(c.get("review", False))))
     return GoldenSet(name=path.stem, path=path, cases=cases, doc=doc)
-
-
-def validate_repo(config: Config) -> tuple[int, list[ConfigError], list[Prompt]]:
-    """Check every prompt and golden file offline; returns (files checked, errors, the prompts that loaded)."""
-    errors: list[ConfigError] = []
-    prompts: list[Prompt] = []
-    checked = 1  # promptloop.yaml was loaded to get here
-    used_golden: set[Path] = set()
-    for path in list_prompt_paths(config):
-        checked += 1
-        try:
-            prompt = load_prompt(config, str(path))
-            gpath = golden_path(config, prompt)
-        except ConfigError as e:
-            errors += [e, *e.others]
-            continue
-        prompts.append(prompt)
-        used_golden.add(gpath)
-        try:
-            golden = load_golden(gpath, prompt)
-        except ConfigError as e:
-            errors += [e, *e.others, *python_check_errors(config, prompt, None)]
-            continue
-        errors += python_check_errors(config, prompt, golden)
-        if not golden.cases:
-            errors.append(ConfigError(f"no cases, so prompt '{prompt.name}' has nothing to be scored on; add "
-                                      "cases under `cases:`", file=str(gpath)))
-    if config.golden_dir.is_dir():
-        for gpath in sorted([*config.golden_dir.glob("*.yaml"), *config.golden_dir.glob("*.yml")]):
-            checked += 1
-            if gpath.resolve() in used_golden:
-                continue
-            try:
-                load_golden(gpath)
-            except ConfigError as e:
-                errors += [e, *e.others]
-    return checked, errors, prompts
 
 
 def module_file(root: Path, module_name: str) -> Path | None:

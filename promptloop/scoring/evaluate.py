@@ -73,7 +73,7 @@ _TOOL_CALL, _EQUALS = Assertion("tool_call"), Assertion("equals")  # the implici
 
 def request_params(prompt: Prompt, sample: int = 0, model: str | None = None) -> dict[str, Any]:
     """What a call of ``prompt`` sends besides its messages; ``model``: who answers (a calibration fitted for
-    that model is sent as ``label_bias``)."""
+    that model is sent as ``label_bias`` and ``label_lead``)."""
     settings = prompt.model_settings
     params: dict[str, Any] = {"temperature": settings.get("temperature", 0.0)}
     for k in ("max_tokens", "top_p", "stop"):
@@ -85,9 +85,7 @@ def request_params(prompt: Prompt, sample: int = 0, model: str | None = None) ->
     schema = prompt.output_schema
     if prompt.choices:
         params["response_format"] = choice_format(prompt.choices)
-        bias = prompt.label_bias(model)
-        if bias:
-            params["label_bias"] = bias
+        params.update(prompt.label_reading(model))
     elif schema is not None:
         params["response_format"] = {"type": "json_schema",
                                      "json_schema": {"name": "output", "schema": schema, "strict": False}}

@@ -54,6 +54,17 @@ def test_a_value_is_scored_as_json_writes_it():
     assert any(a.endswith('say \\"h') for a in model.asked)  # the escaped quote is part of the scored reply
 
 
+def test_after_a_lead_a_value_is_scored_as_written_and_the_lead_is_sent_by_the_request():
+    model = TableModel({"P" + "Label: ": {"n": 50.0, "y": 1.0}})
+    _, prompt_tokens, _ = score_choices(model, "P", "answer", ['say "hi"', "no"], lead="Label: ")
+    assert prompt_tokens == len("PLabel: ")
+    assert any(a.endswith('say "h') for a in model.asked) and not any("{" in a for a in model.asked)
+    out = closed_set_answer(model, "P", "answer", ["yes", "no"], {"label_lead": "Label: "})
+    assert json.loads(out["text"]) == {"answer": "no"}  # the lead's table decides; the reply keeps its JSON shape
+    assert closed_set_answer(TableModel({HEAD: {"y": 50.0}}), "PROMPT", "answer", ["yes", "no"],
+                             {})["text"] == '{"answer": "yes"}'  # no lead: the JSON scaffold's table decides
+
+
 @pytest.mark.parametrize("scores, bias, expected", [
     ({"a": -1.0, "b": -2.0}, None, "a"),
     ({"a": -1.0, "b": -2.0}, {"b": 1.5}, "b"),          # the calibration moves the decision

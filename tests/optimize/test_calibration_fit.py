@@ -115,6 +115,49 @@ def test_optimize_fits_a_calibration_where_the_model_ranks_right_but_leans_one_w
     assert any(sent) and not all(sent)  # the baseline's calls carried none
 
 
+def test_a_model_that_reads_right_only_after_the_lead_wins_with_the_lead_and_a_bias_fitted_under_it(tmp_path):
+    """Under the JSON scaffold the scores carry nothing; read after the lead they rank every item right but lean
+    to B. The lead's pass fits a bias under it: the winner carries both, and is right on every case."""
+    from promptloop.flows.optimize import optimize_prompt
+    from promptloop.optimize.calibration import LEAD
+
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden_yaml(),
+                     ".gitignore": ".promptloop/\n"})
+    kind = {q: exp for _, q, exp, _ in CASES}
+
+    def respond(request: Request):
+        if request.purpose == "proposer":
+            return '{"candidates": []}'
+        q = request.messages[-1]["content"].removeprefix("Item: ")
+        if request.params.get("label_lead") != LEAD:
+            return {"label_scores": {"A": -1.0, "B": -1.0}}
+        return {"label_scores": {"A": -1.0 if kind[q] == "A" else -3.0, "B": -0.5}}
+
+    client = FakeModel(responder=respond)
+    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
+    client.budget = options.budget()
+    o = asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False)).outcome
+    assert o.status == "improved" and o.winner.full_rate == 1.0, [c.reason for c in o.candidates]
+    calibration = o.winner.candidate.output["calibration"]
+    assert calibration["lead"] == LEAD and calibration["bias"]["B"] < 0 and calibration["model"] == "local/fake"
+    led = [r for r in client.history if r.params.get("label_lead")]
+    assert led and all(r.model == "local/fake" for r in led)
+
+
+def test_a_hosted_model_is_never_asked_to_read_after_a_lead(tmp_path):
+    from promptloop.flows.optimize import optimize_prompt
+
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG.replace("local/fake", "fake/task"), "prompts/cls.yaml": PROMPT,
+                     "golden/cls.yaml": golden_yaml(), ".gitignore": ".promptloop/\n"})
+    client = FakeModel(responder=lambda r: '{"candidates": []}' if r.purpose == "proposer" else '{"answer": "B"}')
+    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
+    client.budget = options.budget()
+    asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False))
+    assert client.history and not any("label_lead" in r.params or "label_bias" in r.params for r in client.history)
+
+
 def test_an_app_loading_the_prompt_sends_the_bias_only_to_its_model(tmp_path):
     import promptloop
 
@@ -122,6 +165,9 @@ def test_an_app_loading_the_prompt_sends_the_bias_only_to_its_model(tmp_path):
     init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": CALIBRATED, "golden/cls.yaml": golden_yaml()})
     loaded = promptloop.load("cls", repo=root)
     assert loaded.model == "local/fake" and loaded.request(q="x")["label_bias"] == {"A": 0.0, "B": -1.5}
+    led = root / "prompts" / "cls.yaml"
+    led.write_text(CALIBRATED.replace("    model: local/fake\n", "    model: local/fake\n    lead: 'Label: '\n"))
+    assert promptloop.load("cls", repo=root).request(q="x")["label_lead"] == "Label: "
     hosted = root / "promptloop.yaml"
     hosted.write_text(LOCAL_CONFIG.replace("local/fake", "openai/gpt-4o-mini"))
     assert "label_bias" not in promptloop.load("cls", repo=root).request(q="x")

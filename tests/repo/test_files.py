@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from promptloop.errors import ConfigError, RepoNotFound
+from promptloop.flows.validate import validate_repo
 from promptloop.repo.config import load_config
 from promptloop.repo.files import load_yaml, schema
-from promptloop.repo.prompts import load_golden, load_prompt, validate_repo
+from promptloop.repo.prompts import load_golden, load_prompt
 from promptloop.scoring.eval_run import load_task
 
 
