@@ -171,6 +171,13 @@ def test_a_closed_set_request_is_answered_by_scoring_each_choice_on_the_real_mod
                                  "label_bias": {min(scores, key=lambda v: scores[v]): 100.0}})
     assert json.loads(biased["text"])["answer"] == min(scores, key=lambda v: scores[v])
     assert closed_set({"type": "json_schema", "json_schema": {"schema": {"type": "object"}}}) is None
+    # After a lead the choices are scored on other text: other figures, the same reply shape.
+    led = eng.chat(messages, {"response_format": choice_format(values), "temperature": 0, "label_lead": "Label: "})
+    led_scores = led["label_scores"]
+    assert set(led_scores) == set(values) and led_scores != pytest.approx(scores, abs=1e-3)
+    assert led_scores == pytest.approx(score_choices(eng._scorer, eng._scorer.chat_prompt(messages), key, values,
+                                                     "Label: ")[0], abs=1e-3)
+    assert json.loads(led["text"]) == {"answer": max(led_scores, key=lambda v: led_scores[v])}
 
 
 def test_a_closed_set_prompt_longer_than_the_context_is_a_clear_error_not_a_crash():
