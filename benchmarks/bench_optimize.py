@@ -217,7 +217,8 @@ def run_task(task: str, args: argparse.Namespace, setting: dict | None = None,
 
 
 # What leave-one-task-out chooses between: whether proposer rounds after the cross-validated demonstrations pay.
-SETTINGS = {"demonstrations only": {"rounds": 0}, "demonstrations and 2 rounds": {"rounds": 2}}
+# Both settings start with the lead's calibration (embedded model, closed sets); they differ in what follows.
+SETTINGS = {"no rounds": {"rounds": 0}, "2 rounds": {"rounds": 2}}
 
 
 def leave_one_task_out(args: argparse.Namespace) -> None:
