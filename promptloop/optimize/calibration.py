@@ -4,8 +4,9 @@ A small model prefers some answers whatever it reads, while its scores may still
 is fitted so that, on average over the golden set's inputs, each choice's log-probability among the choices
 equals the log of its share of the golden labels (batch calibration, Zhou et al. 2023, with those shares as the
 target instead of uniform). The labels enter only through their shares, never case by case, so scoring the
-calibrated prompt on the same cases does not score it on what it was fitted to. Pure functions:
-``optimize/search.py`` supplies the scores its evaluations returned.
+calibrated prompt on the same cases does not score it on what it was fitted to. A calibration may also read the
+choices after a lead (``LEAD``) instead of the JSON scaffold; its bias is then fitted on scores read there.
+Pure functions: ``optimize/search.py`` supplies the scores its evaluations returned.
 """
 
 from __future__ import annotations

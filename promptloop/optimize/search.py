@@ -1,9 +1,10 @@
 """The optimiser's search: failures in, candidates scored under a budget, an ``Outcome`` out.
 
-Flow: baseline on the golden set -> failures split into shown / held-out -> rounds of
-candidates (data-built few-shot and format variants, proposer rewrites) -> guards ->
-staged evaluation (a slice with the failures first, early stop, then the full set) ->
-acceptance (fixes held-out failures, no critical regression, no aggregate drop beyond noise).
+Flow: baseline on the golden set -> failures split into shown / held-out -> on the embedded model, the choices
+read after a lead and calibrated there -> cross-validated demonstrations -> rounds of candidates (data-built
+few-shot and format variants, proposer rewrites, a calibration of the round's best) -> guards -> staged
+evaluation (a slice with the failures first, early stop, then the full set) -> acceptance (fixes held-out
+failures, no critical regression, no aggregate drop beyond noise).
 The use case around it (traces as extra failures, the run log, the commit) is ``flows/optimize.py``.
 """
 
