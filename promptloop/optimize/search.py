@@ -25,7 +25,7 @@ from promptloop.optimize.acceptance import (
     per_call_usage,
     split_failures,
 )
-from promptloop.optimize.calibration import LEAD, calibrated_variant, lead_probe, round_twin
+from promptloop.optimize.calibration import LEAD, MIN_INPUTS, calibrated_variant, lead_probe, round_twin
 from promptloop.optimize.candidates import (
     Candidate,
     constrained_variant,
@@ -208,7 +208,8 @@ class Optimizer:
     async def _lead_twin(self, base: Candidate) -> Candidate | None:
         """``base`` with the embedded model's choices read after a lead and a bias fitted under it (see
         ``calibration.LEAD``): the lead's scores cost one pass over the cases, its calibration none."""
-        probe = lead_probe(base, self.prompt, self.model.name) if is_embedded(self.model.name) else None
+        enough = len(self.cases) >= MIN_INPUTS  # else no bias could be fitted on what the probe reads
+        probe = lead_probe(base, self.prompt, self.model.name) if enough and is_embedded(self.model.name) else None
         if probe is None:
             return None
         self.emit(Note(f"reading the choices after {LEAD!r} on {len(self.cases)} cases, to fit a calibration there"))

@@ -145,6 +145,22 @@ def test_a_model_that_reads_right_only_after_the_lead_wins_with_the_lead_and_a_b
     assert led and all(r.model == "local/fake" for r in led)
 
 
+def test_too_few_cases_to_fit_a_bias_on_spend_no_call_reading_after_the_lead(tmp_path):
+    from promptloop.flows.optimize import optimize_prompt
+
+    few = "cases:\n" + "".join(f"  - {{id: {cid}, inputs: {{q: {q}}}, expected: {exp}}}\n"
+                                for cid, q, exp, _ in CASES[:6])
+    root = tmp_path / "r"
+    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": few,
+                     ".gitignore": ".promptloop/\n"})
+    client = FakeModel(responder=lambda r: '{"candidates": []}' if r.purpose == "proposer"
+                       else {"label_scores": {"A": -1.0, "B": -0.5}})
+    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
+    client.budget = options.budget()
+    asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False))
+    assert client.history and not any("label_lead" in r.params for r in client.history)
+
+
 def test_a_hosted_model_is_never_asked_to_read_after_a_lead(tmp_path):
     from promptloop.flows.optimize import optimize_prompt
 
