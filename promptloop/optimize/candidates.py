@@ -340,7 +340,7 @@ META_MARKERS = ("<current_instructions>", "<failures>", "<earlier_candidates>", 
 
 def degenerate(candidate: Candidate, prompt: Prompt) -> str | None:
     """Why a proposer's rewrite is not worth a single scored call: a schema placeholder, the meta-prompt
-    echoed back, code instead of instructions, or nothing new."""
+    echoed back, code instead of instructions, an announcement of instructions it never gives, or nothing new."""
     if candidate.origin != "proposer":
         return None
     i = instruction_index(candidate.messages)
@@ -354,6 +354,8 @@ def degenerate(candidate: Candidate, prompt: Prompt) -> str | None:
         return "degenerate proposal: it repeats the meta-prompt"
     if "```" in text or text.startswith(("def ", "import ", "{", "[")):
         return "degenerate proposal: code or JSON instead of instructions"
+    if text.endswith(":"):  # "Your new instructions will include:", and then nothing (seen from small proposers)
+        return "degenerate proposal: it announces instructions but gives none"
     j = instruction_index(prompt.messages)
     if j is not None and text == text_of(prompt.messages[j]).strip() and candidate.tools is None:
         return "degenerate proposal: the current instructions unchanged"
