@@ -87,27 +87,32 @@ def test_a_calibration_that_cannot_apply_is_refused_with_its_line(tmp_path, text
     assert where in str(e.value) and "cls.yaml" in str(e.value) and e.value.line
 
 
-def test_optimize_fits_a_calibration_where_the_model_ranks_right_but_leans_one_way(tmp_path):
-    """The model scores A items higher for A than B items, but prefers B for all: calibrated, it is right on all;
-    no other candidate helps. The winner carries the calibration for the task model."""
+KIND = {q: exp for _, q, exp, _ in CASES}
+
+
+def optimize_with(tmp_path, respond, config: str = LOCAL_CONFIG, golden: str | None = None):
+    """optimize on the classifier repo, the model played by ``respond``: (outcome, the fake with its history)."""
     from promptloop.flows.optimize import optimize_prompt
 
     root = tmp_path / "r"
-    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden_yaml(),
+    init_repo(root, {"promptloop.yaml": config, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden or golden_yaml(),
                      ".gitignore": ".promptloop/\n"})
-    kind = {q: exp for _, q, exp, _ in CASES}
-
-    def respond(request: Request):
-        if request.purpose == "proposer":
-            return '{"candidates": []}'
-        q = request.messages[-1]["content"].removeprefix("Item: ")
-        return {"label_scores": {"A": -1.0 if kind[q] == "A" else -3.0, "B": -0.5}}
-
-    client = FakeModel(responder=respond)
+    client = FakeModel(responder=lambda r: '{"candidates": []}' if r.purpose == "proposer" else respond(r))
     options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
     client.budget = options.budget()
-    report = asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False))
-    o = report.outcome
+    return asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False)).outcome, client
+
+
+def ranks_right_leans_to_b(request: Request) -> dict:
+    """Scores that put every A item above every B item, while B is the likelier answer for all."""
+    return {"label_scores": {"A": -1.0 if KIND[request.messages[-1]["content"].removeprefix("Item: ")] == "A"
+                             else -3.0, "B": -0.5}}
+
+
+def test_optimize_fits_a_calibration_where_the_model_ranks_right_but_leans_one_way(tmp_path):
+    """The model scores A items higher for A than B items, but prefers B for all: calibrated, it is right on all;
+    no other candidate helps. The winner carries the calibration for the task model."""
+    o, client = optimize_with(tmp_path, ranks_right_leans_to_b)
     assert o.baseline_rate == 0.5 and o.status == "improved", [c.reason for c in o.candidates]
     assert o.winner.candidate.origin == "calibrated" and o.winner.full_rate == 1.0
     assert o.winner.candidate.output["calibration"]["model"] == "local/fake"
@@ -118,26 +123,10 @@ def test_optimize_fits_a_calibration_where_the_model_ranks_right_but_leans_one_w
 def test_a_model_that_reads_right_only_after_the_lead_wins_with_the_lead_and_a_bias_fitted_under_it(tmp_path):
     """Under the JSON scaffold the scores carry nothing; read after the lead they rank every item right but lean
     to B. The lead's pass fits a bias under it: the winner carries both, and is right on every case."""
-    from promptloop.flows.optimize import optimize_prompt
     from promptloop.optimize.calibration import LEAD
 
-    root = tmp_path / "r"
-    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden_yaml(),
-                     ".gitignore": ".promptloop/\n"})
-    kind = {q: exp for _, q, exp, _ in CASES}
-
-    def respond(request: Request):
-        if request.purpose == "proposer":
-            return '{"candidates": []}'
-        q = request.messages[-1]["content"].removeprefix("Item: ")
-        if request.params.get("label_lead") != LEAD:
-            return {"label_scores": {"A": -1.0, "B": -1.0}}
-        return {"label_scores": {"A": -1.0 if kind[q] == "A" else -3.0, "B": -0.5}}
-
-    client = FakeModel(responder=respond)
-    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
-    client.budget = options.budget()
-    o = asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False)).outcome
+    o, client = optimize_with(tmp_path, lambda r: ranks_right_leans_to_b(r) if r.params.get("label_lead") == LEAD
+                              else {"label_scores": {"A": -1.0, "B": -1.0}})
     assert o.status == "improved" and o.winner.full_rate == 1.0, [c.reason for c in o.candidates]
     calibration = o.winner.candidate.output["calibration"]
     assert calibration["lead"] == LEAD and calibration["bias"]["B"] < 0 and calibration["model"] == "local/fake"
@@ -146,31 +135,14 @@ def test_a_model_that_reads_right_only_after_the_lead_wins_with_the_lead_and_a_b
 
 
 def test_too_few_cases_to_fit_a_bias_on_spend_no_call_reading_after_the_lead(tmp_path):
-    from promptloop.flows.optimize import optimize_prompt
-
     few = "cases:\n" + "".join(f"  - {{id: {cid}, inputs: {{q: {q}}}, expected: {exp}}}\n"
                                 for cid, q, exp, _ in CASES[:6])
-    root = tmp_path / "r"
-    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": few,
-                     ".gitignore": ".promptloop/\n"})
-    client = FakeModel(responder=lambda r: '{"candidates": []}' if r.purpose == "proposer"
-                       else {"label_scores": {"A": -1.0, "B": -0.5}})
-    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
-    client.budget = options.budget()
-    asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False))
+    _, client = optimize_with(tmp_path, ranks_right_leans_to_b, golden=few)
     assert client.history and not any("label_lead" in r.params for r in client.history)
 
 
 def test_a_hosted_model_is_never_asked_to_read_after_a_lead(tmp_path):
-    from promptloop.flows.optimize import optimize_prompt
-
-    root = tmp_path / "r"
-    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG.replace("local/fake", "fake/task"), "prompts/cls.yaml": PROMPT,
-                     "golden/cls.yaml": golden_yaml(), ".gitignore": ".promptloop/\n"})
-    client = FakeModel(responder=lambda r: '{"candidates": []}' if r.purpose == "proposer" else '{"answer": "B"}')
-    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
-    client.budget = options.budget()
-    asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False))
+    _, client = optimize_with(tmp_path, lambda r: '{"answer": "B"}', LOCAL_CONFIG.replace("local/fake", "fake/task"))
     assert client.history and not any("label_lead" in r.params or "label_bias" in r.params for r in client.history)
 
 
@@ -216,25 +188,8 @@ def test_migrate_says_a_calibration_does_not_follow_the_prompt_to_another_model(
 def test_the_rounds_best_candidate_is_tried_calibrated_too(tmp_path):
     """The prompt as written carries no signal, so calibrating it helps nothing; the format line ranks the items
     right but leans to B for all. Only the format line's calibrated twin is right on every case."""
-    from promptloop.flows.optimize import optimize_prompt
-
-    root = tmp_path / "r"
-    init_repo(root, {"promptloop.yaml": LOCAL_CONFIG, "prompts/cls.yaml": PROMPT, "golden/cls.yaml": golden_yaml(),
-                     ".gitignore": ".promptloop/\n"})
-    kind = {q: exp for _, q, exp, _ in CASES}
-
-    def respond(request: Request):
-        if request.purpose == "proposer":
-            return '{"candidates": []}'
-        q = request.messages[-1]["content"].removeprefix("Item: ")
-        if "Reply with exactly one of these labels" not in request.messages[0]["content"]:
-            return {"label_scores": {"A": -2.0, "B": -0.5}}
-        return {"label_scores": {"A": -1.0 if kind[q] == "A" else -3.0, "B": -0.5}}
-
-    client = FakeModel(responder=respond)
-    options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
-    client.budget = options.budget()
-    o = asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False)).outcome
+    o, _ = optimize_with(tmp_path, lambda r: ranks_right_leans_to_b(r) if "Reply with exactly one of these labels"
+                         in r.messages[0]["content"] else {"label_scores": {"A": -2.0, "B": -0.5}})
     fmt = next(c.candidate for c in o.candidates if c.candidate.origin == "format")
     assert o.status == "improved" and o.winner.full_rate == 1.0, [(c.candidate.origin, c.reason) for c in o.candidates]
     assert o.winner.candidate.origin == "calibrated" and o.winner.candidate.parent == fmt.id
