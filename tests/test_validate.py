@@ -32,3 +32,16 @@ def test_a_broken_prompt_is_an_error_not_a_warning_and_the_others_are_still_chec
     v = validate(load_config(repo))
     assert len(v.errors) == 1 and "trec.yaml" in str(v.errors[0])
     assert v.checked == 10  # the broken prompt counted among the files read
+
+
+def test_the_judge_is_needed_when_a_golden_case_asks_for_it_not_only_the_prompt(repo):
+    from promptloop.flows.models import needed_roles
+    from promptloop.repo.prompts import loadable_prompts
+
+    config = load_config(repo)
+    assert needed_roles(config, loadable_prompts(config)) == {"task"}
+    golden = repo / "golden" / "trec.yaml"
+    text = golden.read_text()
+    end = text.index("\n", text.index("- id:"))  # the first case: its assertions join the prompt's
+    golden.write_text(text[:end] + "\n  assertions: [{type: llm_judge, value: Is it right?}]" + text[end:])
+    assert needed_roles(config, loadable_prompts(config)) == {"task", "judge"}

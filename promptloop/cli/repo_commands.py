@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from promptloop.cli.app import LoopOrder, app, command, console, esc, fail, repo_config, state
-from promptloop.errors import PromptloopError
 
 
 @app.command()
@@ -79,54 +78,20 @@ def models(
     """Show each configured model, where its calls go, and whether it can be used now (exit 2 if not)."""
     import asyncio
 
-    from promptloop.flows.validate import retirements
-    from promptloop.model.client import check_model, model_status
+    from promptloop.flows.models import check_models
     from promptloop.render import render_models
-    from promptloop.repo.prompts import models_in_use
 
-    config = repo_config()
-    rows = models_in_use(config)
-    if check:
-        statuses = [(name, users, *asyncio.run(check_model(name, base, timeout=config.timeout)))
-                    for (name, base), users in rows.items()]
-    else:
-        statuses = [(name, users, *model_status(name, base)) for (name, base), users in rows.items()]
-    render_models(console(), statuses)
-    retired = retirements(rows)
-    for r in retired:
+    report = asyncio.run(check_models(repo_config(), call=check))
+    render_models(console(), report.statuses)
+    for r in report.retirements:
         console(stderr=True).print(f"[bold red]error:[/] {esc(r.message())}" if r.past
                                    else f"[yellow]warning:[/] {esc(r.message())}")
-    if any(r.past for r in retired):
+    if any(r.past for r in report.retirements):
         raise typer.Exit(2)
-    # A pre-flight for eval and regress: only models they would call can fail it; the proposer (optimize
-    # only) and an unused judge are shown, not counted.
-    needed = needed_roles(config)
-    blocking = [name for name, users, ok, _ in statuses if not ok and any(u in needed or u.startswith("prompt ")
-                                                                            for u in users)]
-    others = [name for name, users, ok, _ in statuses if not ok and name not in blocking]
-    if others and not blocking:
-        console(stderr=True).print(f"note: {', '.join(others)} not ready, but only `optimize` or an unused role "
-                                   "needs it")
-    raise typer.Exit(2 if blocking else 0)
-
-
-def needed_roles(config: Any) -> set[str]:
-    """The roles eval and regress call: the task model, and the judge if any check asks for one."""
-    from promptloop.repo.prompts import list_prompt_paths, load_golden, load_prompt
-
-    roles = {"task"}
-    for path in list_prompt_paths(config):
-        try:
-            prompt = load_prompt(config, str(path))
-            checks = list(prompt.assertions)
-            golden = load_golden(config.golden_dir / f"{prompt.golden_name}.yaml", prompt) \
-                if (config.golden_dir / f"{prompt.golden_name}.yaml").is_file() else None
-            checks += [a for c in (golden.cases if golden else []) for a in c.assertions]
-        except PromptloopError:
-            continue
-        if any(a.type == "llm_judge" and not a.model for a in checks):
-            roles.add("judge")
-    return roles
+    if report.others and not report.blocking:
+        console(stderr=True).print(f"note: {', '.join(report.others)} not ready, but only `optimize` or an unused "
+                                   "role needs it")
+    raise typer.Exit(2 if report.blocking else 0)
 
 
 @app.command("bundle")
