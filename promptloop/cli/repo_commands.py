@@ -39,7 +39,7 @@ def validate() -> None:
     err = console(stderr=True)
     for r in v.retirements:
         err.print(f"[yellow]warning:[/] {esc(r.message())}")
-    for name, why in v.stale_judges:
+    for name, why in [*v.stale_judges, *v.stale_calibrations]:
         err.print(f"[yellow]warning:[/] {esc(name)}: {esc(why)}")
     if v.errors:
         for e in v.errors:

@@ -4,7 +4,7 @@ wrong (errors) and what will be (warnings: a model retired or retiring, a judge 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptloop.errors import ConfigError
@@ -29,11 +29,14 @@ class Validation:
     errors: list[ConfigError]
     retirements: list[Retirement]  # warnings here: validate runs in pre-commit, offline
     stale_judges: list[tuple[str, str]]  # (prompt, why its judge's measurement no longer holds)
+    stale_calibrations: list[tuple[str, str]] = field(default_factory=list)  # (prompt, why its bias no longer fits)
 
 
 def validate(config: Config) -> Validation:
     checked, errors, prompts = validate_repo(config)
-    return Validation(checked, errors, retirements(models_in_use(config, prompts)), stale_judges(config, prompts))
+    stale = [(p.name, why) for p in prompts if (why := p.stale_calibration())]
+    return Validation(checked, errors, retirements(models_in_use(config, prompts)), stale_judges(config, prompts),
+                      stale)
 
 
 def retirements(models: Iterable[tuple[str, str | None]]) -> list[Retirement]:

@@ -15,7 +15,7 @@ import math
 
 from promptloop.optimize.candidates import Candidate, make
 from promptloop.optimize.outcome import Scored
-from promptloop.repo.prompts import Case, Prompt
+from promptloop.repo.prompts import Case, Prompt, messages_fingerprint
 
 MIN_INPUTS = 10  # fewer inputs than this give a mean too noisy to shift every answer by
 # The reply's start each choice is scored after, in a calibration with a lead. Chosen on the three shipped binary
@@ -66,7 +66,8 @@ def calibrated_variant(base: Candidate, prompt: Prompt, model: str, scores: dict
     if bias is None or not any(bias.values()):
         return None
     lead = (output.get("calibration") or {}).get("lead")  # the scores were read after it: the bias holds only there
-    calibration = {"model": model, "bias": bias, **({"lead": lead} if lead is not None else {})}
+    calibration = {"model": model, "bias": bias, **({"lead": lead} if lead is not None else {}),
+                   "fitted_to": messages_fingerprint(base.messages)}
     if output.get("calibration") == calibration:
         return None
     after = f", each read after {lead!r}" if lead is not None else ""

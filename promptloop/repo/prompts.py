@@ -135,6 +135,14 @@ class Prompt:
             out["label_lead"] = str(calibration["lead"])
         return out
 
+    def stale_calibration(self) -> str | None:
+        """Why the calibration no longer fits the prompt (it was fitted to other messages), or None."""
+        fitted = (self.output.get("calibration") or {}).get("fitted_to")
+        if fitted is None or fitted == messages_fingerprint(self.messages):
+            return None
+        return ("its label calibration was fitted to other messages, so its bias no longer matches the model's "
+                "scores; run `promptloop optimize` to refit it, or remove output.calibration")
+
     @functools.cached_property
     def assertions(self) -> list[Assertion]:
         return [Assertion.from_dict(a) for a in self.data.get("assertions", [])]
@@ -200,6 +208,16 @@ def _check_prompt(prompt: Prompt) -> None:
             check_json_schema(a["value"], doc, ("assertions", i, "value"))
         if a["type"] == "json_schema" and a.get("value") is None and schema is None:
             raise doc.error(("assertions", i), "json_schema needs a value or output.schema in the prompt")
+
+
+def messages_fingerprint(messages: list[dict[str, Any]]) -> str:
+    """A short hash of what the messages say (each item's role, content and placeholder): a calibration names the
+    messages it was fitted to by it."""
+    import hashlib
+    import json
+
+    said = [[m.get("role"), m.get("content"), m.get("placeholder")] for m in messages]
+    return "sha256:" + hashlib.sha256(json.dumps(said, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def check_calibration(prompt: Prompt, doc: Document) -> None:

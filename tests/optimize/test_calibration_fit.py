@@ -90,7 +90,7 @@ def test_a_calibration_that_cannot_apply_is_refused_with_its_line(tmp_path, text
 KIND = {q: exp for _, q, exp, _ in CASES}
 
 
-def optimize_with(tmp_path, respond, config: str = LOCAL_CONFIG, golden: str | None = None):
+def optimize_with(tmp_path, respond, config: str = LOCAL_CONFIG, golden: str | None = None, commit: bool = False):
     """optimize on the classifier repo, the model played by ``respond``: (outcome, the fake with its history)."""
     from promptloop.flows.optimize import optimize_prompt
 
@@ -100,7 +100,8 @@ def optimize_with(tmp_path, respond, config: str = LOCAL_CONFIG, golden: str | N
     client = FakeModel(responder=lambda r: '{"candidates": []}' if r.purpose == "proposer" else respond(r))
     options = Options(rounds=1, candidates=2, patience=1, seed=0, slice_size=8)
     client.budget = options.budget()
-    return asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=False)).outcome, client
+    report = asyncio.run(optimize_prompt(load_config(root), "cls", options, client=client, commit=commit))
+    return report.outcome, client
 
 
 def ranks_right_leans_to_b(request: Request) -> dict:
@@ -132,6 +133,23 @@ def test_a_model_that_reads_right_only_after_the_lead_wins_with_the_lead_and_a_b
     assert calibration["lead"] == LEAD and calibration["bias"]["B"] < 0 and calibration["model"] == "local/fake"
     led = [r for r in client.history if r.params.get("label_lead")]
     assert led and all(r.model == "local/fake" for r in led)
+
+
+def test_a_committed_calibration_names_its_messages_and_validate_warns_once_they_change(tmp_path, cli):
+    from promptloop.cli import app
+    from tests.gitrepo import git
+
+    optimize_with(tmp_path, ranks_right_leans_to_b, commit=True)
+    root = tmp_path / "r"
+    branch = git(root, "branch", "--list", "pl/*").strip().lstrip("* ")
+    git(root, "checkout", "-q", branch)
+    prompt = load_prompt(load_config(root), "cls")
+    assert prompt.output["calibration"]["fitted_to"].startswith("sha256:") and prompt.stale_calibration() is None
+    assert "warning" not in cli.invoke(app, ["-C", str(root), "validate"]).output
+    path = root / "prompts" / "cls.yaml"
+    path.write_text(path.read_text().replace("Item: {{q}}", "Product: {{q}}"))
+    v = cli.invoke(app, ["-C", str(root), "validate"])
+    assert v.exit_code == 0 and "warning: cls: its label calibration was fitted to other messages" in v.output, v.output
 
 
 def test_too_few_cases_to_fit_a_bias_on_spend_no_call_reading_after_the_lead(tmp_path):
