@@ -66,10 +66,11 @@ def eval_(
         with progress_bars("eval") as progress:
             outcomes = run_with_client(config, lambda lm: evaluate(config, asked, client=lm, progress=progress),
                                        no_cache=no_cache, jobs=jobs)
-    if not as_json:
-        for o in outcomes:
-            if o.earlier is not None and o.flips is not None:
-                render_flips(o.earlier.id, o.flips)
+    for o in outcomes:
+        for why in o.warnings:
+            console(stderr=True).print(f"[yellow]warning:[/] {esc(o.report.prompt)}: {esc(why)}")
+        if not as_json and o.earlier is not None and o.flips is not None:
+            render_flips(o.earlier.id, o.flips)
     finish_evals([o.report for o in outcomes], output, as_json)
 
 

@@ -43,6 +43,7 @@ class EvalOutcome:
     run_id: int
     earlier: history.EvalRun | None = None
     flips: dict[str, list[str]] | None = None
+    warnings: list[str] = dataclasses.field(default_factory=list)  # true of the prompt, not of this run's cases
 
 
 @dataclass
@@ -73,7 +74,8 @@ async def evaluate(config: Config, options: EvalOptions, *, client: ModelClient,
         revision, dirty = tree()
         run_id = history.record(config.cache_dir, report, revision=revision, dirty=dirty)
         flips = None if p.earlier is None else history.flips(p.earlier, history.get(config.cache_dir, run_id))
-        out.append(EvalOutcome(report, run_id, p.earlier, flips))
+        stale = p.prompt.stale_calibration() if p.prompt.label_reading(report.model) else None
+        out.append(EvalOutcome(report, run_id, p.earlier, flips, [stale] if stale else []))
     return out
 
 

@@ -150,6 +150,15 @@ def test_a_committed_calibration_names_its_messages_and_validate_warns_once_they
     path.write_text(path.read_text().replace("Item: {{q}}", "Product: {{q}}"))
     v = cli.invoke(app, ["-C", str(root), "validate"])
     assert v.exit_code == 0 and "warning: cls: its label calibration was fitted to other messages" in v.output, v.output
+    # eval says so too, where the calibration applies: to the model it was fitted for
+    from promptloop.flows.eval import EvalOptions, evaluate
+
+    def warnings(model: str | None) -> list[str]:
+        client = FakeModel(responder=lambda r: {"label_scores": {"A": -1.0, "B": -0.5}})
+        return asyncio.run(evaluate(load_config(root), EvalOptions(("cls",), model=model), client=client))[0].warnings
+
+    assert len(warnings(None)) == 1 and "fitted to other messages" in warnings(None)[0]
+    assert warnings("fake/hosted") == []
 
 
 def test_too_few_cases_to_fit_a_bias_on_spend_no_call_reading_after_the_lead(tmp_path):
