@@ -11,7 +11,7 @@ from promptloop.flows.validate import retirements
 from promptloop.model.client import check_model, model_status
 from promptloop.model.retirement import Retirement
 from promptloop.repo.config import Config
-from promptloop.repo.prompts import Assertion, Prompt, load_golden, loadable_prompts, models_in_use
+from promptloop.repo.prompts import Assertion, Prompt, golden_path, load_golden, loadable_prompts, models_in_use
 
 Status = tuple[str, list[str], bool, str]  # (model, who uses it, ready, where its calls go or what to fix)
 
@@ -44,11 +44,10 @@ def needed_roles(config: Config, prompts: list[Prompt]) -> set[str]:
     roles = {"task"}
     for prompt in prompts:
         checks: list[Assertion] = list(prompt.assertions)
-        path = config.golden_dir / f"{prompt.golden_name}.yaml"
         try:
-            golden = load_golden(path, prompt) if path.is_file() else None
+            golden = load_golden(golden_path(config, prompt), prompt)
         except PromptloopError:
-            golden = None  # validate's to report
+            golden = None  # missing or broken: validate's to report
         checks += [a for c in (golden.cases if golden else []) for a in c.assertions]
         if any(a.type == "llm_judge" and not a.model for a in checks):
             roles.add("judge")

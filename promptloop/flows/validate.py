@@ -1,5 +1,6 @@
 """``promptloop validate``: every file of the prompt repo checked offline, each prompt loaded once; what is
-wrong (errors) and what will be (warnings: a model retired or retiring, a judge changed since it was measured)."""
+wrong (errors) and what will be (warnings: a model retired or retiring, a judge changed since it was measured,
+a label calibration fitted to other messages)."""
 
 from __future__ import annotations
 

@@ -212,9 +212,9 @@ class Optimizer:
         probe = lead_probe(base, self.prompt, self.model.name) if enough and is_embedded(self.model.name) else None
         if probe is None:
             return None
-        self.emit(Note(f"reading the choices after {LEAD!r} on {len(self.cases)} cases, to fit a calibration there"))
-        self._keep_scores(probe.id, await self._score(probe.prompt(self.prompt), [i for i in self.cases
-                                                                               if i not in base.demos]))
+        ids = [i for i in self.cases if i not in base.demos]  # its own demonstrations are never scored
+        self.emit(Note(f"reading the choices after {LEAD!r} on {len(ids)} cases, to fit a calibration there"))
+        self._keep_scores(probe.id, await self._score(probe.prompt(self.prompt), ids))
         return calibrated_variant(probe, self.prompt, self.model.name, self.label_scores.get(probe.id), self.cases)
 
     async def _judge(self, cand: Candidate, st: SearchState, out: Outcome) -> Scored:
