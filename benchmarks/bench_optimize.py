@@ -7,10 +7,13 @@ test accuracy, calls spent and wall time per task.
 
 Usage: python benchmarks/bench_optimize.py [--task trec sst2 banking77 trec-number banking-card]
                                            [--model local/smollm2] [--val 40] [--test 200] [--budget-calls 300]
-                                           [--rounds 2] [--leave-one-task-out] [--verbose]
+                                           [--rounds 2] [--leave-one-task-out] [--splits K] [--verbose]
 
 --leave-one-task-out runs every task under each optimiser setting in SETTINGS, then reports each task under the
 setting the other tasks chose: a figure no choice was made on.
+--splits K repeats each task on K random validation/test splits (seeds --seed .. --seed+K-1) and reports the mean
+gain and how many splits met issue 26's bar (winner >= 0.58 and >= 10 points above the baseline): on 40 cases one
+split is one draw, and whether a task clears a bar is as much the split's luck as the optimiser's.
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ def main() -> None:
     ap.add_argument("--verbose", action="store_true", help="print the optimiser's notes and candidates as it goes")
     ap.add_argument("--leave-one-task-out", action="store_true",
                     help="choose the optimiser setting on the other tasks, report each task under it")
+    ap.add_argument("--splits", type=int, default=1, help="repeat each task on this many random splits")
     args = ap.parse_args()
+    if args.splits > 1:
+        over_splits(args)
+        return
     if args.leave_one_task_out:
         if len(args.task) < 2:
             ap.error("--leave-one-task-out needs at least two tasks")
@@ -233,6 +240,25 @@ def leave_one_task_out(args: argparse.Namespace) -> None:
         chosen = max(SETTINGS, key=lambda n: sum(got[(o, n)][1] - got[(o, n)][0] for o in others))
         base, opt = got[(t, chosen)]
         print(f"  {t}: baseline {base:.3f} -> optimised {opt:.3f} with '{chosen}' (chosen on {', '.join(others)})")
+
+
+BAR = (0.58, 0.10)  # issue 26's done-when: the winner's test accuracy, and its gain over the baseline
+
+
+def over_splits(args: argparse.Namespace) -> None:
+    """Every task on ``args.splits`` random splits: the mean gain, and in how many splits the winner met ``BAR``."""
+    first = args.seed
+    for task in args.task:
+        got = []
+        for seed in range(first, first + args.splits):
+            args.seed = seed  # a new shuffle, so new validation and test parts, and the optimiser's own seed
+            got.append(run_task(task, args))
+        met = sum(opt >= BAR[0] and opt - base >= BAR[1] - 1e-9 for base, opt in got)
+        base, opt = (sum(x) / len(got) for x in zip(*got, strict=True))
+        print(f"{task} over {len(got)} splits: baseline {base:.3f} -> optimised {opt:.3f} (mean gain "
+              f"{(opt - base) * 100:+.1f} points; per split {', '.join(f'{(o - b) * 100:+.1f}' for b, o in got)}); "
+              f"winner >= {BAR[0]} and >= +{BAR[1] * 100:.0f} points in {met} of {len(got)}")
+    args.seed = first
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import TYPE_CHECKING, Any
 
 from promptloop.scoring.significance import Paired, pair, sign_test, wilson
@@ -133,6 +134,19 @@ def held_out_evidence(before: dict[str, float], after: dict[str, float], alpha: 
     else:
         out["verdict"] = f"they do not confirm an improvement (sign test p={p_better:.3f}): treat it as unproven"
     return out
+
+
+def resolution(n: int, alpha: float, gain: float = 0.05) -> str:
+    """What ``n`` paired cases can tell apart, when that is coarser than ``gain``; else "". A sign test calls a
+    difference significant only once enough cases flip, so on a small golden set most comparisons are a coin
+    flip: the smallest gain it can confirm is that many flips, all one way, and confirming ``gain`` takes at
+    least that many flips in ``gain`` of the cases (both bounds assume no flip the other way)."""
+    flips = next(k for k in range(1, 64) if sign_test(k, 0) < alpha)
+    if n <= 0 or flips / n <= gain:
+        return ""
+    return (f"on {n} cases one candidate is told from another by more than luck only if it passes at least "
+            f"{flips} the other fails and fails none the other passes (+{100 * flips / n:.0f} points); telling a "
+            f"{100 * gain:.0f}-point gain from luck needs at least {math.ceil(flips / gain - 1e-9)} cases")
 
 
 def needed(fixed: int, regressed: int, n: int, alpha: float) -> str:

@@ -88,6 +88,7 @@ class Plan:
     heldout: list[str]
     estimate_calls: int
     estimate_tokens: int
+    resolution: str = ""  # what the cases can tell apart, when a small golden set makes comparisons coin flips
 
     def log(self) -> dict[str, Any]:
         return asdict(self)

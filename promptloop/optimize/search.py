@@ -23,6 +23,7 @@ from promptloop.optimize.acceptance import (
     held_out_test_ids,
     mean,
     per_call_usage,
+    resolution,
     split_failures,
 )
 from promptloop.optimize.calibration import LEAD, MIN_INPUTS, calibrated_variant, lead_probe, round_twin
@@ -83,8 +84,7 @@ class Optimizer:
         per_round = 1 + self.o.candidates * n * self.o.repeat
         calls = n * self.o.repeat + self.o.rounds * per_round
         chars = sum(len(text_of(m)) for m in self.prompt.messages) + 200
-        return Plan(cases=n, failures=len(failing), shown=shown, heldout=held, estimate_calls=calls,
-                    estimate_tokens=calls * chars // 4)
+        return Plan(n, len(failing), shown, held, calls, calls * chars // 4, resolution(n, self.o.alpha))
 
     async def _score(self, prompt: Prompt, ids: list[str], cases: dict[str, Case] | None = None) -> list[CaseResult]:
         results = await run_cases(prompt, [(cases or self.cases)[i] for i in ids], self.client, model=self.model,

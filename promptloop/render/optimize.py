@@ -50,6 +50,8 @@ class OptimizeView:
                 self.con.print(f"baseline pass rate {rate:.2f}; {failures} failing case(s): "
                                f"{len(p['shown'])} shown to the proposer, {len(p['heldout'])} held out; "
                                f"estimate ≤ {p['estimate_calls']} calls")
+                if p.get("resolution"):
+                    self.con.print(f"  [yellow]note:[/] {escape(p['resolution'])}")
             case Round(round=n, of=of):
                 self.round = f"round {n}/{of}"
             case CandidateScored(candidate=c, budget=budget):
@@ -78,6 +80,8 @@ class OptimizeView:
                       f"{self.options.rounds} round(s) of up to {self.options.candidates} candidates")
             con.print(f"estimate: at most {p.estimate_calls} model calls (~{p.estimate_tokens} tokens); "
                       f"budget caps: calls {self.options.calls}, USD {self.options.usd}; no call was made")
+            if p.resolution:
+                con.print(f"note: {escape(p.resolution)}")
             return
         con.print(f"stopped: {escape(o.stop_reason)}; spent {self._budget(o.usage)}")
         if o.winner is None:
@@ -165,13 +169,16 @@ def render_run(con: Any, run: dict[str, Any]) -> None:
     if ev:
         con.print(f"held-out test part ({ev['cases']} cases, never used to choose): {fmt_rate(ev['baseline'])} → "
                   f"{fmt_rate(ev['winner'])}; {escape(ev['verdict'])}")
+    base = next((e for e in run.get("events", []) if e.get("kind") == "baseline"), None)
+    resolution = ((base or {}).get("plan") or {}).get("resolution")
+    if resolution:  # what its golden set could tell apart
+        con.print(f"note: {escape(resolution)}")
     t = Table("candidate", "origin", "status", "slice", "full", "per call", "reason / rationale")
     for c in run.get("candidates", []):
         t.add_row(c["id"], c["origin"], c["status"], fmt_rate(c.get("slice_rate")), fmt_rate(c.get("full_rate")),
                   per_call(c),
                   escape(c["reason"] + (f" — {c['rationale']}" if c.get("rationale") else "")))
     con.print(t)
-    base = next((e for e in run.get("events", []) if e.get("kind") == "baseline"), None)
     if base is None:
         return
     for c in run.get("candidates", []):

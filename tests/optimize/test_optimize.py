@@ -380,6 +380,7 @@ def test_no_commit_prints_the_winner_as_a_diff_and_runs_show_has_each_candidate(
     run_id = list_runs(prepo / ".promptloop")[0]["id"]
     shown = cli.invoke(app, ["-C", str(prepo), "runs", "show", run_id])
     assert shown.exit_code == 0 and shown.output.count("+Classify the item. MAGIC") >= 1 and "@@" in shown.output
+    assert "by more than luck only if" in " ".join(shown.output.split())  # a handful of cases: say how coarse
 
 
 def test_a_held_out_test_part_is_never_used_to_choose_and_is_reported(tmp_path):
@@ -467,3 +468,26 @@ def test_a_demonstration_set_that_wins_a_round_is_tried_with_the_format_instruct
     assert first.candidate.origin == "fewshot" and len(first.candidate.demos) == 8, [c.reason for c in o.candidates]
     formats = [c.candidate for c in o.candidates if c.candidate.origin == "format"]
     assert any(f.demos == first.candidate.demos for f in formats), [(f.demos, f.parent) for f in formats]
+
+
+SMALL_PROMPT = """\
+inputs: [q]
+messages:
+  - {role: system, content: Classify the item.}
+  - {role: user, content: "Item: {{q}}"}
+"""
+
+
+def test_the_plan_says_when_the_golden_set_is_too_small_to_tell_candidates_apart(tmp_path):
+    from promptloop.optimize.search import Optimizer
+    from promptloop.repo.prompts import Case, GoldenSet, prompt_from_text
+
+    (tmp_path / "promptloop.yaml").write_text("models: {default: local/smollm2}\n")
+    prompt = prompt_from_text("cls", tmp_path / "prompts/cls.yaml", SMALL_PROMPT)
+    small = GoldenSet("cls", tmp_path / "golden/cls.yaml",
+                      [Case(f"c{i}", {"q": str(i)}, "yes") for i in range(12)], None)
+    big = GoldenSet("cls", tmp_path / "golden/cls.yaml",
+                    [Case(f"c{i}", {"q": str(i)}, "yes") for i in range(150)], None)
+    plans = [Optimizer(load_config(tmp_path), prompt, g, None, Options()).plan() for g in (small, big)]  # type: ignore[arg-type]
+    assert plans[0].cases == 12 and "on 12 cases" in plans[0].resolution and plans[0].log()["resolution"]
+    assert plans[1].resolution == ""  # 120 cases after the test part: 5 points are within reach

@@ -201,3 +201,25 @@ def test_each_scored_candidate_carries_the_interval_of_its_rate():
     from promptloop.optimize.outcome import Scored
 
     assert Scored(s.candidate).log()["interval"] is None  # not scored in full: nothing to bound
+
+
+@pytest.mark.parametrize("n, alpha, flips, points, cases", [
+    (32, 0.05, 5, 16, 100),   # the bench's validation cases: a +16-point gain at best is all it can tell
+    (40, 0.01, 7, 18, 140),   # a stricter alpha needs more flips: 0.5**6 = 0.016 is not below 0.01
+    (8, 0.05, 5, 62, 100),
+    (100, 0.05, None, None, None),  # 5 flips in 100 cases are 5 points: fine enough, nothing to say
+    (0, 0.05, None, None, None),
+])
+def test_what_a_golden_set_of_n_cases_can_tell_apart(n, alpha, flips, points, cases):
+    from promptloop.optimize.acceptance import resolution
+    from promptloop.scoring.significance import sign_test
+
+    said = resolution(n, alpha)
+    if flips is None:
+        assert said == ""
+        return
+    assert sign_test(flips, 0) < alpha <= sign_test(flips - 1, 0)  # the fewest one-way flips it confirms
+    assert f"at least {flips} the other fails" in said and f"(+{points} points)" in said
+    assert f"at least {cases} cases" in said
+    assert sign_test(round(cases * 0.05), 0) < alpha  # that many cases do resolve a 5-point gain
+
