@@ -144,6 +144,10 @@ def resolution(n: int, alpha: float, gain: float = 0.05) -> str:
     flips = next(k for k in range(1, 64) if sign_test(k, 0) < alpha)
     if n <= 0 or flips / n <= gain:
         return ""
+    if n < flips:
+        return (f"on {n} cases no candidate can be told from another by more than luck: that takes at least {flips} "
+                f"cases the one passes and the other fails; telling a {100 * gain:.0f}-point gain from luck needs "
+                f"at least {math.ceil(flips / gain - 1e-9)} cases")
     return (f"on {n} cases one candidate is told from another by more than luck only if it passes at least "
             f"{flips} the other fails and fails none the other passes (+{100 * flips / n:.0f} points); telling a "
             f"{100 * gain:.0f}-point gain from luck needs at least {math.ceil(flips / gain - 1e-9)} cases")

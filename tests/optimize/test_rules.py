@@ -209,17 +209,21 @@ def test_each_scored_candidate_carries_the_interval_of_its_rate():
     (8, 0.05, 5, 62, 100),
     (100, 0.05, None, None, None),  # 5 flips in 100 cases are 5 points: fine enough, nothing to say
     (0, 0.05, None, None, None),
+    (3, 0.05, 5, None, 100),  # fewer cases than flips: nothing at all can be told apart
 ])
 def test_what_a_golden_set_of_n_cases_can_tell_apart(n, alpha, flips, points, cases):
     from promptloop.optimize.acceptance import resolution
     from promptloop.scoring.significance import sign_test
 
     said = resolution(n, alpha)
-    if flips is None:
+    if cases is None:
         assert said == ""
         return
     assert sign_test(flips, 0) < alpha <= sign_test(flips - 1, 0)  # the fewest one-way flips it confirms
-    assert f"at least {flips} the other fails" in said and f"(+{points} points)" in said
     assert f"at least {cases} cases" in said
+    if points is None:
+        assert said.startswith(f"on {n} cases no candidate can be told") and "points)" not in said
+        return
+    assert f"at least {flips} the other fails" in said and f"(+{points} points)" in said
     assert sign_test(round(cases * 0.05), 0) < alpha  # that many cases do resolve a 5-point gain
 
