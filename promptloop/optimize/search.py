@@ -16,6 +16,7 @@ from typing import Any
 from promptloop.errors import BudgetExceeded, TransientModelError
 from promptloop.model.client import ModelClient, Request
 from promptloop.model.embedded import is_embedded
+from promptloop.optimize import calibration
 from promptloop.optimize.acceptance import (
     accept,
     choose,
@@ -26,7 +27,6 @@ from promptloop.optimize.acceptance import (
     resolution,
     split_failures,
 )
-from promptloop.optimize.calibration import LEAD, MIN_INPUTS, calibrated_variant, lead_probe, round_twin
 from promptloop.optimize.candidates import (
     Candidate,
     constrained_variant,
@@ -48,7 +48,7 @@ from promptloop.repo.config import Config, ModelRef
 from promptloop.repo.prompts import Case, GoldenSet, Prompt
 from promptloop.scoring.evaluate import CaseResult, run_cases, task_model
 from promptloop.scoring.judge_trust import judge_advisory, unsettled, without_judge
-from promptloop.scoring.metrics import per_case_rates
+from promptloop.scoring.metrics import per_case_rates, summarise
 from promptloop.scoring.significance import pair
 
 
@@ -109,7 +109,7 @@ class Optimizer:
         base_rates = per_case_rates(base_results)
         plan = self.plan(base_rates)
         out = Outcome(self.prompt.name, "no-improvement", plan, baseline_rate=mean(list(base_rates.values())),
-                      baseline_metrics=_metrics(base_results))
+                      baseline_metrics=summarise(base_results).measured)
         out.baseline_messages, out.baseline_output = self.prompt.messages, self.prompt.output
         out.baseline_tools = self.prompt.tools or None
         self.emit(Baseline(out.baseline_rate, plan.failures, plan.log(), self.prompt.messages, self.prompt.output,
@@ -165,8 +165,8 @@ class Optimizer:
                 improved |= await self._consider(cand, st, out)
             # The round's best is tried calibrated too (fitted on its own scores, so the fit costs no call):
             # demonstrations in particular shift a small model's lean to one answer.
-            twin = round_twin(out.candidates[first:], self.prompt, self.model.name, self.label_scores, self.cases,
-                              {c.candidate.id for c in out.candidates})
+            twin = calibration.round_twin(out.candidates[first:], self.prompt, self.model.name, self.label_scores,
+                                          self.cases, {c.candidate.id for c in out.candidates})
             if twin:
                 improved |= await self._consider(twin, st, out)
             if out.winner and self.o.target is not None and (out.winner.full_rate or 0) >= self.o.target:
@@ -206,16 +206,21 @@ class Optimizer:
         return improved
 
     async def _lead_twin(self, base: Candidate) -> Candidate | None:
-        """``base`` with the embedded model's choices read after a lead and a bias fitted under it (see
-        ``calibration.LEAD``): the lead's scores cost one pass over the cases, its calibration none."""
-        enough = len(self.cases) >= MIN_INPUTS  # else no bias could be fitted on what the probe reads
-        probe = lead_probe(base, self.prompt, self.model.name) if enough and is_embedded(self.model.name) else None
-        if probe is None:
-            return None
+        """``base`` with the embedded model's choices read after a lead and a bias fitted under it, the likeliest
+        of ``calibration.LEADS``: each lead's scores cost one pass over the cases, its calibration none."""
+        leads = calibration.LEADS if len(self.cases) >= calibration.MIN_INPUTS and is_embedded(self.model.name) \
+            else ()  # a hosted model is never sent a lead; too few cases fit no bias
+        probes = [p for lead in leads if (p := calibration.lead_probe(base, self.prompt, self.model.name, lead))]
         ids = [i for i in self.cases if i not in base.demos]  # its own demonstrations are never scored
-        self.emit(Note(f"reading the choices after {LEAD!r} on {len(ids)} cases, to fit a calibration there"))
-        self._keep_scores(probe.id, await self._score(probe.prompt(self.prompt), ids))
-        return calibrated_variant(probe, self.prompt, self.model.name, self.label_scores.get(probe.id), self.cases)
+        if probes:
+            self.emit(Note(f"reading the choices after each of {', '.join(map(repr, leads))} on {len(ids)} cases, "
+                           "to fit a calibration under the likeliest"))
+        for probe in probes:
+            self._keep_scores(probe.id, await self._score(probe.prompt(self.prompt), ids))
+        kept = calibration.likeliest_reading(probes, self.prompt, self.model.name, self.label_scores, self.cases)
+        if kept:
+            self.emit(Note(kept[1]))
+        return kept[0] if kept else None
 
     async def _judge(self, cand: Candidate, st: SearchState, out: Outcome) -> Scored:
         """Score one candidate and record it in the outcome."""
@@ -234,12 +239,12 @@ class Optimizer:
         win_prompt = out.winner.candidate.prompt(self.prompt)
         # Both sides on the same cases: the winner's own demonstrations are not scored.
         evaluable = [i for i in self.cases if i not in out.winner.candidate.demos]
-        out.baseline_metrics = _metrics([r for r in base_results if r.case_id in evaluable])
+        out.baseline_metrics = summarise([r for r in base_results if r.case_id in evaluable]).measured
         # Reported beside the winner's rate: the same cases on both sides, everywhere (commit, runs, terminal).
         out.baseline_rate = mean([r for i, r in per_case_rates(base_results).items() if i in evaluable])
         out.compared_cases = len(evaluable)
         try:
-            out.winner_metrics = _metrics(await self._score(win_prompt, evaluable))
+            out.winner_metrics = summarise(await self._score(win_prompt, evaluable)).measured
         except BudgetExceeded:  # every one of these is cached already; kept for safety
             pass
         if not self.test_ids:
@@ -288,7 +293,8 @@ class Optimizer:
         constrained = constrained_variant(base, self.prompt) if rnd == 0 else None
         if constrained:  # one extra, cheap and often decisive for small models: not counted against the others
             out.append(constrained)
-        calibrated = calibrated_variant(base, self.prompt, self.model.name, self.label_scores.get(base.id), self.cases)
+        calibrated = calibration.calibrated_variant(base, self.prompt, self.model.name, self.label_scores.get(base.id),
+                                                    self.cases)
         if calibrated and calibrated.id not in {c.candidate.id for c in outcome.candidates}:
             out.append(calibrated)  # one extra too: it costs no proposer call and its fit reads no label
         if not wanted:
@@ -390,11 +396,4 @@ class Optimizer:
         u = self.client.usage
         return {"calls": u.calls, "cached": u.cached, "tokens": u.tokens, "cost_usd": round(u.cost_usd, 6),
                 "by_purpose": dict(u.by_purpose), "limit_calls": self.o.calls, "limit_usd": self.o.usd}
-
-
-def _metrics(results: list[CaseResult]) -> dict[str, Any]:
-    from promptloop.scoring.metrics import summarise
-
-    s = summarise(results)
-    return {k: v for k, v in s.metrics.items() if v is not None}
 

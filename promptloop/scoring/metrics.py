@@ -49,6 +49,11 @@ class Summary:
     def first_error(self) -> str | None:
         return self.error_messages[0] if self.error_messages else None
 
+    @property
+    def measured(self) -> dict[str, float]:
+        """The metrics that have a value (a metric whose check was never run has none)."""
+        return {k: v for k, v in self.metrics.items() if v is not None}
+
 
 def per_case_rates(results: list[CaseResult]) -> dict[str, float]:
     """Each case's pass rate over its scored samples; a case whose every call failed has none."""

@@ -121,18 +121,60 @@ def test_optimize_fits_a_calibration_where_the_model_ranks_right_but_leans_one_w
     assert any(sent) and not all(sent)  # the baseline's calls carried none
 
 
-def test_a_model_that_reads_right_only_after_the_lead_wins_with_the_lead_and_a_bias_fitted_under_it(tmp_path):
-    """Under the JSON scaffold the scores carry nothing; read after the lead they rank every item right but lean
-    to B. The lead's pass fits a bias under it: the winner carries both, and is right on every case."""
-    from promptloop.optimize.calibration import LEAD
+@pytest.mark.parametrize("lead", ["Label: ", "The answer is "])
+def test_a_model_that_reads_right_only_after_one_lead_wins_with_that_lead_and_a_bias_fitted_under_it(tmp_path, lead):
+    """Under the JSON scaffold and the other leads the scores carry nothing; read after ``lead`` they rank every
+    item right but lean to B. Each lead's pass is read; the likeliest reading's bias is fitted under it: the
+    winner carries both, and is right on every case."""
+    from promptloop.optimize.calibration import LEADS
 
-    o, client = optimize_with(tmp_path, lambda r: ranks_right_leans_to_b(r) if r.params.get("label_lead") == LEAD
+    o, client = optimize_with(tmp_path, lambda r: ranks_right_leans_to_b(r) if r.params.get("label_lead") == lead
                               else {"label_scores": {"A": -1.0, "B": -1.0}})
     assert o.status == "improved" and o.winner.full_rate == 1.0, [c.reason for c in o.candidates]
     calibration = o.winner.candidate.output["calibration"]
-    assert calibration["lead"] == LEAD and calibration["bias"]["B"] < 0 and calibration["model"] == "local/fake"
+    assert calibration["lead"] == lead and calibration["bias"]["B"] < 0 and calibration["model"] == "local/fake"
     led = [r for r in client.history if r.params.get("label_lead")]
     assert led and all(r.model == "local/fake" for r in led)
+    assert {r.params["label_lead"] for r in led} == set(LEADS)  # every reading was read, to compare them
+
+
+def loss_case(i: int) -> tuple[str, object]:
+    from promptloop.repo.prompts import Case
+
+    return f"c{i}", Case(f"c{i}", {"q": str(i)}, "A" if i % 2 else "B")
+
+
+@pytest.mark.parametrize("scores, bias, expected", [
+    ({"c1": {"A": 0.0, "B": 0.0}}, {"A": 0.0, "B": 0.0}, math.log(2)),  # a coin flip: log 2
+    ({"c1": {"A": 0.0, "B": -math.log(3)}}, {"A": 0.0, "B": 0.0}, -math.log(0.75)),  # 3 to 1 for the right one
+    ({"c1": {"A": 0.0, "B": 0.0}}, {"A": 0.0, "B": math.log(3)}, -math.log(0.25)),  # the bias counts
+    ({"c9": {"A": 0.0, "B": 0.0}}, {"A": 0.0, "B": 0.0}, None),  # no golden case scored
+])
+def test_log_loss(scores, bias, expected):
+    from promptloop.optimize.calibration import log_loss
+
+    cases = dict(loss_case(i) for i in range(4))
+    got = log_loss(scores, cases, bias)
+    assert got == expected if expected is None else got == pytest.approx(expected)
+
+
+def test_the_likeliest_reading_is_kept_and_every_readings_loss_is_named():
+    from promptloop.optimize.calibration import LEADS, lead_probe, likeliest_reading
+    from promptloop.optimize.candidates import make
+    from promptloop.repo.prompts import prompt_from_text
+
+    prompt = prompt_from_text("cls", __import__("pathlib").Path("prompts/cls.yaml"), PROMPT)
+    base = make(prompt.messages, "baseline", "")
+    probes = [lead_probe(base, prompt, "local/fake", lead) for lead in LEADS]
+    cases = dict(loss_case(i) for i in range(20))
+    flat = {i: {"A": -1.0, "B": -1.0} for i in cases}
+    sharp = {i: {"A": -0.5 if c.expected == "A" else -3.0, "B": -1.0} for i, c in cases.items()}  # ranks right, leans
+    scores = {probes[0].id: flat, probes[1].id: sharp, probes[2].id: flat}
+    kept, note = likeliest_reading(probes, prompt, "local/fake", scores, cases)
+    assert kept.output["calibration"]["lead"] == LEADS[1] and kept.output["calibration"]["bias"]
+    assert all(repr(lead) in note for lead in LEADS) and note.endswith(f"kept {LEADS[1]!r}")
+    tie, _ = likeliest_reading(probes, prompt, "local/fake", {p.id: flat for p in probes}, cases)
+    assert tie.output["calibration"]["lead"] == LEADS[0] and not any(tie.output["calibration"]["bias"].values())
 
 
 def test_a_committed_calibration_names_its_messages_and_validate_warns_once_they_change(tmp_path, cli):
