@@ -82,6 +82,14 @@ def calibrated_variant(base: Candidate, prompt: Prompt, model: str, scores: dict
                 output={**output, "calibration": calibration}, tools=base.tools)
 
 
+def affordable_leads(calls: int | None, cases: int) -> tuple[str, ...]:
+    """The leads, in order, that a third of a ``calls`` budget reads ``cases`` cases after (at least the first):
+    a small budget is not spent on readings before any candidate is scored."""
+    if calls is None:
+        return LEADS
+    return LEADS[: max(1, min(len(LEADS), calls // 3 // max(1, cases)))]
+
+
 def lead_probe(base: Candidate, prompt: Prompt, model: str, lead: str) -> Candidate | None:
     """``base`` with its choices read after ``lead`` and no bias yet: scored only for the scores a calibration
     under the lead is fitted on (its own answers lean too far to be a candidate). None when there is nothing

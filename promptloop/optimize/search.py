@@ -207,11 +207,11 @@ class Optimizer:
 
     async def _lead_twin(self, base: Candidate) -> Candidate | None:
         """``base`` with the embedded model's choices read after a lead and a bias fitted under it, the likeliest
-        of ``calibration.LEADS``: each lead's scores cost one pass over the cases, its calibration none."""
-        leads = calibration.LEADS if len(self.cases) >= calibration.MIN_INPUTS and is_embedded(self.model.name) \
-            else ()  # a hosted model is never sent a lead; too few cases fit no bias
-        probes = [p for lead in leads if (p := calibration.lead_probe(base, self.prompt, self.model.name, lead))]
+        of the leads a third of the budget reads: each costs one pass over the cases, its calibration none."""
         ids = [i for i in self.cases if i not in base.demos]  # its own demonstrations are never scored
+        leads = calibration.affordable_leads(self.o.calls, len(ids)) if len(self.cases) >= calibration.MIN_INPUTS \
+            and is_embedded(self.model.name) else ()  # a hosted model is never sent a lead; too few cases fit no bias
+        probes = [p for lead in leads if (p := calibration.lead_probe(base, self.prompt, self.model.name, lead))]
         if probes:
             self.emit(Note(f"reading the choices after each of {', '.join(map(repr, leads))} on {len(ids)} cases, "
                            "to fit a calibration under the likeliest"))

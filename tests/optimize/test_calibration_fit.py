@@ -263,3 +263,16 @@ def test_the_rounds_best_candidate_is_tried_calibrated_too(tmp_path):
     assert o.status == "improved" and o.winner.full_rate == 1.0, [(c.candidate.origin, c.reason) for c in o.candidates]
     assert o.winner.candidate.origin == "calibrated" and o.winner.candidate.parent == fmt.id
     assert o.winner.candidate.messages == fmt.messages
+
+
+@pytest.mark.parametrize("calls, cases, read", [
+    (None, 32, 3),   # no call cap: every lead
+    (300, 32, 3),    # the bench's budget: 96 calls on readings
+    (300, 38, 2),
+    (100, 30, 1),    # a small budget: the first lead only, as before there were more
+    (10, 30, 1),
+])
+def test_a_small_budget_reads_fewer_leads(calls, cases, read):
+    from promptloop.optimize.calibration import LEADS, affordable_leads
+
+    assert affordable_leads(calls, cases) == LEADS[:read]
