@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--splits", type=int, default=1, help="repeat each task on this many random splits")
     args = ap.parse_args()
     if args.splits > 1:
+        if args.leave_one_task_out:
+            ap.error("--splits and --leave-one-task-out are separate protocols: run one at a time")
         over_splits(args)
         return
     if args.leave_one_task_out:

@@ -119,9 +119,11 @@ def likeliest_reading(probes: list[Candidate], prompt: Prompt, model: str,
     fitted: list[tuple[float, Candidate, str]] = []
     for probe in probes:
         twin = calibrated_variant(probe, prompt, model, label_scores.get(probe.id), cases)
-        calibration = (twin.output or {}).get("calibration") if twin else None
-        loss = log_loss(label_scores[probe.id], cases, calibration["bias"]) if twin and calibration else None
-        if twin is not None and calibration is not None and loss is not None:
+        if twin is None:  # nothing scored, or too little to fit on
+            continue
+        calibration = (twin.output or {})["calibration"]
+        loss = log_loss(label_scores[probe.id], cases, calibration["bias"])
+        if loss is not None:
             fitted.append((loss, twin, str(calibration["lead"])))
     if not fitted:
         return None
